@@ -1,0 +1,60 @@
+"""Settings, read from the environment with safe defaults.
+
+`DEFI_ENV` is `production` unless set: production refuses to start without `SECRET_KEY`
+(see `defi.create_app`), while `development` (what `make run` uses) keeps a random key in
+`instance/secret_key` so that gunicorn's workers share it.
+"""
+
+import os
+from datetime import timedelta
+
+
+def database_url(url):
+    """Use psycopg 3, the driver we install, for plain `postgresql://` URLs."""
+    if url and url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Config:
+    ENV_NAME = os.environ.get("DEFI_ENV", "production")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    # A relative SQLite path lives in the instance folder (Flask-SQLAlchemy resolves it there).
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or "sqlite:///defi.db"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Paris"
+
+    # A form left open for hours on a phone must still save.
+    WTF_CSRF_TIME_LIMIT = None
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("DEFI_ENV", "production") == "production"
+    # Foyers stay logged in on their own phone; staff sessions are cut shorter in accounts.
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
+    STAFF_ABSOLUTE_TIMEOUT = timedelta(hours=12)
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "moving-window"
+
+    # K: no figure about accompanied foyers rests on fewer foyers (never below 3).
+    DEFI_MIN_COUNT = max(3, int(os.environ.get("DEFI_MIN_COUNT", "3")))
+    INVITATION_LIFETIME = timedelta(hours=72)
+    # Identities are purged this many months after the end of a défi.
+    RETENTION_MONTHS = int(os.environ.get("DEFI_RETENTION_MONTHS", "12"))
+    HSTS = os.environ.get("DEFI_ENV", "production") == "production"
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - only ever used by the test suite
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    WTF_CSRF_ENABLED = False
+    SESSION_COOKIE_SECURE = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    HSTS = False

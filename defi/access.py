@@ -1,0 +1,84 @@
+"""Who may reach which page: the one policy table of the app (QUALITY.md, security).
+
+Every endpoint of `app.url_map` is listed with the roles that may use it, whatever the method.
+A request to an endpoint missing here is refused (and `tests/test_access.py` fails on it). This
+table says which *kind* of user may open a page; which *objects* that user may see is decided
+by the `*_or_404` helpers of each feature (another foyer's relevé answers 404).
+"""
+
+from flask import abort
+from flask import current_app
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_login import current_user
+
+ANONYMOUS = "anonymous"
+HOUSEHOLD = "household"
+FACILITATOR = "facilitator"
+REFERENT = "referent"
+PILOT = "pilot"
+
+EVERYONE = frozenset({ANONYMOUS, HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
+SIGNED_IN = frozenset({HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
+
+POLICY: dict[str, frozenset[str]] = {
+    "static": EVERYONE,
+    "main.index": EVERYONE,
+    "main.healthz": EVERYONE,
+    "accounts.login": EVERYONE,
+    "accounts.redeem": EVERYONE,
+    "accounts.logout": SIGNED_IN,
+    "accounts.password": SIGNED_IN,
+    "collecte.index": frozenset({HOUSEHOLD}),
+    "groups.index": frozenset({FACILITATOR}),
+    "groups.show": frozenset({FACILITATOR}),
+    "groups.invite": frozenset({FACILITATOR}),
+    "groups.reset": frozenset({FACILITATOR}),
+    "referents.index": frozenset({REFERENT}),
+    "referents.invite": frozenset({REFERENT}),
+    "referents.reset": frozenset({REFERENT}),
+    "pilot.index": frozenset({PILOT}),
+    "pilot.invite_staff": frozenset({PILOT}),
+    "pilot.reset": frozenset({PILOT}),
+}
+
+
+def roles_of(user) -> frozenset[str]:
+    if not user.is_authenticated:
+        return frozenset({ANONYMOUS})
+    return user.roles
+
+
+def check_access():
+    """Refuse a request whose endpoint does not admit any role of the current user."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # no route matched: Flask answers 404 itself
+    allowed = POLICY.get(endpoint)
+    if allowed is None:
+        current_app.logger.error("endpoint %s is missing from the access policy", endpoint)
+        abort(404)
+    if allowed & roles_of(current_user):
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+    abort(403)
+
+
+def home_url(user) -> str:
+    """Where a user lands after login: the foyer on its collecte, staff on their own page."""
+    roles = user.roles
+    if PILOT in roles:
+        return url_for("pilot.index")
+    if FACILITATOR in roles:
+        return url_for("groups.index")
+    if REFERENT in roles:
+        return url_for("referents.index")
+    if HOUSEHOLD in roles:
+        return url_for("collecte.index")
+    return url_for("accounts.password")
+
+
+def init_app(app):
+    app.before_request(check_access)

@@ -1,0 +1,170 @@
+"""Account services: authentication, invitations and their redemption, password changes.
+
+Services flush but never commit: the view commits once per request.
+"""
+
+import hashlib
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+
+from defi.accounts.passwords import hash_password
+from defi.accounts.passwords import needs_rehash
+from defi.accounts.passwords import verify_password
+from defi.extensions import db
+from defi.models import Invitation
+from defi.models import Membership
+from defi.models import User
+from defi.models.base import utcnow
+
+# Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand survives.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 12  # 60 bits
+_CODE_FOLD = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(text: str) -> str:
+    """'abcd-efgh ijkl' → 'ABCDEFGH1JK1': case, spaces and dashes do not matter."""
+    cleaned = "".join(ch for ch in (text or "").upper() if ch.isalnum())
+    return cleaned.translate(_CODE_FOLD)
+
+
+def format_code(code: str) -> str:
+    """'ABCDEFGHJKMN' → 'ABCD-EFGH-JKMN', easier to read and type."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same work whether or not it exists)."""
+    user = db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    if user is None or not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def issue_invitation(role, issued_by, *, household=None, group=None, structure=None, user=None):
+    """Create an invitation and return it with its code, which is shown once and never stored.
+
+    A new code for the same foyer or the same account voids the previous one.
+    """
+    now = utcnow()
+    if user is not None:
+        void_invitations(Invitation.user_id == user.id, now)
+    elif household is not None:
+        void_invitations(Invitation.household_id == household.id, now)
+    code = new_code()
+    invitation = Invitation(
+        code_hash=hash_code(code),
+        role=role,
+        household=household,
+        group=group,
+        structure=structure,
+        user=user,
+        issued_by_id=issued_by.id if issued_by is not None else None,
+        created_at=now,
+        expires_at=now + current_app.config["INVITATION_LIFETIME"],
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    return invitation, code
+
+
+def void_invitations(condition, now: datetime):
+    db.session.execute(
+        sa.update(Invitation)
+        .where(condition, Invitation.used_at.is_(None), Invitation.voided_at.is_(None))
+        .values(voided_at=now)
+    )
+
+
+def find_invitation(code: str) -> Invitation | None:
+    """The usable invitation with this code, or None when unknown, used, voided or expired."""
+    normalised = normalise_code(code)
+    if len(normalised) != CODE_LENGTH:
+        return None
+    invitation = db.session.scalar(
+        sa.select(Invitation).where(Invitation.code_hash == hash_code(normalised))
+    )
+    if invitation is None or not invitation.is_usable(utcnow()):
+        return None
+    return invitation
+
+
+def username_taken(username: str) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(User.id)).where(User.username == username.strip().lower())
+        )
+        > 0
+    )
+
+
+def redeem_invitation(invitation: Invitation, password: str, username: str = "") -> User:
+    """Use the code: create the account it was issued for, or give the account a new password.
+
+    Every other session of the account ends (its session token rotates).
+    """
+    now = utcnow()
+    # Only one request may use a code: the conditional update wins once.
+    claimed = db.session.execute(
+        sa.update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise InvitationAlreadyUsed
+    if invitation.user is not None:
+        user = invitation.user
+        user.active = True
+    else:
+        user = User(username=username.strip().lower())
+        if invitation.role == "household":
+            user.household = invitation.household
+        else:
+            user.memberships.append(
+                Membership(
+                    role=invitation.role,
+                    group=invitation.group,
+                    structure=invitation.structure,
+                )
+            )
+        db.session.add(user)
+    set_password(user, password)
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str):
+    """Store a new password and end every session of the account."""
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.rotate_session_token()
+
+
+def create_pilot(username: str, password: str) -> User:
+    user = User(username=username.strip().lower())
+    user.memberships.append(Membership(role="pilot"))
+    set_password(user, password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+class InvitationAlreadyUsed(Exception):
+    """Two requests raced for the same code; the other one won."""

@@ -1,0 +1,157 @@
+"""Login, logout, redeeming an invitation, changing one's password."""
+
+from urllib.parse import urlsplit
+
+import segno
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
+
+from defi.access import home_url
+from defi.accounts import bp
+from defi.accounts.forms import LoginForm
+from defi.accounts.forms import PasswordChangeForm
+from defi.accounts.forms import RedeemForm
+from defi.accounts.passwords import verify_password
+from defi.accounts.services import InvitationAlreadyUsed
+from defi.accounts.services import authenticate
+from defi.accounts.services import find_invitation
+from defi.accounts.services import format_code
+from defi.accounts.services import redeem_invitation
+from defi.accounts.services import set_password
+from defi.extensions import db
+from defi.extensions import limiter
+from defi.security import start_session
+
+
+def rerender_on_csrf_error(view):
+    """Mark a view whose form shows itself again, typed values kept, when CSRF fails."""
+    view.rerender_on_csrf_error = True
+    return view
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path of this site: never another host (no open redirect through `next=`)."""
+    if not target:
+        return None
+    target = target.replace("\\", "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_key():
+    return "login:" + (request.form.get("username") or "").strip().lower()[:60]
+
+
+def _failed(response):
+    # A successful login redirects (303); a refused one shows the form again (200).
+    return request.method == "POST" and response.status_code == 200
+
+
+def sign_in(user):
+    """Start a fresh session for the user (nothing of the previous session is kept)."""
+    session.clear()
+    login_user(user)
+    start_session(user)
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit(
+    "10 per 15 minutes;100 per hour", key_func=_login_key, deduct_when=_failed, methods=["POST"]
+)
+@limiter.limit("60 per 15 minutes", deduct_when=_failed, methods=["POST"])
+@rerender_on_csrf_error
+def login():
+    """Log in with a username and a password."""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(home_url(current_user))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = authenticate(form.username.data, form.password.data)
+        if user is not None:
+            sign_in(user)
+            db.session.commit()
+            return redirect(safe_next(form.next.data) or home_url(user), 303)
+        form.password.errors.append(_("Identifiant ou mot de passe incorrect."))
+    expired = session.pop("expired", False)
+    return render_template("accounts/login.html", form=form, expired=expired)
+
+
+@bp.route("/deconnexion", methods=["POST"])
+def logout():
+    """Log out, here and on every other device of the account."""
+    current_user.rotate_session_token()
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("Vous êtes déconnecté·e."), "success")
+    return redirect(url_for("accounts.login"), 303)
+
+
+@bp.route("/invitation", methods=["GET", "POST"])
+@limiter.limit("30 per 15 minutes", deduct_when=_failed, methods=["POST"])
+@rerender_on_csrf_error
+def redeem():
+    """Use an invitation code: create one's account, or choose a new password."""
+    form = RedeemForm(code=request.args.get("code", ""))
+    if form.validate_on_submit():
+        try:
+            user = redeem_invitation(form.invitation, form.password.data, form.username.data)
+        except InvitationAlreadyUsed:
+            db.session.rollback()
+            form.code.errors.append(_("Ce code vient d'être utilisé."))
+        else:
+            sign_in(user)
+            db.session.commit()
+            flash(_("Bienvenue ! Votre compte est prêt."), "success")
+            return redirect(home_url(user), 303)
+    return render_template("accounts/redeem.html", form=form, invitation=_peek(form))
+
+
+def _peek(form):
+    """The invitation the typed code points to, to show whether a username is needed."""
+    return form.invitation or (find_invitation(form.code.data) if form.code.data else None)
+
+
+@bp.route("/mot-de-passe", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", deduct_when=_failed, methods=["POST"])
+@rerender_on_csrf_error
+def password():
+    """Change one's password; every other session of the account ends."""
+    form = PasswordChangeForm(account_username=current_user.username)
+    if form.validate_on_submit():
+        if verify_password(current_user.password_hash, form.current.data):
+            set_password(current_user, form.password.data)
+            db.session.commit()
+            sign_in(current_user._get_current_object())
+            flash(_("Votre mot de passe est changé."), "success")
+            return redirect(home_url(current_user), 303)
+        form.current.errors.append(_("Ce n'est pas votre mot de passe actuel."))
+    return render_template("accounts/password.html", form=form)
+
+
+def invitation_page(invitation, code, recipient, back_url):
+    """The printable page of a new code: QR code, the code in large letters, its expiry.
+
+    The code is shown in this response only; the database keeps its hash.
+    """
+    redeem_url = url_for("accounts.redeem", code=format_code(code), _external=True)
+    qr_data_uri = segno.make(redeem_url, error="m").svg_data_uri(scale=6, border=2)
+    return render_template(
+        "accounts/invitation.html",
+        invitation=invitation,
+        code=format_code(code),
+        recipient=recipient,
+        back_url=back_url,
+        qr_data_uri=qr_data_uri,
+        redeem_url_plain=url_for("accounts.redeem", _external=True),
+    )

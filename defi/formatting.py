@@ -1,0 +1,96 @@
+"""French display of numbers, money and dates, as template filters."""
+
+from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask import request
+from flask import url_for
+from flask_babel import format_currency
+from flask_babel import format_date
+from flask_babel import format_datetime
+from flask_babel import format_decimal
+from flask_babel import format_percent
+from flask_babel import gettext as _
+from flask_login import current_user
+
+
+def money(cents):
+    """123456 cents → "1 234,56 €"."""
+    if cents is None:
+        return ""
+    return format_currency(cents / 100, "EUR")
+
+
+def euros(value):
+    """A float amount of euros → "3,50 €"."""
+    if value is None:
+        return ""
+    return format_currency(value, "EUR")
+
+
+def decimal(value, digits=1):
+    if value is None:
+        return ""
+    return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0")
+
+
+def percent(ratio):
+    """0.425 → "42,5 %"."""
+    if ratio is None:
+        return ""
+    return format_percent(ratio, format="#,##0.0 %")
+
+
+def day(value):
+    """date(2021, 9, 12) → "12 sept. 2021"."""
+    if value is None:
+        return ""
+    return format_date(value, "medium")
+
+
+def moment(value):
+    if value is None:
+        return ""
+    return format_datetime(value, "d MMM y 'à' HH:mm")
+
+
+def today() -> date:
+    """Today in the territory's time zone (a wave closes at midnight in France)."""
+    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+NAV = (
+    ("household", "collecte.index", "Ma collecte"),
+    ("facilitator", "groups.index", "Mon groupe"),
+    ("referent", "referents.index", "Mes foyers"),
+    ("pilot", "pilot.index", "Le défi"),
+)
+
+
+def navigation():
+    """The links of the menu: one home per role the user holds."""
+    if not current_user.is_authenticated:
+        return {"nav_links": [], "today": today()}
+    blueprint = request.blueprints[0] if request.blueprints else None
+    links = [
+        {
+            "url": url_for(endpoint),
+            "label": _(label),
+            "current": blueprint == endpoint.split(".")[0],
+        }
+        for role, endpoint, label in NAV
+        if current_user.has_role(role)
+    ]
+    return {"nav_links": links, "today": today()}
+
+
+def init_app(app):
+    app.context_processor(navigation)
+    app.add_template_filter(money)
+    app.add_template_filter(euros)
+    app.add_template_filter(decimal)
+    app.add_template_filter(percent)
+    app.add_template_filter(day)
+    app.add_template_filter(moment)

@@ -1,0 +1,29 @@
+"""The front door and the health check."""
+
+import sqlalchemy as sa
+from flask import redirect
+from flask import url_for
+from flask_login import current_user
+
+from defi.access import home_url
+from defi.extensions import db
+from defi.main import bp
+
+
+@bp.route("/")
+def index():
+    """Send each user to its own home, and everyone else to the login page."""
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/healthz")
+def healthz():
+    """200 when the database answers, for the load balancer and the monitoring."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return {"status": "database unavailable"}, 503
+    return {"status": "ok"}

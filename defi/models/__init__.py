@@ -1,0 +1,47 @@
+"""The data model of DESIGN.md, one module per feature, all importable from here."""
+
+from defi.models.accounts import Invitation
+from defi.models.accounts import Membership
+from defi.models.accounts import Structure
+from defi.models.accounts import User
+from defi.models.calendar import Attendance
+from defi.models.calendar import Event
+from defi.models.calendar import event_groups
+from defi.models.challenge import Accompaniment
+from defi.models.challenge import Challenge
+from defi.models.challenge import Group
+from defi.models.challenge import Household
+from defi.models.challenge import Wave
+from defi.models.collecte import Answer
+from defi.models.collecte import Choice
+from defi.models.collecte import Entry
+from defi.models.collecte import EntryChange
+from defi.models.collecte import Producer
+from defi.models.collecte import Purchase
+from defi.models.collecte import Question
+from defi.models.collecte import Recipe
+from defi.models.collecte import Weighing
+
+__all__ = [
+    "Accompaniment",
+    "Answer",
+    "Attendance",
+    "Challenge",
+    "Choice",
+    "Entry",
+    "EntryChange",
+    "Event",
+    "Group",
+    "Household",
+    "Invitation",
+    "Membership",
+    "Producer",
+    "Purchase",
+    "Question",
+    "Recipe",
+    "Structure",
+    "User",
+    "Wave",
+    "Weighing",
+    "event_groups",
+]

@@ -1,0 +1,182 @@
+"""People: user accounts, their role memberships, referent structures and invitations."""
+
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from defi.extensions import db
+from defi.models.base import Versioned
+from defi.models.base import utcnow
+from defi.models.challenge import Group
+from defi.models.challenge import Household
+
+ROLES = ("household", "facilitator", "referent", "pilot")
+STAFF_ROLES = ("facilitator", "referent", "pilot")
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Structure(db.Model):
+    """A structure that accompanies foyers socially, e.g. MJEP d'Isbergues."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
+
+    def __repr__(self):
+        return f"<Structure {self.name!r}>"
+
+
+class User(Versioned, db.Model):
+    """An account. A foyer's member has `household`; staff roles come from memberships."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(60), unique=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
+    # Flask-Login's id: rotating it (logout, password change, deactivation) kills copied cookies.
+    session_token: so.Mapped[str] = so.mapped_column(
+        sa.String(64), unique=True, default=new_session_token
+    )
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    household_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("household.id", ondelete="CASCADE"), index=True
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_login_at: so.Mapped[datetime | None]
+    password_changed_at: so.Mapped[datetime | None]
+    # Hash of the secret of the user's iCal feed URL; NULL when revoked or never asked for.
+    feed_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+
+    household: so.Mapped[Household | None] = so.relationship()
+    memberships: so.Mapped[list["Membership"]] = so.relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self):
+        return f"<User {self.username!r}>"
+
+    # Flask-Login's interface.
+    @property
+    def is_active(self):
+        return self.active
+
+    @property
+    def is_authenticated(self):
+        return True
+
+    @property
+    def is_anonymous(self):
+        return False
+
+    def get_id(self):
+        return self.session_token
+
+    def rotate_session_token(self):
+        """End every session of this account, here and on every other device."""
+        self.session_token = new_session_token()
+
+    @property
+    def roles(self) -> frozenset[str]:
+        roles = {membership.role for membership in self.memberships}
+        if self.household_id is not None:
+            roles.add("household")
+        return frozenset(roles)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def is_staff(self) -> bool:
+        return any(membership.role in STAFF_ROLES for membership in self.memberships)
+
+    def facilitated_group_ids(self) -> list[int]:
+        return [m.group_id for m in self.memberships if m.role == "facilitator"]
+
+    def structure_ids(self) -> list[int]:
+        return [m.structure_id for m in self.memberships if m.role == "referent"]
+
+
+class Membership(db.Model):
+    """A staff role held by a user: facilitator of a group, referent of a structure, or pilot."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "role", "group_id", "structure_id"),
+        sa.CheckConstraint(
+            "(role = 'facilitator' AND group_id IS NOT NULL AND structure_id IS NULL)"
+            " OR (role = 'referent' AND structure_id IS NOT NULL AND group_id IS NULL)"
+            " OR (role = 'pilot' AND group_id IS NULL AND structure_id IS NULL)",
+            name="membership_scope",
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    role: so.Mapped[str] = so.mapped_column(sa.String(20))
+    group_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("group.id", ondelete="CASCADE"), index=True
+    )
+    structure_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("structure.id", ondelete="CASCADE"), index=True
+    )
+
+    user: so.Mapped[User] = so.relationship(back_populates="memberships")
+    group: so.Mapped[Group | None] = so.relationship()
+    structure: so.Mapped[Structure | None] = so.relationship()
+
+    def __repr__(self):
+        return f"<Membership {self.role} of user {self.user_id}>"
+
+
+class Invitation(db.Model):
+    """A one-time code that creates an account (or resets its password when `user` is set).
+
+    Only the SHA-256 of the code is kept: the code has 60 bits of randomness, so a fast hash
+    is enough and lets the redeeming request find it by index.
+    """
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role IN ('household', 'facilitator', 'referent', 'pilot')", name="invitation_role"
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    role: so.Mapped[str] = so.mapped_column(sa.String(20))
+    # What the new account will be: a member of this foyer, facilitator of this group, ...
+    household_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("household.id", ondelete="CASCADE"), index=True
+    )
+    group_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("group.id", ondelete="CASCADE"), index=True
+    )
+    structure_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("structure.id", ondelete="CASCADE"), index=True
+    )
+    # Set for a password reset: redeeming it gives this account a new password.
+    user_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    issued_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    expires_at: so.Mapped[datetime]
+    used_at: so.Mapped[datetime | None]
+    voided_at: so.Mapped[datetime | None]
+
+    household: so.Mapped[Household | None] = so.relationship()
+    group: so.Mapped[Group | None] = so.relationship()
+    structure: so.Mapped[Structure | None] = so.relationship()
+    user: so.Mapped[User | None] = so.relationship(foreign_keys=[user_id])
+
+    def __repr__(self):
+        return f"<Invitation {self.id} for {self.role}>"
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.used_at is None and self.voided_at is None and now < self.expires_at

@@ -1,0 +1,186 @@
+"""The défi and its structure: waves (collectes), groups, foyers and social accompaniment."""
+
+from datetime import date
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from defi.extensions import db
+from defi.models.base import Versioned
+from defi.models.base import utcnow
+
+if TYPE_CHECKING:
+    from defi.models.accounts import Structure
+
+WAVE_LABELS = {1: "début", 2: "milieu", 3: "fin"}
+
+
+class Challenge(Versioned, db.Model):
+    """One edition of the défi, e.g. "Défi Famille à alimentation positive 2021-2022"."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # The défi a settings copy was started from, for "start next year's défi from this one".
+    previous_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("challenge.id", ondelete="SET NULL")
+    )
+
+    waves: so.Mapped[list["Wave"]] = so.relationship(
+        back_populates="challenge", order_by="Wave.rank", cascade="all, delete-orphan"
+    )
+    groups: so.Mapped[list["Group"]] = so.relationship(
+        back_populates="challenge", order_by="Group.name", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self):
+        return f"<Challenge {self.name!r}>"
+
+    def ends_on(self) -> date | None:
+        """The closing date of the last wave: the retention period starts there."""
+        closing = [wave.closes_on for wave in self.waves]
+        return max(closing) if closing else None
+
+
+def current_challenge() -> Challenge | None:
+    """The défi being run: the one created last."""
+    return db.session.scalar(sa.select(Challenge).order_by(Challenge.id.desc()).limit(1))
+
+
+class Wave(Versioned, db.Model):
+    """A collecte: rank 1 to 3, open between two dates unless the pilot forces it."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("challenge_id", "rank"),
+        sa.CheckConstraint("rank BETWEEN 1 AND 3", name="wave_rank_range"),
+        sa.CheckConstraint("closes_on >= opens_on", name="wave_dates_order"),
+        sa.CheckConstraint(
+            "manual_state IS NULL OR manual_state IN ('open', 'closed')", name="wave_manual_state"
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    challenge_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("challenge.id", ondelete="CASCADE"), index=True
+    )
+    rank: so.Mapped[int]
+    opens_on: so.Mapped[date]
+    closes_on: so.Mapped[date]
+    # NULL follows the dates; 'open' or 'closed' is the pilot's decision by hand.
+    manual_state: so.Mapped[str | None] = so.mapped_column(sa.String(10))
+
+    challenge: so.Mapped[Challenge] = so.relationship(back_populates="waves")
+
+    def __repr__(self):
+        return f"<Wave {self.rank} of challenge {self.challenge_id}>"
+
+    @property
+    def label(self) -> str:
+        return WAVE_LABELS[self.rank]
+
+    def is_open(self, today: date) -> bool:
+        if self.manual_state is not None:
+            return self.manual_state == "open"
+        return self.opens_on <= today <= self.closes_on
+
+
+class Group(Versioned, db.Model):
+    """A group of about 20 foyers with its facilitators, e.g. Les LokoMotiv' (Secteur Est)."""
+
+    __table_args__ = (sa.UniqueConstraint("challenge_id", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    challenge_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("challenge.id", ondelete="CASCADE"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    sector: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    # Start of the foyers' codes: "EST" gives EST-01, EST-02...
+    code_prefix: so.Mapped[str] = so.mapped_column(sa.String(10))
+
+    challenge: so.Mapped[Challenge] = so.relationship(back_populates="groups")
+    households: so.Mapped[list["Household"]] = so.relationship(
+        back_populates="group", order_by="Household.code"
+    )
+
+    def __repr__(self):
+        return f"<Group {self.name!r}>"
+
+
+class Household(Versioned, db.Model):
+    """A foyer: a stable pseudonymous code, a display name it chose, its persons and commune."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("challenge_id", "code"),
+        sa.CheckConstraint("adults BETWEEN 1 AND 20", name="household_adults_range"),
+        sa.CheckConstraint("children BETWEEN 0 AND 20", name="household_children_range"),
+        sa.CheckConstraint("status IN ('active', 'withdrawn')", name="household_status"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # Denormalised from the group so that the database keeps codes unique within a défi.
+    challenge_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("challenge.id", ondelete="CASCADE"), index=True
+    )
+    group_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("group.id", ondelete="CASCADE"), index=True
+    )
+    code: so.Mapped[str] = so.mapped_column(sa.String(20))
+    display_name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    adults: so.Mapped[int] = so.mapped_column(default=1)
+    children: so.Mapped[int] = so.mapped_column(default=0)
+    commune: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), default="")
+    status: so.Mapped[str] = so.mapped_column(sa.String(10), default="active")
+    withdrawn_on: so.Mapped[date | None]
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Set by `defi purge`: the name and contacts are gone, the measurements stay.
+    anonymised_at: so.Mapped[datetime | None]
+
+    group: so.Mapped[Group] = so.relationship(back_populates="households")
+    accompaniment: so.Mapped[Optional["Accompaniment"]] = so.relationship(
+        back_populates="household", cascade="all, delete-orphan", uselist=False
+    )
+
+    def __repr__(self):
+        return f"<Household {self.code}>"
+
+    @property
+    def persons(self) -> int:
+        return self.adults + self.children
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+class Accompaniment(db.Model):
+    """Sensitive: this foyer is socially accompanied by a referent structure. Nothing more.
+
+    Read only through the access rules of DESIGN.md. `label` is drawn at random for the group
+    (never derived from the foyer's id or code) and is all a facilitator ever sees of the foyer.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("group_id", "label"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    household_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("household.id", ondelete="CASCADE"), unique=True
+    )
+    structure_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("structure.id", ondelete="RESTRICT"), index=True
+    )
+    # Copied from the household so that labels are unique within a group in the database.
+    group_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("group.id", ondelete="CASCADE"))
+    label: so.Mapped[str] = so.mapped_column(sa.String(40))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    household: so.Mapped[Household] = so.relationship(back_populates="accompaniment")
+    structure: so.Mapped["Structure"] = so.relationship()
+
+    def __repr__(self):
+        return f"<Accompaniment of household {self.household_id}>"

@@ -1,0 +1,85 @@
+"""The défi's overview for the pilot, and the staff it invites."""
+
+import sqlalchemy as sa
+from flask import abort
+
+from defi.extensions import db
+from defi.models import Entry
+from defi.models import Group
+from defi.models import Household
+from defi.models import Membership
+from defi.models import Structure
+from defi.models import User
+from defi.models import Wave
+
+
+def group_overview(challenge):
+    """Per group: foyers enrolled, still active, and submitted relevés per wave rank."""
+    enrolled = dict(
+        db.session.execute(
+            sa.select(Household.group_id, sa.func.count(Household.id))
+            .where(Household.challenge_id == challenge.id)
+            .group_by(Household.group_id)
+        ).all()
+    )
+    active = dict(
+        db.session.execute(
+            sa.select(Household.group_id, sa.func.count(Household.id))
+            .where(Household.challenge_id == challenge.id, Household.status == "active")
+            .group_by(Household.group_id)
+        ).all()
+    )
+    submitted = {}
+    for group_id, rank, count in db.session.execute(
+        sa.select(Household.group_id, Wave.rank, sa.func.count(Entry.id))
+        .join(Entry, Entry.household_id == Household.id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .where(Household.challenge_id == challenge.id, Entry.status == "submitted")
+        .group_by(Household.group_id, Wave.rank)
+    ):
+        submitted[(group_id, rank)] = count
+    return [
+        {
+            "group": group,
+            "enrolled": enrolled.get(group.id, 0),
+            "active": active.get(group.id, 0),
+            "submitted": {
+                wave.rank: submitted.get((group.id, wave.rank), 0) for wave in challenge.waves
+            },
+        }
+        for group in challenge.groups
+    ]
+
+
+def staff():
+    """Every facilitator and referent, with what they lead."""
+    return db.session.execute(
+        sa.select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.role.in_(("facilitator", "referent")))
+        .order_by(Membership.role, User.username)
+    ).all()
+
+
+def get_or_create_structure(name: str) -> Structure:
+    structure = db.session.scalar(sa.select(Structure).where(Structure.name == name))
+    if structure is None:
+        structure = Structure(name=name)
+        db.session.add(structure)
+        db.session.flush()
+    return structure
+
+
+def get_staff_or_404(user_id: int) -> User:
+    user = db.session.scalar(
+        sa.select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id, Membership.role.in_(("facilitator", "referent")))
+    )
+    if user is None:
+        abort(404)
+    return user
+
+
+def groups_of(challenge) -> list[Group]:
+    return list(challenge.groups) if challenge else []

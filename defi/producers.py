@@ -1,0 +1,16 @@
+"""How the producer directory recognises the same producer collected by several foyers."""
+
+import re
+import unicodedata
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, single spaces: 'Ferme  du Bois ' → 'ferme du bois'."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", " ", plain.lower()).strip()
+
+
+def dedup_key(name: str, commune: str) -> str:
+    """Same name and same commune make the same producer in the group's directory."""
+    return f"{fold(name)}|{fold(commune)}"[:330]

@@ -1,0 +1,20 @@
+"""The referent's forms: enrolling an accompanied foyer in a group."""
+
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms.validators import InputRequired
+
+from defi.groups.forms import HouseholdForm
+
+
+class AccompaniedHouseholdForm(HouseholdForm):
+    """A foyer's details, the group it joins and the structure that accompanies it."""
+
+    group_id = SelectField(
+        _l("Groupe"), coerce=int, validators=[InputRequired(_l("Choisissez un groupe."))]
+    )
+    structure_id = SelectField(
+        _l("Structure qui accompagne le foyer"),
+        coerce=int,
+        validators=[InputRequired(_l("Choisissez une structure."))],
+    )

@@ -1,0 +1,83 @@
+"""The referent's foyers, and their invitations."""
+
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from defi.accounts.services import issue_invitation
+from defi.accounts.views import invitation_page
+from defi.accounts.views import rerender_on_csrf_error
+from defi.extensions import db
+from defi.groups.forms import ConfirmForm
+from defi.groups.services import account_of
+from defi.households import accompany
+from defi.households import create_household
+from defi.models import Group
+from defi.models import Structure
+from defi.referents import bp
+from defi.referents.forms import AccompaniedHouseholdForm
+from defi.referents.services import accompanied_households
+from defi.referents.services import get_accompanied_household_or_404
+from defi.referents.services import my_structures
+from defi.referents.services import open_groups
+
+
+@bp.route("/")
+def index():
+    """The foyers the referent's structures accompany."""
+    return render_template(
+        "referents/index.html",
+        rows=accompanied_households(),
+        structures=my_structures(),
+        confirm=ConfirmForm(),
+    )
+
+
+def _household_form():
+    form = AccompaniedHouseholdForm()
+    form.group_id.choices = [SelectChoice(group.id, group.name) for group in open_groups()]
+    form.structure_id.choices = [
+        SelectChoice(structure.id, structure.name) for structure in my_structures()
+    ]
+    return form
+
+
+@bp.route("/inviter", methods=["GET", "POST"])
+@rerender_on_csrf_error
+def invite():
+    """Enrol an accompanied foyer in a group and print its invitation."""
+    form = _household_form()
+    if form.validate_on_submit():
+        group = db.session.get(Group, form.group_id.data)
+        structure = db.session.get(Structure, form.structure_id.data)
+        household = create_household(
+            group,
+            display_name=form.display_name.data,
+            adults=form.adults.data,
+            children=form.children.data,
+            commune=form.commune.data or "",
+            phone=form.phone.data or "",
+            email=form.email.data or "",
+        )
+        accompany(household, structure)
+        invitation, code = issue_invitation("household", current_user, household=household)
+        db.session.commit()
+        return invitation_page(invitation, code, household.display_name, url_for("referents.index"))
+    return render_template("referents/invite.html", form=form)
+
+
+@bp.route("/foyers/<int:household_id>/code", methods=["POST"])
+def reset(household_id):
+    """Print a new code for an accompanied foyer: a first account or a new password."""
+    household = get_accompanied_household_or_404(household_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("referents.index"), 303)
+    account = account_of(household)
+    invitation, code = issue_invitation(
+        "household", current_user, household=household, user=account
+    )
+    db.session.commit()
+    recipient = household.display_name if account is None else account.username
+    return invitation_page(invitation, code, recipient, url_for("referents.index"))

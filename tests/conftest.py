@@ -1,0 +1,120 @@
+"""Fixtures: the app on each database backend, a client, logins, the demo défi.
+
+With `TEST_DATABASE_URL` unset the suite runs on SQLite alone; with it set (CI does), every
+test that uses `app` runs on SQLite and on PostgreSQL.
+"""
+
+import contextvars
+import html
+import os
+
+import pytest
+import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
+
+from config import TestConfig
+from config import database_url
+from defi import create_app
+from defi.extensions import db
+
+POSTGRES_URL = database_url(os.environ.get("TEST_DATABASE_URL"))
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+DEMO_PASSWORD = "carottes-et-poireaux"
+
+
+def make_config(url, **settings):
+    return type("Config", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, **settings})
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    """The database of this run of the tests; PostgreSQL's schema is made once per session."""
+    if request.param == "postgresql":
+        app = create_app(make_config(POSTGRES_URL))
+        with app.app_context():
+            db.drop_all()
+            db.create_all()
+            db.engine.dispose()
+    return request.param
+
+
+class RequestClient(FlaskClient):
+    """A test client whose requests run as in production, each in a context of its own.
+
+    Flask reuses an app context that is already pushed, so without this every request of a
+    test would share the test's `g` (Flask-Login's cached user) and its database session, and
+    a stale session or a revoked login could pass unnoticed. What the test wrote is committed
+    first, so that the request sees it and SQLite's write lock is free.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():  # not when following a redirect, already in the fresh context
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def app_config(backend, tmp_path):
+    """The settings class of the test's app (tests may override it).
+
+    SQLite is a file, not `sqlite://`: an in-memory database is one connection shared by the
+    test and the requests, while a file gives each its own connection, as in production.
+    """
+    if backend == "postgresql":
+        return make_config(POSTGRES_URL)
+    return make_config(f"sqlite:///{tmp_path / 'test.db'}")
+
+
+@pytest.fixture
+def app(app_config, backend):
+    app = create_app(app_config)
+    app.test_client_class = RequestClient
+    with app.app_context():
+        if backend == "sqlite":
+            db.create_all()
+        yield app
+        db.session.remove()
+        if backend == "postgresql":
+            tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+            with db.engine.begin() as connection:
+                connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def demo(app):
+    """The demo défi of DESIGN.md, loaded as `defi demo` loads it."""
+    from defi.demo import load_demo
+    from defi.formatting import today
+
+    with app.test_request_context():
+        challenge = load_demo(today())
+    db.session.commit()
+    return challenge
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username, password=DEMO_PASSWORD):
+        return self.client.post("/connexion", data={"username": username, "password": password})
+
+    def logout(self):
+        return self.client.post("/deconnexion")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+def page_text(response):
+    """The response's HTML with entities decoded, to look for French sentences in it."""
+    return html.unescape(response.get_data(as_text=True))

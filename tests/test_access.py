@@ -1,0 +1,153 @@
+"""Access control: the policy table covers every route, and no role gets a 2xx it should not.
+
+Actors are the roles of QUALITY.md, taken from the demo défi. Sample URL arguments point at the
+objects of the Est group (LokoMotiv'), so a facilitator of the Ouest group or a foyer must be
+refused there even where its role admits the endpoint.
+"""
+
+import pytest
+import sqlalchemy as sa
+
+from defi.access import EVERYONE
+from defi.access import POLICY
+from defi.extensions import db
+from defi.models import Group
+from defi.models import Household
+from defi.models import User
+
+ACTORS = {
+    "anonymous": None,
+    "household A": "foyer-est-01",
+    "household B (other group)": "foyer-ouest-01",
+    "accompanied household": "foyer-est-05",
+    "facilitator of the group": "animateur-est",
+    "facilitator of the other group": "animatrice-ouest",
+    "referent": "referent-mjep",
+    "pilot": "pilote",
+}
+ROLE_OF_ACTOR = {
+    "anonymous": "anonymous",
+    "household A": "household",
+    "household B (other group)": "household",
+    "accompanied household": "household",
+    "facilitator of the group": "facilitator",
+    "facilitator of the other group": "facilitator",
+    "referent": "referent",
+    "pilot": "pilot",
+}
+# Endpoints whose sample objects belong to one actor only: the others get 404 there.
+OBJECT_OWNERS = {
+    "groups.show": {"facilitator of the group"},
+    "groups.invite": {"facilitator of the group"},
+    "groups.reset": {"facilitator of the group"},
+    "referents.reset": {"referent"},
+}
+
+
+def sample_args(endpoint):
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    code = "EST-05" if endpoint.startswith("referents.") else "EST-01"
+    household = db.session.scalar(sa.select(Household).where(Household.code == code))
+    user = db.session.scalar(sa.select(User).where(User.username == "animateur-est"))
+    return {
+        "group_id": est.id,
+        "household_id": household.id,
+        "user_id": user.id,
+        "filename": "app.css",
+    }
+
+
+def test_every_route_is_in_the_policy_table(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = endpoints - set(POLICY)
+    assert not missing, f"routes missing from defi/access.py POLICY: {sorted(missing)}"
+    stale = set(POLICY) - endpoints
+    assert not stale, f"POLICY lists endpoints that no longer exist: {sorted(stale)}"
+
+
+def test_an_unlisted_route_is_refused(app, client):
+    app.add_url_rule("/unlisted", "unlisted", lambda: "secret")
+    response = client.get("/unlisted")
+    assert response.status_code == 404
+    assert b"secret" not in response.data
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+def test_no_unexpected_2xx(app, demo, client, auth, actor):
+    if ACTORS[actor]:
+        assert auth.login(ACTORS[actor]).status_code == 303
+    role = ROLE_OF_ACTOR[actor]
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        allowed = role in POLICY[rule.endpoint]
+        owners = OBJECT_OWNERS.get(rule.endpoint)
+        if owners is not None:
+            allowed = allowed and actor in owners
+        args = {name: value for name, value in sample_args(rule.endpoint).items()}
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{k: args[k] for k in rule.arguments})
+        for method in ("GET", "POST"):
+            if method not in rule.methods or rule.endpoint == "accounts.logout":
+                continue
+            response = client.open(url, method=method)
+            response.close()  # static files are streamed
+            checked += 1
+            if not allowed:
+                assert not 200 <= response.status_code < 300, (actor, method, url)
+                if role == "anonymous":
+                    assert response.status_code == 302, (method, url)
+                    assert "/connexion" in response.headers["Location"]
+                else:
+                    assert response.status_code in (403, 404), (actor, method, url)
+            else:
+                assert response.status_code < 400, (actor, method, url, response.status_code)
+    assert checked >= len(POLICY)
+
+
+def test_public_endpoints_are_few():
+    public = sorted(endpoint for endpoint, roles in POLICY.items() if roles == EVERYONE)
+    assert public == [
+        "accounts.login",
+        "accounts.redeem",
+        "main.healthz",
+        "main.index",
+        "static",
+    ]
+
+
+def test_facilitator_cannot_reach_an_accompanied_foyer_account(demo, client, auth):
+    accompanied = db.session.scalar(sa.select(Household).where(Household.code == "EST-05"))
+    auth.login("animateur-est")
+    response = client.post(f"/groupe/{accompanied.group_id}/foyers/{accompanied.id}/code")
+    assert response.status_code == 404
+
+
+def test_referent_cannot_reach_a_foyer_of_another_structure(demo, client, auth):
+    # EST-12 is accompanied by Noeux Environnement, not by the MJEP.
+    other = db.session.scalar(sa.select(Household).where(Household.code == "EST-12"))
+    auth.login("referent-mjep")
+    assert client.post(f"/accompagnement/foyers/{other.id}/code").status_code == 404
+    auth.logout()
+    auth.login("referent-noeux")
+    response = client.post(f"/accompagnement/foyers/{other.id}/code")
+    assert response.status_code == 200
+    assert "Nouveau mot de passe pour" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("username", "home"),
+    [
+        ("foyer-est-01", "/collecte/"),
+        ("animateur-est", "/groupe/"),
+        ("referent-mjep", "/accompagnement/"),
+        ("pilote", "/pilote/"),
+    ],
+)
+def test_each_role_lands_on_its_home(demo, auth, client, username, home):
+    response = auth.login(username)
+    assert response.status_code == 303
+    assert response.headers["Location"] == home
+    page = client.get(home, follow_redirects=True)
+    assert page.status_code == 200

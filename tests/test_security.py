@@ -1,0 +1,148 @@
+"""Headers, error pages, health check and French formats on every kind of response."""
+
+from datetime import date
+
+import pytest
+from flask import abort
+
+from defi.formatting import day
+from defi.formatting import euros
+from defi.formatting import money
+from defi.formatting import percent
+from defi.security import CONTENT_SECURITY_POLICY
+from tests.conftest import page_text
+
+
+def test_csp_and_security_headers_on_pages_errors_and_static(demo, client, auth):
+    auth.login("foyer-est-01")
+    for url in ("/collecte/", "/pilote/", "/nulle-part", "/static/app.css", "/healthz"):
+        response = client.get(url)
+        response.close()
+        assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, url
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "HX-Request" in response.headers["Vary"]
+        assert response.headers["Cache-Control"] == "no-store", url
+    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+    assert "unsafe-eval" not in CONTENT_SECURITY_POLICY
+
+
+def test_anonymous_pages_are_not_marked_no_store(client):
+    response = client.get("/connexion")
+    assert response.status_code == 200
+    assert response.headers.get("Cache-Control") != "no-store"
+
+
+def test_hsts_in_production_only(app, client):
+    assert "Strict-Transport-Security" not in client.get("/connexion").headers
+    app.config["HSTS"] = True
+    assert client.get("/connexion").headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_pages_have_no_inline_script_style_or_handler(demo, client, auth):
+    import re
+
+    auth.login("pilote")
+    html = client.get("/pilote/").get_data(as_text=True)
+    assert not re.search(r"<script>|<script [^>]*>[^<]|<style| style=\"| on[a-z]+=\"", html)
+
+
+def test_htmx_and_pico_are_vendored_with_their_version(client):
+    html = client.get("/connexion").get_data(as_text=True)
+    assert "/static/htmx-2.0.11.min.js" in html
+    assert "/static/pico-2.1.1.jade.min.css" in html
+    assert "http" not in html.split("<body")[0].replace("http-equiv", "")
+    for path in ("/static/htmx-2.0.11.min.js", "/static/pico-2.1.1.jade.min.css"):
+        response = client.get(path)
+        response.close()
+        assert response.status_code == 200
+
+
+def test_htmx_config_is_locked_down(client):
+    html = page_text(client.get("/connexion"))
+    for setting in (
+        '"allowEval": false',
+        '"includeIndicatorStyles": false',
+        '"historyCacheSize": 0',
+        '"timeout": 15000',
+        '"code": "422", "swap": true',
+    ):
+        assert setting in html
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [
+        (403, "Accès refusé"),
+        (404, "Page introuvable"),
+        (429, "Trop de tentatives"),
+        (500, "Erreur"),
+    ],
+)
+def test_french_error_pages(app, client, status, title):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def fail():
+        if status == 500:
+            raise RuntimeError("boom")
+        abort(status)
+
+    app.add_url_rule("/boom", "boom", fail)
+    from defi.access import EVERYONE
+    from defi.access import POLICY
+
+    POLICY["boom"] = EVERYONE
+    try:
+        response = client.get("/boom")
+    finally:
+        del POLICY["boom"]
+    assert response.status_code == status
+    html = page_text(response)
+    assert f"<h1>{title}</h1>" in html
+    assert '<html lang="fr">' in html
+    assert "boom" not in html
+
+
+def test_htmx_error_is_a_fragment(client):
+    response = client.get("/nulle-part", headers={"HX-Request": "true"})
+    assert response.status_code == 404
+    assert "<html" not in response.get_data(as_text=True)
+    assert "Page introuvable" in page_text(response)
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_healthz_without_database_is_503(client, monkeypatch):
+    import sqlalchemy as sa
+
+    from defi.extensions import db
+
+    def unreachable(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", unreachable)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"status": "database unavailable"}
+
+
+def test_french_formats(app):
+    with app.test_request_context():
+        assert money(350).replace("\u202f", " ").replace("\xa0", " ") == "3,50 €"
+        assert money(123456).replace("\u202f", " ").replace("\xa0", " ") == "1 234,56 €"
+        assert euros(2.41).replace("\xa0", " ") == "2,41 €"
+        assert day(date(2021, 9, 12)) == "12 sept. 2021"
+        assert percent(0.425).replace("\xa0", " ").replace("\u202f", " ") == "42,5 %"
+        assert money(None) == ""
+
+
+def test_logout_is_visible_on_every_signed_in_page(demo, client, auth):
+    for username, home in (("foyer-est-01", "/collecte/"), ("pilote", "/pilote/")):
+        auth.login(username)
+        html = page_text(client.get(home))
+        assert "Se déconnecter" in html
+        auth.logout()

@@ -1,0 +1,3 @@
+from defi import create_app
+
+app = create_app()
