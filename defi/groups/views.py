@@ -49,15 +49,7 @@ def invite(group_id):
     group = get_group_or_404(group_id)
     form = HouseholdForm()
     if form.validate_on_submit():
-        household = create_household(
-            group,
-            display_name=form.display_name.data,
-            adults=form.adults.data,
-            children=form.children.data,
-            commune=form.commune.data or "",
-            phone=form.phone.data or "",
-            email=form.email.data or "",
-        )
+        household = create_household(group, **form.household_fields())
         invitation, code = issue_invitation("household", current_user, household=household)
         db.session.commit()
         return invitation_page(

@@ -52,15 +52,7 @@ def invite():
     if form.validate_on_submit():
         group = db.session.get(Group, form.group_id.data)
         structure = db.session.get(Structure, form.structure_id.data)
-        household = create_household(
-            group,
-            display_name=form.display_name.data,
-            adults=form.adults.data,
-            children=form.children.data,
-            commune=form.commune.data or "",
-            phone=form.phone.data or "",
-            email=form.email.data or "",
-        )
+        household = create_household(group, **form.household_fields())
         accompany(household, structure)
         invitation, code = issue_invitation("household", current_user, household=household)
         db.session.commit()
