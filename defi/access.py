@@ -21,6 +21,8 @@ PILOT = "pilot"
 
 EVERYONE = frozenset({ANONYMOUS, HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
 SIGNED_IN = frozenset({HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
+# A relevé: the foyer's own, or one the referent fills with an accompanied foyer.
+RELEVE = frozenset({HOUSEHOLD, REFERENT})
 
 POLICY: dict[str, frozenset[str]] = {
     "static": EVERYONE,
@@ -30,7 +32,23 @@ POLICY: dict[str, frozenset[str]] = {
     "accounts.redeem": EVERYONE,
     "accounts.logout": SIGNED_IN,
     "accounts.password": SIGNED_IN,
-    "collecte.index": frozenset({HOUSEHOLD}),
+    "collecte.index": RELEVE,
+    "collecte.meals": RELEVE,
+    "collecte.purchase_add": RELEVE,
+    "collecte.purchase_update": RELEVE,
+    "collecte.purchase_delete": RELEVE,
+    "collecte.weighings": RELEVE,
+    "collecte.weighing_delete": RELEVE,
+    "collecte.recipes": RELEVE,
+    "collecte.recipe_update": RELEVE,
+    "collecte.recipe_delete": RELEVE,
+    "collecte.producers": RELEVE,
+    "collecte.producer_update": RELEVE,
+    "collecte.producer_delete": RELEVE,
+    "collecte.questionnaire": RELEVE,
+    "collecte.submit": RELEVE,
+    "collecte.recipe_book": frozenset({HOUSEHOLD}),
+    "collecte.directory": frozenset({HOUSEHOLD}),
     "groups.index": frozenset({FACILITATOR}),
     "groups.show": frozenset({FACILITATOR}),
     "groups.invite": frozenset({FACILITATOR}),

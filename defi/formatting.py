@@ -14,44 +14,50 @@ from flask_babel import format_decimal
 from flask_babel import format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
+from jinja2 import Undefined
+
+
+def _missing(value) -> bool:
+    """No value: None, or a key that a template read from an empty dict."""
+    return value is None or isinstance(value, Undefined)
 
 
 def money(cents):
     """123456 cents → "1 234,56 €"."""
-    if cents is None:
+    if _missing(cents):
         return ""
     return format_currency(cents / 100, "EUR")
 
 
 def euros(value):
     """A float amount of euros → "3,50 €"."""
-    if value is None:
+    if _missing(value):
         return ""
     return format_currency(value, "EUR")
 
 
 def decimal(value, digits=1):
-    if value is None:
+    if _missing(value):
         return ""
     return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0")
 
 
 def percent(ratio):
     """0.425 → "42,5 %"."""
-    if ratio is None:
+    if _missing(ratio):
         return ""
     return format_percent(ratio, format="#,##0.0 %")
 
 
 def day(value):
     """date(2021, 9, 12) → "12 sept. 2021"."""
-    if value is None:
+    if _missing(value):
         return ""
     return format_date(value, "medium")
 
 
 def moment(value):
-    if value is None:
+    if _missing(value):
         return ""
     return format_datetime(value, "d MMM y 'à' HH:mm")
 

@@ -3,25 +3,68 @@
   "use strict";
 
   document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-print]");
-    if (button) {
+    if (event.target.closest("[data-print]")) {
       window.print();
     }
   });
 
-  // A request that could not reach the server: say so, in French, next to the page.
-  function showOffline(show) {
-    var banner = document.getElementById("network-status");
-    if (banner) {
-      banner.hidden = !show;
+  // Autosave that could not reach the server: say so in French and send again when the
+  // network is back. The form is found again by its action, as swaps replace it.
+  var pending = {};
+  var retryTimer = null;
+
+  function banner(show) {
+    var element = document.getElementById("network-status");
+    if (element) {
+      element.hidden = !show;
     }
   }
-  document.addEventListener("htmx:sendError", function () { showOffline(true); });
+
+  function retry() {
+    Object.keys(pending).forEach(function (action) {
+      var form = document.querySelector('form[data-autosave][action="' + action + '"]');
+      delete pending[action];
+      if (form && window.htmx) {
+        window.htmx.trigger(form, "change");
+      }
+    });
+  }
+
+  function scheduleRetry() {
+    if (retryTimer === null) {
+      retryTimer = window.setInterval(function () {
+        if (navigator.onLine !== false && Object.keys(pending).length) {
+          retry();
+        }
+      }, 5000);
+    }
+  }
+
+  document.addEventListener("htmx:sendError", function (event) {
+    var form = event.detail.elt.closest ? event.detail.elt.closest("form[data-autosave]") : null;
+    if (form) {
+      pending[form.getAttribute("action")] = true;
+      scheduleRetry();
+    }
+    banner(true);
+  });
+  document.addEventListener("htmx:timeout", function (event) {
+    var form = event.detail.elt.closest ? event.detail.elt.closest("form[data-autosave]") : null;
+    if (form) {
+      pending[form.getAttribute("action")] = true;
+      scheduleRetry();
+    }
+    banner(true);
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) {
-      showOffline(false);
+      banner(Object.keys(pending).length > 0);
     }
   });
-  window.addEventListener("online", function () { showOffline(false); });
-  window.addEventListener("offline", function () { showOffline(true); });
+  window.addEventListener("online", function () {
+    retry();
+  });
+  window.addEventListener("offline", function () {
+    banner(true);
+  });
 })();

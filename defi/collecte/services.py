@@ -1,19 +1,359 @@
-"""The foyer's waves and relevés."""
+"""The relevé of a foyer for a wave: reading, writing each part, history, submission.
+
+Services flush, never commit. Every change is written to the relevé's history with its author,
+and marks the relevé as assisted when the author is not a member of the foyer.
+"""
+
+import uuid
+from datetime import date
 
 import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user
 
+from defi.collecte.figures import sums_for
 from defi.extensions import db
+from defi.indicators import aggregate
+from defi.indicators import foyer_values
+from defi.models import Answer
 from defi.models import Entry
+from defi.models import EntryChange
+from defi.models import Household
+from defi.models import Producer
+from defi.models import Purchase
+from defi.models import Question
 from defi.models import Wave
+from defi.models import Weighing
+from defi.models.base import utcnow
+from defi.producers import dedup_key
+from defi.referents.services import get_accompanied_household_or_404
 
 
-def waves_with_entries(household):
-    """Each wave of the foyer's défi with the foyer's relevé for it (or None)."""
-    entries = {
-        entry.wave_id: entry
-        for entry in db.session.scalars(sa.select(Entry).where(Entry.household_id == household.id))
-    }
+class StaleVersion(Exception):
+    """The row changed since the form was shown: the caller shows both values (409)."""
+
+    def __init__(self, current):
+        super().__init__("stale version")
+        self.current = current
+
+
+class WaveClosed(Exception):
+    """The wave is closed: its relevé can be read, no longer changed."""
+
+
+def get_household_or_404(household_id: int | None) -> Household:
+    """The foyer whose relevé is open: one's own, or one the referent accompanies."""
+    if household_id is None:
+        if current_user.household is None:
+            abort(404)
+        return current_user.household
+    if "referent" not in current_user.roles:
+        abort(404)
+    return get_accompanied_household_or_404(household_id)
+
+
+def get_wave_or_404(household: Household, rank: int) -> Wave:
+    wave = db.session.scalar(
+        sa.select(Wave).where(Wave.challenge_id == household.challenge_id, Wave.rank == rank)
+    )
+    if wave is None:
+        abort(404)
+    return wave
+
+
+def find_entry(household: Household, wave: Wave) -> Entry | None:
+    return db.session.scalar(
+        sa.select(Entry).where(Entry.household_id == household.id, Entry.wave_id == wave.id)
+    )
+
+
+def get_or_create_entry(household: Household, wave: Wave, today: date) -> Entry:
+    """The relevé to write into, created on the first write; refused once the wave closed."""
+    if not wave.is_open(today):
+        raise WaveClosed
+    entry = find_entry(household, wave)
+    if entry is not None:
+        return entry
+    entry = Entry(household=household, wave=wave, persons=household.persons)
+    try:
+        # Two first writes at once (two phones, a double tap): the unique key keeps one.
+        with db.session.begin_nested():
+            db.session.add(entry)
+    except sa.exc.IntegrityError:
+        entry = find_entry(household, wave)
+    return entry
+
+
+def is_assisted(household: Household) -> bool:
+    return current_user.household_id != household.id
+
+
+def record(entry: Entry, field: str, old, new):
+    """Write a line of the relevé's history (and mark it assisted when a referent wrote it)."""
+    assisted = is_assisted(entry.household)
+    if assisted:
+        entry.assisted = True
+    db.session.add(
+        EntryChange(
+            entry=entry,
+            user_id=current_user.id,
+            field=field,
+            old_value="" if old is None else str(old)[:200],
+            new_value="" if new is None else str(new)[:200],
+            assisted=assisted,
+        )
+    )
+
+
+def check_version(row, version: str | None):
+    """Refuse a write made from a form shown before the row last changed."""
+    if version and str(row.version) != version:
+        raise StaleVersion(row)
+
+
+def cents(euros) -> int | None:
+    return None if euros is None else int((euros * 100).to_integral_value())
+
+
+def update_entry_fields(entry: Entry, values: dict, version: str | None):
+    """Save the relevé's own fields that were typed; report nothing if nothing changed."""
+    check_version(entry, version)
+    changed = False
+    for name, value in values.items():
+        old = getattr(entry, name)
+        if old != value:
+            setattr(entry, name, value)
+            record(entry, name, old, value)
+            changed = True
+    if changed:
+        entry.updated_at = utcnow()
+    db.session.flush()
+    return changed
+
+
+def add_purchase(entry: Entry, form) -> Purchase:
+    purchase = Purchase(
+        entry=entry,
+        bought_on=form.bought_on.data,
+        place_type=form.place_type.data,
+        total_cents=cents(form.total.data),
+        organic_cents=cents(form.organic.data) or 0,
+        local_cents=cents(form.local.data) or 0,
+    )
+    db.session.add(purchase)
+    record(entry, "achat ajouté", None, describe_purchase(purchase))
+    db.session.flush()
+    return purchase
+
+
+def update_purchase(purchase: Purchase, form):
+    check_version(purchase, form.version.data)
+    before = describe_purchase(purchase)
+    purchase.bought_on = form.bought_on.data
+    purchase.place_type = form.place_type.data
+    purchase.total_cents = cents(form.total.data)
+    purchase.organic_cents = cents(form.organic.data) or 0
+    purchase.local_cents = cents(form.local.data) or 0
+    after = describe_purchase(purchase)
+    if before != after:
+        record(purchase.entry, "achat modifié", before, after)
+    db.session.flush()
+
+
+def describe_purchase(purchase: Purchase) -> str:
+    return (
+        f"{purchase.bought_on or ''} {purchase.place_type} {purchase.total_cents / 100:.2f} € "
+        f"(bio {purchase.organic_cents / 100:.2f}, local {purchase.local_cents / 100:.2f})"
+    )
+
+
+def delete_row(entry: Entry, row, label: str):
+    record(entry, f"{label} supprimé", describe(row), None)
+    db.session.delete(row)
+    db.session.flush()
+
+
+def describe(row) -> str:
+    if isinstance(row, Purchase):
+        return describe_purchase(row)
+    if isinstance(row, Weighing):
+        return f"{row.weighed_on or ''} {row.grams} g {row.category}"
+    return getattr(row, "title", None) or getattr(row, "name", "")
+
+
+def grams_on_day(entry: Entry, day: date | None) -> int:
+    if day is None:
+        return 0
+    return db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Weighing.grams), 0)).where(
+            Weighing.entry_id == entry.id, Weighing.weighed_on == day
+        )
+    )
+
+
+def add_weighing(entry: Entry, form) -> Weighing:
+    weighing = Weighing(
+        entry=entry,
+        weighed_on=form.weighed_on.data,
+        grams=int((form.kg.data * 1000).to_integral_value()),
+        category=form.category.data,
+    )
+    db.session.add(weighing)
+    record(entry, "pesée ajoutée", None, describe(weighing))
+    db.session.flush()
+    return weighing
+
+
+def create_blank(entry: Entry, model, **fields):
+    """A recipe or producer started empty: each field is then saved as it is typed."""
+    row = model(entry=entry, **fields)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def update_text_row(row, form, fields: tuple[str, ...], label: str):
+    """Save the typed fields of a recipe or a producer."""
+    check_version(row, form.version.data)
+    for name in fields:
+        old = getattr(row, name)
+        new = getattr(form, name).data or ""
+        if old != new:
+            setattr(row, name, new)
+            record(row.entry, f"{label} : {name}", old, new)
+    if isinstance(row, Producer):
+        row.dedup_key = dedup_key(row.name, row.commune)
+    db.session.flush()
+
+
+def questions_for(wave: Wave) -> list[Question]:
+    return db.session.scalars(
+        sa.select(Question)
+        .where(Question.challenge_id == wave.challenge_id, Question.from_rank <= wave.rank)
+        .order_by(Question.position, Question.id)
+    ).all()
+
+
+def answers_of(entry: Entry | None) -> dict[str, list[str]]:
+    """{question key: [choice keys]} of a relevé."""
+    if entry is None:
+        return {}
+    picked: dict[str, list[str]] = {}
+    for answer in entry.answers:
+        picked.setdefault(answer.choice.question.key, []).append(answer.choice.key)
+    return picked
+
+
+def save_answers(entry: Entry, questions, form):
+    """Replace the relevé's answers by the ticked choices; unknown choices are ignored."""
+    current = answers_of(entry)
+    for question in questions:
+        data = getattr(form, f"q_{question.key}").data
+        wanted = [data] if isinstance(data, str) else list(data or [])
+        valid = {choice.key: choice for choice in question.choices}
+        wanted = [key for key in wanted if key in valid]
+        if question.kind == "single":
+            wanted = wanted[:1]
+        if sorted(wanted) == sorted(current.get(question.key, [])):
+            continue
+        for answer in list(entry.answers):
+            if answer.question_id == question.id:
+                entry.answers.remove(answer)
+        db.session.flush()
+        for key in wanted:
+            entry.answers.append(Answer(question_id=question.id, choice=valid[key]))
+        record(entry, f"question {question.key}", current.get(question.key), wanted)
+    db.session.flush()
+
+
+def missing_parts(entry: Entry | None, questions) -> list[str]:
+    """What the relevé still needs before it can be sent (weighings are optional)."""
+    from flask_babel import gettext as _
+
+    if entry is None:
+        return [_("Repas et achats"), _("Questionnaire")]
+    missing = []
+    if not entry.persons or not entry.period_days:
+        missing.append(_("Repas et achats : la période et le nombre de personnes"))
+    if entry.cost_mode == "direct":
+        if entry.direct_cost_cents is None:
+            missing.append(_("Repas et achats : le coût d'un repas par personne"))
+    else:
+        if not entry.meal_covers:
+            missing.append(_("Repas et achats : le nombre de repas-convives"))
+        if not entry.purchases:
+            missing.append(_("Repas et achats : au moins un achat"))
+    answered = answers_of(entry)
+    if any(question.key not in answered for question in questions):
+        missing.append(_("Questionnaire : une réponse à chaque question"))
+    return missing
+
+
+def submit_entry(entry: Entry, submission_id: str) -> bool:
+    """Mark the relevé as sent. The same submission sent again (or ten times) sends once.
+
+    Returns False when it was already sent.
+    """
+    # Lock the row (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises) and read it anew.
+    locked = db.session.scalar(
+        sa.select(Entry)
+        .where(Entry.id == entry.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if locked.status == "submitted":
+        return False
+    locked.status = "submitted"
+    locked.submission_id = submission_id
+    locked.submitted_at = utcnow()
+    record(locked, "relevé envoyé", "brouillon", "envoyé")
+    db.session.flush()
+    return True
+
+
+def new_submission_id() -> str:
+    return uuid.uuid4().hex
+
+
+def own_and_group_figures(household: Household, min_count: int):
+    """Per wave: the foyer's values and its group's mean (None under K foyers)."""
+    keys = ("cout_repas_personne", "part_bio", "part_locale", "gaspillage_kg_pers_an",
+            "recettes", "producteurs")  # fmt: skip
     waves = db.session.scalars(
         sa.select(Wave).where(Wave.challenge_id == household.challenge_id).order_by(Wave.rank)
     ).all()
-    return [(wave, entries.get(wave.id)) for wave in waves]
+    group_entries = (
+        sa.select(Entry.id)
+        .join(Household, Household.id == Entry.household_id)
+        .where(Household.group_id == household.group_id, Entry.status == "submitted")
+    )
+    sums = sums_for(
+        group_entries.union(sa.select(Entry.id).where(Entry.household_id == household.id))
+    )
+    entries = db.session.execute(
+        sa.select(Entry.id, Entry.household_id, Entry.wave_id, Entry.status).where(
+            Entry.id.in_(list(sums))
+        )
+    ).all()
+    rows = []
+    for wave in waves:
+        own = next(
+            (
+                sums[e.id]
+                for e in entries
+                if e.household_id == household.id and e.wave_id == wave.id
+            ),
+            None,
+        )
+        own_values = foyer_values(own) if own else {}
+        group_values = [
+            foyer_values(sums[e.id])
+            for e in entries
+            if e.wave_id == wave.id and e.status == "submitted"
+        ]
+        group = {}
+        for key in keys:
+            figure = aggregate(values.get(key) for values in group_values)
+            group[key] = figure.mean if figure.n >= min_count else None
+        rows.append((wave, {key: own_values.get(key) for key in keys}, group))
+    return keys, rows

@@ -58,6 +58,9 @@ class Entry(Versioned, db.Model):
             "meal_covers IS NULL OR meal_covers BETWEEN 0 AND 100000", name="entry_meal_covers"
         ),
         sa.CheckConstraint(
+            "meals_per_day IS NULL OR meals_per_day BETWEEN 1 AND 6", name="entry_meals_per_day"
+        ),
+        sa.CheckConstraint(
             "spend_organic_cents <= spend_total_cents AND spend_local_cents <= spend_total_cents",
             name="entry_spend_parts",
         ),
@@ -74,6 +77,8 @@ class Entry(Versioned, db.Model):
     # The number of people in the foyer for this wave (it may change over the year).
     persons: so.Mapped[int | None]
     period_days: so.Mapped[int | None]
+    # Only the helper's input: meal_covers is proposed as days × meals per day × persons.
+    meals_per_day: so.Mapped[int | None]
     # Repas-convives: meals eaten at home × people at table over the period.
     meal_covers: so.Mapped[int | None]
     cost_mode: so.Mapped[str] = so.mapped_column(sa.String(10), default="purchases")
