@@ -3,6 +3,7 @@
 from flask import render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 
 from defi.extensions import db
 from defi.htmx import is_htmx
@@ -62,6 +63,12 @@ def handle_csrf_error(error):
     return render_error(400)
 
 
+def handle_stale_data(_error):
+    """Two writers crossed on the same row: nothing of this request is kept (409)."""
+    db.session.rollback()
+    return render_error(409)
+
+
 def handle_server_error(_error):
     db.session.rollback()
     return render_error(500)
@@ -72,4 +79,5 @@ def init_app(app):
         if status != 500:
             app.register_error_handler(status, handle_http_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(500, handle_server_error)

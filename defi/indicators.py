@@ -11,11 +11,14 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from decimal import ROUND_HALF_UP
+from decimal import Decimal
 
 from defi.models.collecte import PLACE_TYPES
 from defi.models.collecte import WEIGHING_CATEGORIES
 
 DAYS_PER_YEAR = 365
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,12 @@ class EntrySums:
     spend_total_cents: int = 0
     spend_organic_cents: int = 0
     spend_local_cents: int = 0
-    spend_by_place: Mapping[str, int] = field(default_factory=dict)
+    # None when the spending came as totals (a paper sheet): no share by place then.
+    spend_by_place: Mapping[str, int] | None = field(default_factory=dict)
     # None when the foyer weighed nothing (weighing is optional in the source).
     waste_grams: int | None = None
-    waste_by_category: Mapping[str, int] = field(default_factory=dict)
+    # None when only a total weight was declared: no share by category then.
+    waste_by_category: Mapping[str, int] | None = field(default_factory=dict)
     recipes: int = 0
     producers: int = 0
     # "question_key:choice_key" of every ticked choice.
@@ -50,10 +55,11 @@ def cost_per_meal_person(sums: EntrySums) -> float | None:
     """€ per meal per person: Σ purchases € ÷ repas-convives, or the figure given directly."""
     if sums.cost_mode == "direct":
         return None if sums.direct_cost_cents is None else round(sums.direct_cost_cents / 100, 2)
-    if not sums.spend_total_cents:
+    if not sums.spend_total_cents or not sums.meal_covers:
         return None
-    value = _ratio(sums.spend_total_cents / 100, sums.meal_covers)
-    return None if value is None else round(value, 2)
+    # Exact decimal arithmetic, half a cent rounded up (floats would round 2,525 down).
+    value = Decimal(sums.spend_total_cents) / 100 / Decimal(sums.meal_covers)
+    return float(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def organic_share(sums: EntrySums) -> float | None:
@@ -68,6 +74,8 @@ def local_share(sums: EntrySums) -> float | None:
 
 def place_share(sums: EntrySums, place: str) -> float | None:
     """Σ € at that place type ÷ Σ total €."""
+    if sums.spend_by_place is None:
+        return None
     return _ratio(sums.spend_by_place.get(place, 0), sums.spend_total_cents)
 
 
@@ -80,6 +88,8 @@ def person_days(sums: EntrySums) -> int | None:
 def waste_kg_per_person_year(sums: EntrySums, category: str | None = None) -> float | None:
     """Σ weighed kg ÷ persons ÷ period days × 365 (ADEME's "foyers témoins" unit)."""
     if sums.waste_grams is None:
+        return None
+    if category is not None and sums.waste_by_category is None:
         return None
     grams = sums.waste_grams if category is None else sums.waste_by_category.get(category, 0)
     per_day = _ratio(grams / 1000, person_days(sums))
@@ -136,6 +146,8 @@ def pooled_parts(key: str, sums: EntrySums) -> tuple[float, float] | None:
         elif key == "part_locale":
             part = sums.spend_local_cents
         else:
+            if sums.spend_by_place is None:
+                return None
             part = sums.spend_by_place.get(key.removeprefix("part_lieu_"), 0)
         return part, sums.spend_total_cents
     if key.startswith("gaspillage_kg_pers_an"):
@@ -143,6 +155,8 @@ def pooled_parts(key: str, sums: EntrySums) -> tuple[float, float] | None:
         if sums.waste_grams is None or not days:
             return None
         category = key.removeprefix("gaspillage_kg_pers_an").removeprefix("_")
+        if category and sums.waste_by_category is None:
+            return None
         grams = sums.waste_by_category.get(category, 0) if category else sums.waste_grams
         return grams / 1000 * DAYS_PER_YEAR, days
     return None

@@ -7,6 +7,7 @@ test that uses `app` runs on SQLite and on PostgreSQL.
 import contextvars
 import html
 import os
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -27,15 +28,32 @@ def make_config(url, **settings):
     return type("Config", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, **settings})
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL database of this test run's own, dropped at the end.
+
+    Created beside the database of TEST_DATABASE_URL, so that two runs at once (a developer's
+    and a fresh clone's) never drop each other's tables.
+    """
+    server = sa.make_url(POSTGRES_URL)
+    name = f"{server.database}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    app = create_app(make_config(url))
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request):
-    """The database of this run of the tests; PostgreSQL's schema is made once per session."""
-    if request.param == "postgresql":
-        app = create_app(make_config(POSTGRES_URL))
-        with app.app_context():
-            db.drop_all()
-            db.create_all()
-            db.engine.dispose()
+    """The database of this run of the tests: "sqlite", or "postgresql" when configured."""
     return request.param
 
 
@@ -55,14 +73,14 @@ class RequestClient(FlaskClient):
 
 
 @pytest.fixture
-def app_config(backend, tmp_path):
+def app_config(backend, tmp_path, request):
     """The settings class of the test's app (tests may override it).
 
     SQLite is a file, not `sqlite://`: an in-memory database is one connection shared by the
     test and the requests, while a file gives each its own connection, as in production.
     """
     if backend == "postgresql":
-        return make_config(POSTGRES_URL)
+        return make_config(request.getfixturevalue("postgres_url"))
     return make_config(f"sqlite:///{tmp_path / 'test.db'}")
 
 

@@ -76,15 +76,17 @@ def sums_for(entry_ids) -> dict[int, EntrySums]:
             total = entry.spend_total_cents or 0
             organic = entry.spend_organic_cents or 0
             local = entry.spend_local_cents or 0
-            places = {}
+            places = None  # totals from a paper sheet say nothing of the places
         else:
             total, organic, local = (int(value) for value in spend[entry.id])
             places = by_place[entry.id]
         categories = waste.get(entry.id)
         if entry.declared_waste_grams is not None:
-            waste_grams = entry.declared_waste_grams
+            # A total from a paper sheet: no share by category.
+            waste_grams, categories = entry.declared_waste_grams, None
         else:
             waste_grams = sum(categories.values()) if categories else None
+            categories = categories or {}
         result[entry.id] = EntrySums(
             persons=entry.persons,
             period_days=entry.period_days,
@@ -96,7 +98,7 @@ def sums_for(entry_ids) -> dict[int, EntrySums]:
             spend_local_cents=local,
             spend_by_place=places,
             waste_grams=waste_grams,
-            waste_by_category=categories or {},
+            waste_by_category=categories,
             recipes=entry.declared_recipes
             if entry.declared_recipes is not None
             else recipes.get(entry.id, 0),

@@ -68,20 +68,27 @@ def find_entry(household: Household, wave: Wave) -> Entry | None:
 
 
 def get_or_create_entry(household: Household, wave: Wave, today: date) -> Entry:
-    """The relevé to write into, created on the first write; refused once the wave closed."""
+    """The relevé to write into, locked, created on the first write; refused once closed.
+
+    Every write to a relevé goes through here first: on PostgreSQL the row lock makes two
+    writers of the same relevé (the foyer's phone and its referent) take turns, as SQLite's
+    `BEGIN IMMEDIATE` does, so that version checks compare with what is really stored.
+    """
     if not wave.is_open(today):
         raise WaveClosed
-    entry = find_entry(household, wave)
-    if entry is not None:
-        return entry
-    entry = Entry(household=household, wave=wave, persons=household.persons)
-    try:
-        # Two first writes at once (two phones, a double tap): the unique key keeps one.
-        with db.session.begin_nested():
-            db.session.add(entry)
-    except sa.exc.IntegrityError:
-        entry = find_entry(household, wave)
-    return entry
+    if find_entry(household, wave) is None:
+        try:
+            # Two first writes at once (two phones, a double tap): the unique key keeps one.
+            with db.session.begin_nested():
+                db.session.add(Entry(household=household, wave=wave, persons=household.persons))
+        except sa.exc.IntegrityError:
+            pass
+    return db.session.scalar(
+        sa.select(Entry)
+        .where(Entry.household_id == household.id, Entry.wave_id == wave.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def is_assisted(household: Household) -> bool:

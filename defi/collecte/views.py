@@ -319,6 +319,8 @@ def get_row_or_404(releve: Releve, model, row_id):
 def purchase_update(household_id, rank, purchase_id):
     """Correct a receipt; saved as it is typed."""
     releve = load(household_id, rank)
+    if request.method == "POST" and releve.entry is not None:
+        writable_entry(releve)  # lock the relevé before reading the row to change
     purchase = get_row_or_404(releve, Purchase, purchase_id)
     status, conflict, saved = 200, False, None
     if request.method == "GET":
@@ -380,7 +382,7 @@ def render_weighings(releve, form=None, status=200, saved=None):
         sums_for(sa.select(Entry.id).where(Entry.id == entry.id)).get(entry.id) if entry else None
     )
     totals = {
-        category: (sums.waste_by_category.get(category, 0) if sums else 0)
+        category: ((sums.waste_by_category or {}).get(category, 0) if sums else 0)
         for category in CATEGORY_LABELS
     }
     per_year = {
@@ -506,6 +508,8 @@ def producer_update(household_id, rank, row_id):
 def text_row_update(household_id, rank, row_id, kind):
     model, form_class, fields, label = TEXT_ROWS[kind]
     releve = load(household_id, rank)
+    if request.method == "POST" and releve.entry is not None:
+        writable_entry(releve)  # lock the relevé before reading the row to change
     row = get_row_or_404(releve, model, row_id)
     status, conflict, saved = 200, None, None
     if request.method == "GET":
