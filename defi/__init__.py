@@ -20,6 +20,7 @@ def create_app(config_class=Config):
     )
     app.config.from_object(config_class)
 
+    from defi import compression
     from defi import database
     from defi import security
 
@@ -42,6 +43,7 @@ def create_app(config_class=Config):
     limiter.init_app(app)
     database.init_app(app)
     security.init_app(app)
+    compression.init_app(app)
 
     from defi import access
     from defi import errors

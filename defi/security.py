@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import session
 from flask_login import current_user
 from flask_login import logout_user
@@ -42,7 +43,12 @@ def load_user(session_token):
     """Find the user by the random token of its session: a rotated token logs it out."""
     from defi.models import User
 
-    user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
+    # Roles and the foyer are read on every page: load them with the user, in one query.
+    user = db.session.scalar(
+        sa.select(User)
+        .options(so.joinedload(User.memberships), so.joinedload(User.household))
+        .where(User.session_token == session_token)
+    )
     if user is None or not user.active:
         return None
     return user

@@ -25,7 +25,7 @@
       var form = document.querySelector('form[data-autosave][action="' + action + '"]');
       delete pending[action];
       if (form && window.htmx) {
-        window.htmx.trigger(form, "change");
+        window.htmx.trigger(form, "submit");
       }
     });
   }
@@ -61,6 +61,53 @@
       banner(Object.keys(pending).length > 0);
     }
   });
+  // Typing while a save is on its way: the answer replaces the form (its inputs are kept),
+  // and a save queued on the replaced form would be lost. Count the edits of each form and,
+  // once an answer has come back, save again if there were edits after the request left.
+  var edits = {};
+  var sentAt = {};
+
+  function autosaveForm(element) {
+    return element && element.closest ? element.closest("form[data-autosave]") : null;
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = autosaveForm(event.target);
+    if (form) {
+      var action = form.getAttribute("action");
+      edits[action] = (edits[action] || 0) + 1;
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var form = autosaveForm(event.target);
+    if (form) {
+      var action = form.getAttribute("action");
+      edits[action] = (edits[action] || 0) + 1;
+    }
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = autosaveForm(event.detail.elt);
+    if (form) {
+      var action = form.getAttribute("action");
+      sentAt[action] = edits[action] || 0;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = autosaveForm(event.detail.elt);
+    if (!form || !event.detail.successful) {
+      return;
+    }
+    var action = form.getAttribute("action");
+    window.setTimeout(function () {
+      if ((edits[action] || 0) > (sentAt[action] || 0)) {
+        var current = document.querySelector('form[data-autosave][action="' + action + '"]');
+        if (current && window.htmx) {
+          window.htmx.trigger(current, "submit");
+        }
+      }
+    }, 50);
+  });
+
   window.addEventListener("online", function () {
     retry();
   });

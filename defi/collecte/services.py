@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import abort
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from defi.collecte.figures import sums_for
@@ -16,6 +17,7 @@ from defi.extensions import db
 from defi.indicators import aggregate
 from defi.indicators import foyer_values
 from defi.models import Answer
+from defi.models import Choice
 from defi.models import Entry
 from defi.models import EntryChange
 from defi.models import Household
@@ -59,6 +61,17 @@ def get_wave_or_404(household: Household, rank: int) -> Wave:
     if wave is None:
         abort(404)
     return wave
+
+
+def waves_of(household: Household) -> list[Wave]:
+    return db.session.scalars(
+        sa.select(Wave).where(Wave.challenge_id == household.challenge_id).order_by(Wave.rank)
+    ).all()
+
+
+def entries_by_wave(household: Household) -> dict[int, Entry]:
+    entries = db.session.scalars(sa.select(Entry).where(Entry.household_id == household.id))
+    return {entry.wave_id: entry for entry in entries}
 
 
 def find_entry(household: Household, wave: Wave) -> Entry | None:
@@ -242,12 +255,18 @@ def questions_for(wave: Wave) -> list[Question]:
 
 
 def answers_of(entry: Entry | None) -> dict[str, list[str]]:
-    """{question key: [choice keys]} of a relevé."""
-    if entry is None:
+    """{question key: [choice keys]} of a relevé, in one query."""
+    if entry is None or entry.id is None:
         return {}
     picked: dict[str, list[str]] = {}
-    for answer in entry.answers:
-        picked.setdefault(answer.choice.question.key, []).append(answer.choice.key)
+    for question, choice in db.session.execute(
+        sa.select(Question.key, Choice.key)
+        .join(Answer, Answer.question_id == Question.id)
+        .join(Choice, Choice.id == Answer.choice_id)
+        .where(Answer.entry_id == entry.id)
+        .order_by(Choice.position)
+    ):
+        picked.setdefault(question, []).append(choice)
     return picked
 
 
@@ -273,10 +292,11 @@ def save_answers(entry: Entry, questions, form):
     db.session.flush()
 
 
-def missing_parts(entry: Entry | None, questions) -> list[str]:
-    """What the relevé still needs before it can be sent (weighings are optional)."""
-    from flask_babel import gettext as _
+def missing_parts(entry: Entry | None, sums, questions) -> list[str]:
+    """What the relevé still needs before it can be sent (weighings are optional).
 
+    `sums` are the relevé's EntrySums (figures.sums_for), so that no row is loaded here.
+    """
     if entry is None:
         return [_("Repas et achats"), _("Questionnaire")]
     missing = []
@@ -288,9 +308,9 @@ def missing_parts(entry: Entry | None, questions) -> list[str]:
     else:
         if not entry.meal_covers:
             missing.append(_("Repas et achats : le nombre de repas-convives"))
-        if not entry.purchases:
+        if not sums or not sums.spend_total_cents:
             missing.append(_("Repas et achats : au moins un achat"))
-    answered = answers_of(entry)
+    answered = {choice.split(":", 1)[0] for choice in (sums.choices if sums else ())}
     if any(question.key not in answered for question in questions):
         missing.append(_("Questionnaire : une réponse à chaque question"))
     return missing
@@ -322,13 +342,13 @@ def new_submission_id() -> str:
     return uuid.uuid4().hex
 
 
-def own_and_group_figures(household: Household, min_count: int):
-    """Per wave: the foyer's values and its group's mean (None under K foyers)."""
+def own_and_group_figures(household: Household, waves, min_count: int):
+    """Per wave: the foyer's values and its group's mean (None under K foyers).
+
+    Also returns the foyer's own EntrySums by wave id, for the state of each section.
+    """
     keys = ("cout_repas_personne", "part_bio", "part_locale", "gaspillage_kg_pers_an",
             "recettes", "producteurs")  # fmt: skip
-    waves = db.session.scalars(
-        sa.select(Wave).where(Wave.challenge_id == household.challenge_id).order_by(Wave.rank)
-    ).all()
     group_entries = (
         sa.select(Entry.id)
         .join(Household, Household.id == Entry.household_id)
@@ -343,6 +363,7 @@ def own_and_group_figures(household: Household, min_count: int):
         )
     ).all()
     rows = []
+    own_sums = {}
     for wave in waves:
         own = next(
             (
@@ -352,6 +373,7 @@ def own_and_group_figures(household: Household, min_count: int):
             ),
             None,
         )
+        own_sums[wave.id] = own
         own_values = foyer_values(own) if own else {}
         group_values = [
             foyer_values(sums[e.id])
@@ -363,4 +385,4 @@ def own_and_group_figures(household: Household, min_count: int):
             figure = aggregate(values.get(key) for values in group_values)
             group[key] = figure.mean if figure.n >= min_count else None
         rows.append((wave, {key: own_values.get(key) for key in keys}, group))
-    return keys, rows
+    return keys, rows, own_sums

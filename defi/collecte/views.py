@@ -126,43 +126,48 @@ def done(releve: Releve, endpoint, message, **values):
 def index(household_id):
     """The foyer's home: the open wave and what is left, past waves, its progress."""
     household = services.get_household_or_404(household_id)
-    waves = []
-    for wave in household.group.challenge.waves:
-        entry = services.find_entry(household, wave)
-        questions = services.questions_for(wave)
-        waves.append(
+    waves = services.waves_of(household)
+    entries = services.entries_by_wave(household)
+    questions = services.questions_for(waves[-1]) if waves else []
+    keys, figures, own_sums = services.own_and_group_figures(
+        household, waves, current_app.config["DEFI_MIN_COUNT"]
+    )
+    items = []
+    for wave in waves:
+        entry, sums = entries.get(wave.id), own_sums.get(wave.id)
+        asked = [question for question in questions if question.from_rank <= wave.rank]
+        items.append(
             {
                 "wave": wave,
                 "entry": entry,
                 "open": wave.is_open(today()),
-                "missing": services.missing_parts(entry, questions),
-                "sections": section_progress(entry, questions),
-                "question_count": len(questions),
+                "missing": services.missing_parts(entry, sums, asked),
+                "sections": section_progress(entry, sums),
+                "question_count": len(asked),
             }
         )
-    keys, figures = services.own_and_group_figures(household, current_app.config["DEFI_MIN_COUNT"])
     return render(
         "collecte/index.html",
         household=household,
+        challenge=waves[0].challenge if waves else None,
         household_id=household_id,
-        waves=waves,
+        waves=items,
         keys=keys,
         figures=figures,
         summary=progress_summary(keys, figures),
     )
 
 
-def section_progress(entry, questions):
-    """Each section of a relevé with a short French state, for the home page."""
-    if entry is None:
+def section_progress(entry, sums):
+    """How far each section of a relevé is, for the home page."""
+    if entry is None or sums is None:
         return {"meals": 0, "weighings": 0, "recipes": 0, "producers": 0, "questions": 0}
-    answered = services.answers_of(entry)
     return {
-        "meals": len(entry.purchases) if entry.cost_mode != "direct" else 1,
-        "weighings": len(entry.weighings),
-        "recipes": len([r for r in entry.recipes if r.title]),
-        "producers": len([p for p in entry.producers if p.name]),
-        "questions": len([q for q in questions if q.key in answered]),
+        "meals": 1 if sums.spend_total_cents or entry.cost_mode == "direct" else 0,
+        "weighings": 1 if sums.waste_grams else 0,
+        "recipes": sums.recipes,
+        "producers": sums.producers,
+        "questions": len({choice.split(":", 1)[0] for choice in sums.choices}),
     }
 
 
@@ -205,6 +210,13 @@ def meals_form_for(entry):
     return form
 
 
+def one_sums(entry):
+    """The EntrySums of one relevé (None before its first write)."""
+    if entry is None:
+        return None
+    return sums_for(sa.select(Entry.id).where(Entry.id == entry.id)).get(entry.id)
+
+
 def euros_of(cents):
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
@@ -213,9 +225,7 @@ def render_meals(
     releve, meals_form=None, purchase_form=None, status=200, conflicts=None, saved=None
 ):
     entry = releve.entry
-    sums = (
-        sums_for(sa.select(Entry.id).where(Entry.id == entry.id)).get(entry.id) if entry else None
-    )
+    sums = one_sums(entry)
     values = foyer_values(sums) if sums else {}
     helper = None
     if meals_form is not None and all(
@@ -378,9 +388,7 @@ def purchase_delete(household_id, rank, purchase_id):
 
 def render_weighings(releve, form=None, status=200, saved=None):
     entry = releve.entry
-    sums = (
-        sums_for(sa.select(Entry.id).where(Entry.id == entry.id)).get(entry.id) if entry else None
-    )
+    sums = one_sums(entry)
     totals = {
         category: ((sums.waste_by_category or {}).get(category, 0) if sums else 0)
         for category in CATEGORY_LABELS
@@ -618,21 +626,20 @@ def submit(household_id, rank):
     if request.method == "POST" and form.validate_on_submit():
         if not releve.editable or releve.entry is None:
             abort(403 if releve.entry is not None else 400)
-        if not services.missing_parts(releve.entry, questions):
+        sums = one_sums(releve.entry)
+        if not services.missing_parts(releve.entry, sums, questions):
             services.submit_entry(releve.entry, form.submission_id.data)
             db.session.commit()
             return done(releve, "collecte.submit", _("Votre relevé est envoyé. Merci !"))
     form.submission_id.data = services.new_submission_id()
     entry = releve.entry
-    sums = (
-        sums_for(sa.select(Entry.id).where(Entry.id == entry.id)).get(entry.id) if entry else None
-    )
+    sums = one_sums(entry)
     return render(
         "collecte/submit.html",
         None,
         releve=releve,
         form=form,
-        missing=services.missing_parts(entry, questions),
+        missing=services.missing_parts(entry, sums, questions),
         values=foyer_values(sums) if sums else {},
         changes=entry.changes if entry else [],
     )
