@@ -1,0 +1,154 @@
+"""The migrations build exactly the models, on SQLite and on PostgreSQL.
+
+What is proven, on an empty database of each backend (PostgreSQL when `TEST_DATABASE_URL` is
+set; a database of its own, never the suite's):
+
+- `flask db upgrade` succeeds and leaves the database at the single head revision;
+- Alembic's autogenerate then finds nothing to do: no table, column, index, unique or foreign
+  key, type or server default differs between the migrated schema and `db.metadata`;
+- the named CHECK constraints, which autogenerate does not compare, are the models' ones;
+- on SQLite, `downgrade` to base removes every table, and upgrading again gives the same schema.
+
+The rest of the suite builds its tables with `db.create_all()`, so without this test a model
+change that was never migrated would pass every other test and break production.
+"""
+
+import logging.config
+import uuid
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from defi import MIGRATIONS_DIR
+from defi import create_app
+from defi.extensions import db
+from tests.conftest import POSTGRES_URL
+from tests.conftest import make_config
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch):
+    """Keep the test session's logging as it is.
+
+    migrations/env.py calls `logging.config.fileConfig`, right for the command line, but in the
+    test session it would disable every logger that already exists and replace the root
+    handlers (pytest's among them). It has no effect on the schema, so it is stubbed out here.
+    """
+    monkeypatch.setattr(logging.config, "fileConfig", lambda *args, **kwargs: None)
+
+
+@pytest.fixture
+def postgres_migrations_url():
+    """An empty PostgreSQL database of this test's own, dropped at the end.
+
+    Not the suite's database: that one holds `create_all`'s tables. Its name is unique, as in
+    conftest's `postgres_url`, so that two runs at once never drop each other's database.
+    """
+    if not POSTGRES_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: no PostgreSQL server to migrate")
+    server = sa.make_url(POSTGRES_URL)
+    name = f"{server.database}_migrations_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _head():
+    heads = ScriptDirectory(MIGRATIONS_DIR).get_heads()
+    assert len(heads) == 1, f"the migrations have several heads: {heads}"
+    return heads[0]
+
+
+def _current_revisions(connection):
+    return MigrationContext.configure(connection).get_current_heads()
+
+
+def _schema_diff(connection):
+    """What `flask db migrate` would generate: [] when the database matches the models."""
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "compare_server_default": True}
+    )
+    return compare_metadata(context, db.metadata)
+
+
+def _check_constraints_from_models():
+    return {
+        (table.name, constraint.name)
+        for table in db.metadata.sorted_tables
+        for constraint in table.constraints
+        if isinstance(constraint, sa.CheckConstraint)
+    }
+
+
+def _check_constraints_in_database(connection):
+    inspector = sa.inspect(connection)
+    return {
+        (table, constraint["name"])
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+        for constraint in inspector.get_check_constraints(table)
+    }
+
+
+def _assert_schema_is_the_models():
+    with db.engine.connect() as connection:
+        assert _current_revisions(connection) == (_head(),)
+        assert _schema_diff(connection) == []
+        assert _check_constraints_in_database(connection) == _check_constraints_from_models()
+
+
+def _upgrade_with_the_cli(app):
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exception is None, result.output
+    assert result.exit_code == 0, result.output
+
+
+def test_upgrade_of_an_empty_sqlite_database_gives_the_models(tmp_path):
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'migrated.db'}"))
+    with app.app_context():
+        try:
+            assert sa.inspect(db.engine).get_table_names() == []
+            _upgrade_with_the_cli(app)
+            _assert_schema_is_the_models()
+        finally:
+            db.engine.dispose()
+
+
+def test_upgrade_of_an_empty_postgresql_database_gives_the_models(postgres_migrations_url):
+    app = create_app(make_config(postgres_migrations_url))
+    with app.app_context():
+        try:
+            assert sa.inspect(db.engine).get_table_names() == []
+            _upgrade_with_the_cli(app)
+            _assert_schema_is_the_models()
+        finally:
+            db.engine.dispose()
+
+
+def test_downgrade_to_base_then_upgrade_again_on_sqlite(tmp_path):
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'round_trip.db'}"))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade()
+            _assert_schema_is_the_models()
+
+            flask_migrate.downgrade(revision="base")
+            with db.engine.connect() as connection:
+                assert _current_revisions(connection) == ()
+                # Only Alembic's own bookkeeping table is left.
+                assert sa.inspect(connection).get_table_names() == ["alembic_version"]
+
+            flask_migrate.upgrade()
+            _assert_schema_is_the_models()
+        finally:
+            db.engine.dispose()
