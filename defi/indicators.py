@@ -96,6 +96,28 @@ def waste_kg_per_person_year(sums: EntrySums, category: str | None = None) -> fl
     return None if per_day is None else per_day * DAYS_PER_YEAR
 
 
+def indicator_labels() -> dict[str, str]:
+    """French names of the indicators (questionnaire choices are named by the défi)."""
+    from flask_babel import gettext as _
+
+    from defi.collecte.forms import CATEGORY_LABELS
+    from defi.collecte.forms import PLACE_LABELS
+
+    labels = {
+        "cout_repas_personne": _("Coût par repas et par personne (€)"),
+        "part_bio": _("Part bio"),
+        "part_locale": _("Part locale"),
+        "gaspillage_kg_pers_an": _("Gaspillage (kg par personne et par an)"),
+        "recettes": _("Recettes partagées"),
+        "producteurs": _("Adresses de producteurs collectées"),
+    }
+    for place, label in PLACE_LABELS.items():
+        labels[f"part_lieu_{place}"] = _("Part des achats : %(place)s", place=label)
+    for category, label in CATEGORY_LABELS.items():
+        labels[f"gaspillage_kg_pers_an_{category}"] = _("Gaspillage %(category)s", category=label)
+    return labels
+
+
 def indicator_keys(question_choices: Iterable[tuple[str, str]] = ()) -> list[str]:
     """Every indicator key, in the order of DESIGN.md's table."""
     keys = ["cout_repas_personne", "part_bio", "part_locale"]
@@ -215,3 +237,20 @@ def paired_change(
     if before == 0:
         return len(paired), None
     return len(paired), (after - before) / before * 100
+
+
+SUBGROUPS = ("tous", "accompagnes", "non_accompagnes")
+
+
+def suppress(cells: Mapping[str, Aggregate], k: int):
+    """Hide the figures that rest on fewer than K foyers, and their complements.
+
+    `cells` holds one Aggregate per subgroup of SUBGROUPS for one indicator, group and wave.
+    A subgroup with 1 to K-1 foyers is hidden; then its complement is hidden too, or the
+    hidden one could be found by subtracting the complement from "tous" (QUALITY.md).
+    Returns the cells with None where hidden.
+    """
+    hidden = {name for name, cell in cells.items() if 0 < cell.n < k}
+    if hidden & {"accompagnes", "non_accompagnes"}:
+        hidden |= {"accompagnes", "non_accompagnes"}
+    return {name: None if name in hidden else cell for name, cell in cells.items()}

@@ -46,6 +46,10 @@ OBJECT_OWNERS = {
     "groups.show": {"facilitator of the group"},
     "groups.invite": {"facilitator of the group"},
     "groups.reset": {"facilitator of the group"},
+    "groups.pending": {"facilitator of the group"},
+    "groups.progress": {"facilitator of the group"},
+    "groups.household": {"facilitator of the group"},
+    "groups.status": {"facilitator of the group"},
     "referents.reset": {"referent"},
 }
 

@@ -1,22 +1,34 @@
 """The facilitator's pages: its group's roster and the invitations of its foyers."""
 
+from flask import current_app
+from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
 from defi.accounts.views import rerender_on_csrf_error
 from defi.extensions import db
+from defi.formatting import today
 from defi.groups import bp
 from defi.groups.forms import ConfirmForm
 from defi.groups.forms import HouseholdForm
+from defi.groups.progress import progress as group_progress
+from defi.groups.progress import question_choices
+from defi.groups.progress import retention
 from defi.groups.services import account_of
 from defi.groups.services import get_group_or_404
 from defi.groups.services import get_named_household_or_404
+from defi.groups.services import not_filled
+from defi.groups.services import open_wave
+from defi.groups.services import reactivate
 from defi.groups.services import roster
+from defi.groups.services import withdraw
 from defi.households import create_household
+from defi.indicators import indicator_labels
 
 
 @bp.route("/")
@@ -30,16 +42,85 @@ def index():
 def show(group_id):
     """The group's roster: named foyers, and accompanied ones under their random label."""
     group = get_group_or_404(group_id)
-    named, usernames, labels = roster(group)
+    wave = open_wave(group, today())
+    pending = not_filled(group, wave) if wave else ([], 0)
     return render_template(
         "groups/show.html",
         group=group,
-        households=named,
-        usernames=usernames,
-        labels=labels,
-        form=HouseholdForm(),
+        roster=roster(group),
+        waves=group.challenge.waves,
+        open_wave=wave,
+        pending=pending,
         confirm=ConfirmForm(),
     )
+
+
+@bp.route("/<int:group_id>/relances")
+def pending(group_id):
+    """Who has not sent the open wave's relevé: names, a count of the accompanied, contacts."""
+    group = get_group_or_404(group_id)
+    wave = open_wave(group, today())
+    named, accompanied = not_filled(group, wave) if wave else ([], 0)
+    contacts = [h.phone or h.email for h in named if h.phone or h.email]
+    return render_template(
+        "groups/pending.html",
+        group=group,
+        wave=wave,
+        named=named,
+        accompanied=accompanied,
+        contacts=contacts,
+        days_left=(wave.closes_on - today()).days if wave else None,
+    )
+
+
+@bp.route("/<int:group_id>/progres")
+def progress(group_id):
+    """The group's progress, wave by wave, to follow it and to project it at a workshop."""
+    group = get_group_or_404(group_id)
+    k = current_app.config["DEFI_MIN_COUNT"]
+    table = group_progress([group.id], group.challenge, k)
+    return render_template(
+        "groups/progress.html",
+        group=group,
+        waves=group.challenge.waves,
+        table=table,
+        questions=question_choices(group.challenge_id),
+        retention=retention([group.id], group.challenge),
+        labels=indicator_labels(),
+        k=k,
+    )
+
+
+@bp.route("/<int:group_id>/foyers/<int:household_id>", methods=["GET", "POST"])
+@rerender_on_csrf_error
+def household(group_id, household_id):
+    """Correct a foyer's name, persons, commune and contacts."""
+    group = get_group_or_404(group_id)
+    target = get_named_household_or_404(group, household_id)
+    form = HouseholdForm(obj=target)
+    if form.validate_on_submit():
+        for name, value in form.household_fields().items():
+            setattr(target, name, value)
+        db.session.commit()
+        flash(_("Foyer enregistré."), "success")
+        return redirect(url_for("groups.show", group_id=group.id), 303)
+    return render_template("groups/household.html", group=group, household=target, form=form)
+
+
+@bp.route("/<int:group_id>/foyers/<int:household_id>/statut", methods=["POST"])
+def status(group_id, household_id):
+    """Withdraw a foyer from the défi (dated), or bring it back."""
+    group = get_group_or_404(group_id)
+    target = get_named_household_or_404(group, household_id)
+    if ConfirmForm().validate_on_submit():
+        if target.is_active:
+            withdraw(target, today())
+            flash(_("%(name)s est retiré du défi.", name=target.display_name), "success")
+        else:
+            reactivate(target)
+            flash(_("%(name)s est de nouveau actif.", name=target.display_name), "success")
+        db.session.commit()
+    return redirect(url_for("groups.show", group_id=group.id), 303)
 
 
 @bp.route("/<int:group_id>/inviter", methods=["GET", "POST"])
