@@ -16,12 +16,9 @@ from defi.accounts.passwords import MAX_LENGTH
 from defi.accounts.passwords import password_problem
 from defi.accounts.services import find_invitation
 from defi.accounts.services import username_taken
+from defi.forms import strip as _strip
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class LoginForm(FlaskForm):

@@ -8,6 +8,7 @@ from defi.collecte import bp
 from defi.collecte.forms import PRODUCER_KIND_LABELS
 from defi.collecte.forms import PURPOSE_LABELS
 from defi.extensions import db
+from defi.forms import strip
 from defi.htmx import render
 from defi.models import Entry
 from defi.models import Household
@@ -27,7 +28,7 @@ def group_entries(group_id):
 @bp.route("/recettes")
 def recipe_book():
     """Every recipe of the group, searchable; no author is shown."""
-    query = (request.args.get("q") or "").strip()[:100]
+    query = strip(request.args.get("q") or "")[:100]
     select = (
         sa.select(Recipe, Wave.rank)
         .join(Entry, Entry.id == Recipe.entry_id)

@@ -26,7 +26,7 @@ from wtforms.widgets import CheckboxInput
 from wtforms.widgets import ListWidget
 from wtforms.widgets import TextInput
 
-from defi.groups.forms import strip
+from defi.forms import strip
 
 PLACE_LABELS = {
     "supermarche": _l("Supermarché"),
@@ -60,6 +60,7 @@ PRODUCER_KIND_LABELS = {
 MAX_PURCHASE_EUROS = Decimal("5000")
 MAX_WEIGHING_KG = Decimal("50")
 MAX_DIRECT_COST = Decimal("50")
+MAX_DIGITS = 9  # before the decimal point: nothing the défi measures comes near it
 _NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 
 
@@ -93,19 +94,22 @@ class FrenchDecimalField(Field):
             return
         self.raw = valuelist[0][:40]
         text = re.sub(r"[\s\u00a0\u202f€]", "", valuelist[0] or "")
+        # Spaces alone are no number: InputRequired must see an empty value.
+        self.raw_data = [text]
+        self.data = None
         if not text:
-            self.data = None
             return
         if not _NUMBER.match(text):
-            self.data = None
             raise ValueError(_l("Indiquez un nombre, par exemple 3,50."))
-        try:
-            value = Decimal(text.replace(",", "."))
-        except InvalidOperation as error:
-            raise ValueError(_l("Indiquez un nombre, par exemple 3,50.")) from error
-        if value != value.quantize(Decimal(1).scaleb(-self.places)):
+        whole, _sep, decimals = text.lstrip("-").replace(",", ".").partition(".")
+        if len(whole.lstrip("0")) > MAX_DIGITS:
+            raise ValueError(_l("Ce nombre est beaucoup trop grand."))
+        if len(decimals.rstrip("0")) > self.places:
             raise ValueError(_l("Pas plus de %(n)d chiffres après la virgule.", n=self.places))
-        self.data = value
+        try:
+            self.data = Decimal(text.replace(",", "."))
+        except (InvalidOperation, ArithmeticError) as error:
+            raise ValueError(_l("Indiquez un nombre, par exemple 3,50.")) from error
 
 
 def decimal_range(minimum, maximum, message):

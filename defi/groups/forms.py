@@ -13,9 +13,7 @@ from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import Regexp
 
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
+from defi.forms import strip
 
 
 class HouseholdForm(FlaskForm):

@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import ValidationError
 
-from defi.groups.forms import strip
+from defi.forms import strip
 
 
 class StaffInvitationForm(FlaskForm):

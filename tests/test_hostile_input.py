@@ -1,0 +1,713 @@
+"""Hostile input on every form of a foyer's relevé (QUALITY.md, "Hostile input").
+
+Each text field of the relevé gets a fixed list of hostile strings (markup, template and SQL
+syntax, spreadsheet formula triggers, control, bidi and zero-width characters, emoji, 10,000
+characters) and each number field a fixed list of hostile numbers (NaN, infinity, exponents,
+negative, huge, hexadecimal, Arabic digits, malformed decimals, blanks), as a plain form post
+and as an htmx request. The choice, date and hidden fields, the questionnaire and the recipe
+book's search get the hostile strings too, each once, in either mode in turn.
+`test_hypothesis_every_field` then sends generated text and numbers to every field (Hypothesis
+marks it: `pytest -m hypothesis` runs it alone, `-m "not hypothesis"` leaves it out).
+
+What must hold:
+- no server error: every answer is below 500 (the test app propagates exceptions, so an
+  exception raised by a request counts as a server error too);
+- no raw payload: a markup payload never appears unescaped in a page or fragment;
+- a refused value is refused beside its field, in French, and is stored nowhere: afterwards
+  every purchase, weighing and relevé in the database is within the forms' bounds;
+- a text value is either stored as typed (surrounding blanks trimmed) or refused;
+- `3,50` and `3.50` both mean 3.5 (350 cents).
+
+Each list is sent inside one test per form with the same logged-in client, and the broken rules
+are gathered and reported together, so that one run lists every defect with its request.
+"""
+
+import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck
+from hypothesis import Phase
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from defi.extensions import db
+from defi.forms import strip
+from defi.models import Answer
+from defi.models import Choice
+from defi.models import Entry
+from defi.models import Household
+from defi.models import Producer
+from defi.models import Purchase
+from defi.models import Question
+from defi.models import Recipe
+from defi.models import Wave
+from defi.models import Weighing
+from tests.conftest import page_text
+
+HTMX = {"HX-Request": "true"}
+MODES = {"plain": {}, "htmx": HTMX}
+RANK = 3  # the open wave of the demo défi
+BASE = f"/collecte/{RANK}"
+
+# Markup payloads, each with the part that must never appear verbatim in a response (escaping
+# turns `<`, `>`, `&`, `"` and `'` into entities, so the raw part cannot survive it).
+MARKUP = {
+    "<script>alert(1)</script>": "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>': "onerror=alert(1)>",
+    "'><svg/onload=alert(1)>": "<svg/onload=alert(1)>",
+    "</textarea><script>alert(1)</script>": "</textarea><script>",
+    "</small><h1>titre</h1>": "<h1>titre</h1>",
+    '" autofocus onfocus="alert(1)': '" autofocus onfocus="alert(1)',
+    "' onmouseover='alert(1)": "' onmouseover='alert(1)",
+    '<a href="javascript:alert(1)">clic</a>': '<a href="javascript:alert(1)">',
+    "<iframe src=javascript:alert(1)></iframe>": "<iframe src=javascript",
+    "<ScRiPt>alert(1)</sCrIpT>": "<ScRiPt>alert(1)",
+    "<style>*{display:none}</style>": "<style>*{display:none}",
+    "<!--x--><b>gras</b>": "<!--x--><b>",
+    "<%= 7*7 %>": "<%= 7*7 %>",
+    "<script>alert(1)</script>" * 400: "<script>alert(1)</script>",  # 10,000 characters
+}
+ALL_MARKUP = "".join(MARKUP)  # to look for every needle in a page that shows them all
+
+HOSTILE_TEXT = [
+    *MARKUP,
+    # Template syntax: must come back as typed, never evaluated (49 would show up instead).
+    "{{7*7}}",
+    "{% raw %}",
+    "{{ config }}",
+    "{{ self.__init__.__globals__ }}",
+    "${7*7}",
+    "#{7*7}",
+    # Entities: shown as typed, neither decoded nor escaped twice.
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "&amp;&#34;&#x27;",
+    # SQL and LIKE wildcards.
+    "'; DROP TABLE entry; --",
+    "' OR '1'='1",
+    '"; DELETE FROM purchase; --',
+    "%",
+    "_",
+    "\\",
+    "%_\\%",
+    # Spreadsheet formula triggers.
+    "=1+1",
+    "+cmd|' /C calc'!A0",
+    "-2",
+    "@SUM(A1)",
+    '=HYPERLINK("http://example.com","x")',
+    # Tab, CR, NUL and other control characters.
+    "\t",
+    "a\tb",
+    "\r",
+    "a\r\nb\nc",
+    "\x00",
+    "a\x00b",
+    "\x01\x02\x07\x08\x1b[31mrouge",
+    "\x7f\x85",
+    "\u2028\u2029",
+    # Bidi overrides and zero-width characters.
+    "\u202egnp.exe",
+    "abc\u202edef\u202c",
+    "\u2066x\u2069\u200f",
+    "\u200b",
+    "a\u200bb\u200c\u200d\ufeff",
+    # Emoji, combining marks, unusual code points.
+    "🥕🥬👨‍👩‍👧‍👦",
+    "🏳️‍🌈",
+    "Z̴̡̧a̵̢l̷g̶o̸",
+    "e\u0301\u0301\u0301",
+    "\uffff\U0010ffff𝕏",
+    "İß",
+    # Long strings.
+    "x" * 10000,
+    "é" * 10000,
+    "🥕" * 10000,
+    # Blanks and look-alikes of values.
+    "",
+    " ",
+    "   \t\n ",
+    "\u00a0\u202f",
+    "null",
+    "None",
+    "undefined",
+    "../../etc/passwd",
+    '{"a": 1}',
+    'a,b;c\n"d"',
+]
+
+# Hostile numbers, for the decimal (`3,50`) and the integer fields alike.
+HOSTILE_NUMBERS = [
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e309",
+    "1e-400",
+    "5e2",
+    "-1",
+    "-0,01",
+    "0",
+    "99999999999999999999",
+    "9" * 30,
+    "9" * 10000,
+    "3,50",
+    "3.50",
+    "1 234,5",
+    "1.234,56",
+    "0x10",
+    "1_000",
+    "١٢٣",
+    "３",
+    "3,5,5",
+    "3,505",
+    ",5",
+    "+5",
+    "½",
+    "",
+    " ",
+    "\u00a0\u202f",
+    "\u00a03,50\u202f€",
+    "3\x00",
+    "\u202e05",
+    '"><img src=x onerror=alert(1)>',
+    "=1+1",
+]
+
+# Unambiguous garbage: whatever the field, these must be refused (or, when blank, stored as
+# nothing). Others (`١٢٣`, `1_000`, `+5`...) may be read as a number, provided it is in range.
+NOT_NUMBERS = {
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e309",
+    "1e-400",
+    "5e2",
+    "0x10",
+    "3,5,5",
+    "½",
+    "3\x00",
+    "\u202e05",
+    '"><img src=x onerror=alert(1)>',
+    "=1+1",
+    "9" * 10000,
+}
+
+# Refusals must be in French: the app's own messages or WTForms' French translations, and none
+# of WTForms' English defaults.
+FRENCH = ("Indiquez", "Entre ", "Pas ", "ne peut pas", "N'est pas", "C'est beaucoup", "Choisissez")
+FRENCH += ("Donnez", "caractères au plus", "Vérifiez", "trop grand")
+ENGLISH = re.compile(
+    r"\b(Not a valid|Invalid|This field|Field|must|between|characters|required|choice)\b"
+)
+
+
+@dataclass
+class Probe:
+    """Sends requests as the logged-in foyer and notes every broken rule."""
+
+    client: object
+    problems: list = dataclass_field(default_factory=list)
+
+    def send(self, method, url, data=None, mode="plain", what="", payload=""):
+        """The response, or None after a server error (noted)."""
+        label = f"{method} {url} [{mode}] {what}={payload!r:.80}"
+        try:
+            if method == "GET":
+                response = self.client.get(url, query_string=data, headers=MODES[mode])
+            else:
+                response = self.client.post(url, data=data, headers=MODES[mode])
+        except Exception as error:  # TESTING propagates the exception of a failed request
+            self.problems.append(f"{label}: server error {type(error).__name__}: {error!s:.300}")
+            return None
+        if response.status_code >= 500:
+            self.problems.append(f"{label}: status {response.status_code}")
+            return None
+        self.check_escaped(response, label, payload)
+        return response
+
+    def check_escaped(self, response, label, payload):
+        for needle in MARKUP.values():
+            if needle in payload and needle.encode() in response.data:
+                self.problems.append(f"{label}: raw markup {needle!r} in the response")
+
+    def refusal(self, response, name, label):
+        """The French message shown beside the field `name`, or a noted problem."""
+        found = re.search(
+            rf'id="[^"]*\b{name}-error"[^>]*>(.*?)</small>', page_text(response), re.DOTALL
+        )
+        if found is None or not found.group(1).strip():
+            self.problems.append(f"{label}: refused without a message beside {name}")
+            return None
+        message = found.group(1).strip()
+        if ENGLISH.search(message) or not any(marker in message for marker in FRENCH):
+            self.problems.append(f"{label}: message not in French: {message!r}")
+        return message
+
+    def fail(self, message):
+        self.problems.append(message)
+
+    def assert_clean(self):
+        assert not self.problems, f"{len(self.problems)} problem(s):\n" + "\n".join(
+            self.problems[:60]
+        )
+
+
+def entry_id():
+    """The foyer's relevé of the open wave (None before its first write)."""
+    return db.session.scalar(
+        sa.select(Entry.id)
+        .join(Household, Household.id == Entry.household_id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .where(Household.code == "EST-01", Wave.rank == RANK)
+    )
+
+
+def reader(model, *where):
+    """Reads columns of one row in one query: {column: value}, or {} when there is no row."""
+
+    def read(columns):
+        select = sa.select(*(getattr(model, column) for column in columns))
+        row = db.session.execute(select.where(*where).order_by(model.id).limit(1)).first()
+        return dict(zip(columns, row, strict=True)) if row else {}
+
+    return read
+
+
+def newest_row_reader(model):
+    """Reads the row that the next request adds ({} when it adds none)."""
+    last = db.session.scalar(sa.select(sa.func.max(model.id))) or 0
+    return reader(model, model.id > last)
+
+
+def assert_nothing_out_of_range():
+    """Every stored purchase, weighing and relevé is within the forms' bounds."""
+    bad_purchases = db.session.scalars(
+        sa.select(Purchase).where(
+            sa.or_(
+                Purchase.total_cents <= 0,
+                Purchase.total_cents > 500000,
+                Purchase.organic_cents < 0,
+                Purchase.local_cents < 0,
+                Purchase.organic_cents > Purchase.total_cents,
+                Purchase.local_cents > Purchase.total_cents,
+            )
+        )
+    ).all()
+    assert bad_purchases == []
+    bad_weighings = db.session.scalars(
+        sa.select(Weighing).where(sa.or_(Weighing.grams <= 0, Weighing.grams > 50000))
+    ).all()
+    assert bad_weighings == []
+    bounds = {
+        Entry.persons: (1, 40),
+        Entry.period_days: (1, 366),
+        Entry.meals_per_day: (1, 6),
+        Entry.meal_covers: (1, 20000),
+        Entry.direct_cost_cents: (1, 5000),
+    }
+    for column, (low, high) in bounds.items():
+        outside = db.session.scalars(
+            sa.select(Entry.id).where(column.is_not(None), sa.or_(column < low, column > high))
+        ).all()
+        assert outside == [], f"{column} out of {low}..{high}"
+    limits = {
+        Recipe.title: 200,
+        Recipe.ingredients: 5000,
+        Recipe.steps: 10000,
+        Producer.name: 200,
+        Producer.products: 500,
+        Producer.commune: 120,
+        Producer.address: 300,
+        Producer.contact: 200,
+    }
+    for column, limit in limits.items():
+        longest = db.session.scalar(sa.select(sa.func.max(sa.func.length(column))))
+        assert (longest or 0) <= limit, f"{column} holds {longest} characters"
+
+
+@pytest.fixture
+def foyer(demo, auth):
+    assert auth.login("foyer-est-01").status_code == 303
+
+
+@pytest.fixture
+def probe(foyer, client):
+    return Probe(client)
+
+
+def start_row(client, kind):
+    """A new blank recipe or producer of the relevé: the URL of its page."""
+    response = client.post(f"{BASE}/{kind}")
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+def row_id(url):
+    return int(url.rstrip("/").rsplit("/", 1)[1])
+
+
+def alternate_modes(payloads):
+    """Each payload once, as a plain form and through htmx in turn (fields where the mode
+    changes nothing but the template block rendered; it keeps the suite fast on PostgreSQL)."""
+    return [(payload, list(MODES)[index % 2]) for index, payload in enumerate(payloads)]
+
+
+# Text fields: recipes and producers
+
+TEXT_FORMS = {
+    # list: (model, valid values, {text field: (maximum length, required)}, its choice field)
+    "recettes": (
+        Recipe,
+        {"title": "Soupe de fanes", "purpose": "restes", "ingredients": "fanes", "steps": "Cuire"},
+        {"title": (200, True), "ingredients": (5000, False), "steps": (10000, False)},
+        "purpose",
+    ),
+    "producteurs": (
+        Producer,
+        {
+            "name": "Ferme des Saules",
+            "products": "œufs, lait",
+            "kind": "ferme",
+            "commune": "Béthune",
+            "address": "1 rue des Saules",
+            "contact": "03 21 00 00 00",
+        },
+        {
+            "name": (200, True),
+            "products": (500, False),
+            "commune": (120, False),
+            "address": (300, False),
+            "contact": (200, False),
+        },
+        "kind",
+    ),
+}
+
+
+def check_text_row(probe, url, kind, values, mode):
+    """Post `values` into a recipe or a producer: each text is stored as typed, or refused
+    beside its field in French with the stored value kept; a hostile choice is refused."""
+    model, valid, limits, _choice = TEXT_FORMS[kind]
+    read = reader(model, model.id == row_id(url))
+    before = read(list(values))
+    payload = "\n".join(values.values())
+    response = probe.send("POST", url, {**valid, **values}, mode, "+".join(values), payload)
+    if response is None:
+        return
+    after = read(list(values))
+    for name, raw in values.items():
+        label = f"POST {url} [{mode}] {name}={raw!r:.60}"
+        # The app keeps the text without surrounding spaces and control characters.
+        typed = strip(raw)
+        maximum, required = limits.get(name, (0, True))  # no text fits a choice field
+        if len(typed) <= maximum and (typed or not required):
+            if after[name] != typed:
+                probe.fail(f"{label}: stored {after[name]!r:.60} instead of what was typed")
+        else:
+            if after[name] != before[name]:
+                probe.fail(f"{label}: refused, yet {before[name]!r:.40} was replaced")
+            probe.refusal(response, name, label)
+
+
+@pytest.mark.parametrize("kind", list(TEXT_FORMS))
+def test_text_fields_keep_hostile_strings_as_typed_or_refuse_them(probe, client, kind):
+    _model, _valid, limits, choice = TEXT_FORMS[kind]
+    url = start_row(client, kind)
+    for index, payload in enumerate(HOSTILE_TEXT):
+        values = dict.fromkeys(limits, payload)
+        if index % 2:  # every other request also sends it as the choice (then refused)
+            values[choice] = payload
+        for mode in MODES:
+            check_text_row(probe, url, kind, values, mode)
+            if mode == "plain" and payload in MARKUP:
+                # Saved (or kept as typed in the form): shown again on its page and the list.
+                probe.send("GET", url, what="page", payload=payload)
+                probe.send("GET", f"{BASE}/{kind}", what="list", payload=payload)
+    # The relevé's history keeps 200 characters of each change: shown on the envoi page.
+    for page in (f"{BASE}/envoi", "/collecte/recettes", "/collecte/producteurs", "/collecte/"):
+        probe.send("GET", page, what="(every payload)", payload=ALL_MARKUP)
+    probe.assert_clean()
+    assert_nothing_out_of_range()
+
+
+def test_stored_markup_is_escaped_wherever_it_is_shown(probe, client):
+    """A recipe and a producer per markup payload, then every page and fragment showing them;
+    and the recipe book searched with hostile queries."""
+    for raw in MARKUP:
+        for kind, (_model, valid, limits, _choice) in TEXT_FORMS.items():
+            values = {name: raw[:maximum] for name, (maximum, _required) in limits.items()}
+            probe.send("POST", start_row(client, kind), {**valid, **values}, payload=raw)
+    pages = ["/collecte/recettes", "/collecte/producteurs", f"{BASE}/recettes"]
+    pages += [f"{BASE}/producteurs", f"{BASE}/envoi", "/collecte/"]
+    shown = b"&lt;script&gt;alert(1)&lt;/script&gt;"
+    for page in pages:
+        for mode in MODES:
+            response = probe.send("GET", page, mode=mode, what="page", payload=ALL_MARKUP)
+            # Not a vacuous check: the payloads are on the page, escaped.
+            if response is not None and page != "/collecte/" and shown not in response.data:
+                probe.fail(f"GET {page} [{mode}]: the stored payloads are not shown")
+    # The search: markup payloads find the recipes above, the rest must not break it.
+    for payload, mode in alternate_modes(HOSTILE_TEXT):
+        probe.send("GET", "/collecte/recettes", {"q": payload}, mode, "q", payload)
+    probe.assert_clean()
+
+
+# Choice, date and hidden fields: a hostile value is refused, never stored, never shown raw
+
+MEALS = {
+    "persons": "4",
+    "period_days": "14",
+    "meals_per_day": "2",
+    "meal_covers": "20",
+    "cost_mode": "purchases",
+}
+PURCHASE = {"total": "10", "organic": "", "local": "", "place_type": "marche", "bought_on": ""}
+CHOICE_REQUESTS = [
+    # (URL, valid data, the fields that get the hostile string)
+    (f"{BASE}/achats", PURCHASE, ("place_type", "bought_on")),
+    (f"{BASE}/pesees", {"kg": "0,5", "category": "evitable"}, ("category", "weighed_on")),
+    (f"{BASE}/repas", MEALS, ("cost_mode",)),
+]
+
+
+def test_choice_date_and_hidden_fields_refuse_hostile_strings(probe, client):
+    for url, valid, names in CHOICE_REQUESTS:
+        # Blank means "not chosen" or "no date".
+        for payload, mode in alternate_modes(p for p in HOSTILE_TEXT if p.strip()):
+            purchases = newest_row_reader(Purchase)
+            weighings = newest_row_reader(Weighing)
+            data = {**valid, **dict.fromkeys(names, payload)}
+            response = probe.send("POST", url, data, mode, "+".join(names), payload)
+            if response is None:
+                continue
+            label = f"POST {url} [{mode}] {'+'.join(names)}={payload!r:.60}"
+            if purchases(["id"]) or weighings(["id"]):
+                probe.fail(f"{label}: a row was added")
+            for name in names:
+                probe.refusal(response, name, label)
+    assert set(db.session.scalars(sa.select(Entry.cost_mode))) <= {"purchases", "totals", "direct"}
+
+    # The questionnaire keeps the défi's own choices only.
+    for payload, mode in alternate_modes(HOSTILE_TEXT):
+        data = {
+            "q_manger_mieux": [payload, "manger_mieux", payload],
+            "q_j_agis_sur": payload,
+            "q_maintien": ["mieux", payload],  # a radio keeps the first value
+        }
+        probe.send("POST", f"{BASE}/questionnaire", data, mode, "q_*", payload)
+    answers = db.session.execute(
+        sa.select(Question.key, Choice.key)
+        .select_from(Answer)
+        .join(Choice, Choice.id == Answer.choice_id)
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.entry_id == entry_id())
+    ).all()
+    assert sorted(answers) == sorted([("manger_mieux", "manger_mieux"), ("maintien", "mieux")])
+
+    # The hidden version: any value but the row's is a form shown before a change (409).
+    targets = [
+        (start_row(client, "recettes"), TEXT_FORMS["recettes"][1]),
+        (start_row(client, "producteurs"), TEXT_FORMS["producteurs"][1]),
+        (f"{BASE}/repas", MEALS),
+    ]
+    for index, (payload, mode) in enumerate(alternate_modes(HOSTILE_TEXT)):
+        url, valid = targets[index % len(targets)]
+        response = probe.send("POST", url, {**valid, "version": payload}, mode, "version")
+        if response is not None and payload and response.status_code != 409:
+            probe.fail(f"POST {url} [{mode}] version={payload!r:.40}: not 409")
+    probe.assert_clean()
+
+
+# Number fields
+
+
+@dataclass
+class Number:
+    """A number field: the column it is stored in and the bounds of the stored value."""
+
+    name: str
+    column: str
+    low: int
+    high: int
+    optional: bool = True
+
+
+def check_numbers(probe, url, data, fields, mode, read):
+    """Post `data`; each of `fields` is refused beside it in French with nothing stored, or
+    stored within its bounds. `read(columns)` reads what is stored."""
+    columns = [number.column for number in fields]
+    before = read(columns)
+    payload = "\n".join(data[number.name] for number in fields)
+    what = "+".join(number.name for number in fields)
+    response = probe.send("POST", url, data, mode, what, payload)
+    if response is None:
+        return
+    html = response.get_data(as_text=True)
+    after = read(columns)
+    for number in fields:
+        typed, stored = data[number.name], after.get(number.column)
+        label = f"POST {url} [{mode}] {number.name}={typed!r:.40}"
+        if re.search(rf'id="[^"]*\b{number.name}-error"', html):
+            probe.refusal(response, number.name, label)
+            if stored != before.get(number.column):
+                probe.fail(f"{label}: refused, yet stored {stored!r}")
+        elif number.optional and not re.sub(r"[\s\u00a0\u202f€]", "", typed):
+            pass  # an optional field left blank
+        elif not after and "field-error" in html:
+            pass  # the row was refused for another field of the request
+        elif typed in NOT_NUMBERS:
+            probe.fail(f"{label}: accepted, stored {stored!r}")
+        elif stored is None or not number.low <= stored <= number.high:
+            probe.fail(f"{label}: accepted, stored {stored!r} outside {number.low}..{number.high}")
+
+
+TOTAL = Number("total", "total_cents", 1, 500000, optional=False)
+# At most the total sent with them (10 €).
+PARTS = [Number("organic", "organic_cents", 0, 1000), Number("local", "local_cents", 0, 1000)]
+KG = Number("kg", "grams", 1, 50000, optional=False)
+COUNTS = [
+    Number("persons", "persons", 1, 40),
+    Number("period_days", "period_days", 1, 366),
+    Number("meals_per_day", "meals_per_day", 1, 6),
+    Number("meal_covers", "meal_covers", 1, 20000),
+]
+DIRECT_COST = Number("direct_cost", "direct_cost_cents", 1, 5000)
+
+
+def number_requests(client, value, edit=True):
+    """Every number field of the relevé, with `value` in it: (URL, data, fields, reader).
+
+    Fields whose refusal blocks the others (the total of a purchase) get a request of their
+    own. With `edit`, the purchase correction page too (the quick add's fields again).
+    """
+    if entry_id() is None:
+        assert client.post(f"{BASE}/repas", data=MEALS).status_code == 303
+    entry = reader(Entry, Entry.id == entry_id())
+    parts = {**PURCHASE, "organic": value, "local": value}
+    direct = {**MEALS, "cost_mode": "direct", "direct_cost": value}
+    counts = {**MEALS, **{number.name: value for number in COUNTS}}
+    # The direct cost first: in "direct" mode the page hides the purchase form and its errors,
+    # and the meals request that follows goes back to "purchases".
+    yield f"{BASE}/repas", direct, [DIRECT_COST], entry
+    yield f"{BASE}/repas", counts, COUNTS, entry
+    yield f"{BASE}/achats", {**PURCHASE, "total": value}, [TOTAL], newest_row_reader(Purchase)
+    yield f"{BASE}/achats", parts, PARTS, newest_row_reader(Purchase)
+    # No date: the 50 kg a day check stays out of the way.
+    yield f"{BASE}/pesees", {"kg": value, "category": "evitable"}, [KG], newest_row_reader(Weighing)
+    if edit:
+        first = sa.select(sa.func.min(Purchase.id)).where(Purchase.entry_id == entry_id())
+        if db.session.scalar(first) is None:
+            assert client.post(f"{BASE}/achats", data=PURCHASE).status_code == 303
+        purchase_id = db.session.scalar(first)
+        edited = reader(Purchase, Purchase.id == purchase_id)
+        yield f"{BASE}/achats/{purchase_id}", {**PURCHASE, "total": value}, [TOTAL], edited
+        yield f"{BASE}/achats/{purchase_id}", parts, PARTS, edited
+
+
+def test_number_fields_refuse_hostile_numbers_in_french(probe, client):
+    for index, payload in enumerate(HOSTILE_NUMBERS):
+        for mode in MODES:
+            # The correction page once per payload, in either mode.
+            edit = mode == list(MODES)[index % 2]
+            for url, data, fields, read in number_requests(client, payload, edit):
+                check_numbers(probe, url, data, fields, mode, read)
+    probe.assert_clean()
+    assert_nothing_out_of_range()
+
+
+def test_comma_and_point_both_mean_three_and_a_half(probe, client):
+    direct = {**MEALS, "cost_mode": "direct"}
+    requests = [
+        # (URL, the other fields, field, model, column, what 3.5 is stored as)
+        (f"{BASE}/achats", PURCHASE, "total", Purchase, "total_cents", 350),
+        (f"{BASE}/achats", PURCHASE, "organic", Purchase, "organic_cents", 350),
+        (f"{BASE}/achats", PURCHASE, "local", Purchase, "local_cents", 350),
+        (f"{BASE}/pesees", {"category": "evitable"}, "kg", Weighing, "grams", 3500),
+        (f"{BASE}/repas", direct, "direct_cost", Entry, "direct_cost_cents", 350),
+    ]
+    for url, valid, name, model, column, expected in requests:
+        for typed in ("3,50", "3.50", " 3,50 ", "3,5", "3.5", "3,50 €"):
+            for mode in MODES:
+                if model is Entry:  # start from no value, to see this one stored
+                    client.post(url, data={**valid, name: ""})
+                newest = newest_row_reader(model)
+                response = probe.send("POST", url, {**valid, name: typed}, mode, name, typed)
+                if response is None:
+                    continue
+                read = reader(Entry, Entry.id == entry_id()) if model is Entry else newest
+                stored = read([column]).get(column)
+                label = f"POST {url} [{mode}] {name}={typed!r}"
+                if stored != expected:
+                    probe.fail(f"{label}: stored {stored!r}, not {expected}")
+                if response.status_code != (303, 200)[mode == "htmx"]:
+                    probe.fail(f"{label}: status {response.status_code}")
+    probe.assert_clean()
+
+
+# Hypothesis: generated text and numbers in every field (`test_hypothesis_every_field`)
+
+HYPOTHESIS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    database=None,  # leave no .hypothesis folder behind
+    # No shrinking: through the app it took minutes. A failure names its exact request.
+    phases=[Phase.explicit, Phase.generate],
+)
+# Each example is sent once, as a plain form or through htmx.
+modes = st.sampled_from(list(MODES))
+# Any text, or any text around a markup payload (but the 10,000 characters one).
+hostile_text = st.one_of(
+    st.text(),
+    st.tuples(st.text(max_size=20), st.sampled_from(list(MARKUP)[:-1]), st.text(max_size=20)).map(
+        "".join
+    ),
+)
+# Any short text, or a number written in many ways (comma, point, sign, exponent, NaN).
+numberish = st.one_of(
+    st.text(max_size=30),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.floats().map(str),
+    st.integers().map(str),
+    st.decimals(places=2, min_value=-(10**6), max_value=10**6).map(
+        lambda number: str(number).replace(".", ",")
+    ),
+)
+
+
+@HYPOTHESIS
+@given(
+    recipe=st.fixed_dictionaries(dict.fromkeys(TEXT_FORMS["recettes"][2], hostile_text)),
+    producer=st.fixed_dictionaries(dict.fromkeys(TEXT_FORMS["producteurs"][2], hostile_text)),
+    text=hostile_text,
+    number=numberish,
+    mode=modes,
+)
+def test_hypothesis_every_field(probe, client, recipe, producer, text, number, mode):
+    """Generated text in the text, choice, date and search fields, generated numbers in the
+    number fields: the same rules as the fixed lists above."""
+    probe.problems.clear()  # one example at a time
+    check_text_row(probe, start_row(client, "recettes"), "recettes", recipe, mode)
+    check_text_row(probe, start_row(client, "producteurs"), "producteurs", producer, mode)
+    probe.send("GET", "/collecte/recettes", {"q": text}, mode, "q", text)
+    data = {"q_manger_mieux": [text, "manger_mieux"], "q_j_agis_sur": text, "q_maintien": text}
+    probe.send("POST", f"{BASE}/questionnaire", data, mode, "q_*", text)
+    # No text is both a place (or a category) and a date: nothing may be added.
+    purchases, weighings = newest_row_reader(Purchase), newest_row_reader(Weighing)
+    purchase = {**PURCHASE, "place_type": text, "bought_on": text}
+    probe.send("POST", f"{BASE}/achats", purchase, mode, "place_type+bought_on", text)
+    weighing = {"kg": "1", "category": text, "weighed_on": text}
+    probe.send("POST", f"{BASE}/pesees", weighing, mode, "category+weighed_on", text)
+    if purchases(["id"]) or weighings(["id"]):
+        probe.fail(f"[{mode}] place_type/category and date={text!r:.60}: a row was added")
+    for url, data, fields, read in number_requests(client, number, edit=False):
+        check_numbers(probe, url, data, fields, mode, read)
+    probe.assert_clean()
+    assert_nothing_out_of_range()
