@@ -80,6 +80,88 @@ def create_pilot_command(username):
     click.echo(f"Pilot {username} created. Log in at /connexion.")
 
 
+def find_challenge(name):
+    """The défi of that name, or the current one."""
+    from defi.models import Challenge
+    from defi.models.challenge import current_challenge
+
+    if name is None:
+        challenge = current_challenge()
+    else:
+        challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == name))
+    if challenge is None:
+        raise click.ClickException(f"No défi named {name!r}." if name else "No défi yet.")
+    return challenge
+
+
+@click.command("export-comparison")
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx"]), default="xlsx")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option(
+    "--challenge",
+    "challenge_name",
+    default=None,
+    help="The défi's name (default: the current one).",
+)
+@with_appcontext
+def export_comparison_command(file_format, output, challenge_name):
+    """Export the start / mid / end comparison (CSV or XLSX).
+
+    With --format csv, OUTPUT holds the comparison and three files beside it hold the other
+    tables: OUTPUT-retention.csv, OUTPUT-donnees.csv and OUTPUT-questionnaire.csv.
+    """
+    from pathlib import Path
+
+    from flask import current_app
+
+    from defi.pilot.exports import comparison_tables
+    from defi.pilot.exports import to_csv
+    from defi.pilot.exports import to_xlsx
+
+    challenge = find_challenge(challenge_name)
+    tables = comparison_tables(challenge, current_app.config["DEFI_MIN_COUNT"])
+    path = Path(output)
+    if file_format == "xlsx":
+        path.write_bytes(to_xlsx(tables))
+        click.echo(f"{path}: {', '.join(t.name for t in tables)}")
+        return
+    path.write_bytes(to_csv(tables[0]))
+    written = [str(path)]
+    stem = path.with_suffix("")
+    for table in tables[1:]:
+        other = stem.parent / f"{stem.name}-{table.name}.csv"
+        other.write_bytes(to_csv(table))
+        written.append(str(other))
+    click.echo("\n".join(written))
+
+
+@click.command("import-entries")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--challenge", "challenge_name", default=None, help="The défi's name (created if missing)."
+)
+@with_appcontext
+def import_entries_command(path, challenge_name):
+    """Import past relevés from a CSV file (all of it, or nothing if one line is wrong)."""
+    from pathlib import Path
+
+    from defi.pilot.imports import ImportRejected
+    from defi.pilot.imports import import_entries
+
+    try:
+        counts = import_entries(Path(path).read_bytes(), challenge_name)
+    except ImportRejected as rejected:
+        db.session.rollback()
+        raise click.ClickException(rejected.message) from None
+    db.session.commit()
+    click.echo(
+        f"{counts['created']} relevé(s) created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged."
+    )
+
+
 def register_commands(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(create_pilot_command)
+    app.cli.add_command(export_comparison_command)
+    app.cli.add_command(import_entries_command)

@@ -1,0 +1,240 @@
+"""The pilot's tables and their CSV and XLSX files, in DESIGN.md's exact formats.
+
+CSV: UTF-8 with a BOM, `;` separator and decimal comma, so that a French spreadsheet opens it
+as is. XLSX: one sheet per table, numbers as numbers, text always stored as text (openpyxl
+would store a string starting with `=` as a formula). In both, a text cell starting with
+`= + - @`, tab, CR or NUL gets a leading `'` (formula injection). No name, contact or free
+text: foyers appear by code only.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from defi.collecte.figures import sums_for
+from defi.extensions import db
+from defi.groups.progress import progress
+from defi.groups.progress import question_choices
+from defi.groups.progress import retention
+from defi.indicators import SUBGROUPS
+from defi.indicators import cost_per_meal_person
+from defi.models import Accompaniment
+from defi.models import Entry
+from defi.models import Group
+from defi.models import Household
+from defi.models import Wave
+
+COMPARISON_HEADER = (
+    "indicateur", "groupe", "sous_groupe", "collecte", "n", "moyenne", "mediane",
+    "ratio_global", "n_apparies", "evolution_pct",
+)  # fmt: skip
+RETENTION_HEADER = (
+    "groupe", "sous_groupe", "inscrits", "actifs_collecte_1", "actifs_collecte_2",
+    "actifs_collecte_3",
+)  # fmt: skip
+RAW_HEADER = (
+    "foyer", "groupe", "accompagne", "collecte", "personnes", "jours", "depenses_eur",
+    "dont_bio_eur", "dont_local_eur", "repas_convives", "cout_repas_personne_eur",
+    "gaspillage_kg", "recettes", "producteurs",
+)  # fmt: skip
+QUESTIONNAIRE_HEADER = ("question", "choix", "groupe", "sous_groupe", "collecte", "n", "part_pct")
+ALL_GROUPS = "Tous"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+@dataclass
+class Table:
+    name: str
+    header: tuple
+    rows: list
+
+
+def _scaled(key, value):
+    """Shares and choices as percentages; everything else as computed."""
+    if value is None:
+        return None
+    if key.startswith("part") or key.startswith("q_"):
+        return round(value * 100, 2)
+    return round(value, 2)
+
+
+def comparison_tables(challenge, k):
+    """The comparison, retention and questionnaire tables of a défi (all groups and each)."""
+    groups = list(challenge.groups)
+    scopes = [(ALL_GROUPS, [group.id for group in groups])]
+    scopes += [(group.name, [group.id]) for group in groups]
+    choices = question_choices(challenge.id)
+    comparison, questionnaire, kept = [], [], []
+    for name, group_ids in scopes:
+        table = progress(group_ids, challenge, k)
+        for key, by_wave in table.items():
+            for rank, cells in by_wave.items():
+                for subgroup in SUBGROUPS:
+                    cell = cells[subgroup]
+                    if cell is None:
+                        row = (key, name, subgroup, rank, None, None, None, None, None, None)
+                    else:
+                        row = (
+                            key,
+                            name,
+                            subgroup,
+                            rank,
+                            cell.n,
+                            _scaled(key, cell.mean),
+                            _scaled(key, cell.median),
+                            _scaled(key, cell.pooled),
+                            cell.paired_n,
+                            None if cell.change_pct is None else round(cell.change_pct, 1),
+                        )
+                    comparison.append(row)
+        kept.append((name, group_ids, table))
+    for name, _group_ids, table in kept:
+        for question, choice, _text, _label, from_rank in choices:
+            key = f"q_{question}_{choice}"
+            for rank, cells in table[key].items():
+                if rank < from_rank:
+                    continue
+                for subgroup in SUBGROUPS:
+                    cell = cells[subgroup]
+                    questionnaire.append(
+                        (
+                            question,
+                            choice,
+                            name,
+                            subgroup,
+                            rank,
+                            None if cell is None else cell.n,
+                            None if cell is None else _scaled(key, cell.mean),
+                        )  # fmt: skip
+                    )
+    retained = []
+    for name, group_ids in scopes:
+        counts = retention(group_ids, challenge)
+        for subgroup in SUBGROUPS:
+            submitted = counts[subgroup]["submitted"]
+            retained.append(
+                (name, subgroup, counts[subgroup]["enrolled"])
+                + tuple(submitted.get(rank) for rank in (1, 2, 3))
+            )
+    return [
+        Table("comparaison", COMPARISON_HEADER, comparison),
+        Table("retention", RETENTION_HEADER, retained),
+        Table("donnees", RAW_HEADER + choice_columns(choices), raw_rows(challenge, choices)),
+        Table("questionnaire", QUESTIONNAIRE_HEADER, questionnaire),
+    ]
+
+
+def choice_columns(choices):
+    """One column per question of the défi, listing the ticked choices with `|`."""
+    seen = []
+    for question, *_rest in choices:
+        if question not in seen:
+            seen.append(question)
+    return tuple(seen)
+
+
+def raw_rows(challenge, choices):
+    """One row per foyer and wave with a relevé: the pseudonymous raw data (codes only)."""
+    rows = db.session.execute(
+        sa.select(Entry, Household.code, Group.name, Wave.rank, Accompaniment.id.is_not(None))
+        .join(Household, Household.id == Entry.household_id)
+        .join(Group, Group.id == Household.group_id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Wave.challenge_id == challenge.id)
+        .order_by(Group.name, Household.code, Wave.rank)
+    ).all()
+    if not rows:
+        return []
+    sums = sums_for(
+        sa.select(Entry.id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .where(Wave.challenge_id == challenge.id)
+    )
+    questions = choice_columns(choices)
+    result = []
+    for entry, code, group_name, rank, accompanied in rows:
+        entry_sums = sums[entry.id]
+        ticked = {question: [] for question in questions}
+        for item in sorted(entry_sums.choices):
+            question, choice = item.split(":", 1)
+            ticked.setdefault(question, []).append(choice)
+        spend = entry_sums.spend_total_cents if entry.cost_mode != "direct" else None
+        result.append(
+            (
+                code,
+                group_name,
+                "oui" if accompanied else "non",
+                rank,
+                entry.persons,
+                entry.period_days,
+                None if spend is None else spend / 100,
+                None if spend is None else entry_sums.spend_organic_cents / 100,
+                None if spend is None else entry_sums.spend_local_cents / 100,
+                entry.meal_covers,
+                cost_per_meal_person(entry_sums),
+                None if entry_sums.waste_grams is None else entry_sums.waste_grams / 1000,
+                entry_sums.recipes,
+                entry_sums.producers,
+            )
+            + tuple("|".join(ticked.get(question, [])) for question in questions)
+        )
+    return result
+
+
+def neutralise(text: str) -> str:
+    """A text cell that a spreadsheet would read as a formula gets a leading quote."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return (
+            f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+            if value % 1
+            else str(int(value))
+        )
+    return neutralise(str(value))
+
+
+def to_csv(table: Table) -> bytes:
+    """UTF-8 with BOM, `;`, decimal comma."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(table.header)
+    for row in table.rows:
+        writer.writerow(csv_cell(value) for value in row)
+    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+def to_xlsx(tables: list[Table]) -> bytes:
+    """One sheet per table; numbers stay numbers, text is always text, never a formula."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for table in tables:
+        sheet = workbook.create_sheet(title=table.name)
+        sheet.append(list(table.header))
+        for row in table.rows:
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_cell(sheet, value):
+    from openpyxl.cell import WriteOnlyCell
+
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    cell = WriteOnlyCell(sheet, value=neutralise(str(value)))
+    cell.data_type = "s"  # never a formula, whatever the text starts with
+    return cell

@@ -1,0 +1,254 @@
+"""The pilot's exports and import: DESIGN.md's formats, safety, and the round trip."""
+
+import csv
+import io
+import re
+import statistics
+import zipfile
+from decimal import ROUND_HALF_UP
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from defi.extensions import db
+from defi.models import Challenge
+from defi.models import Entry
+from defi.models import Household
+from defi.models import Purchase
+from defi.models import Wave
+from defi.pilot.exports import COMPARISON_HEADER
+from defi.pilot.exports import comparison_tables
+from defi.pilot.exports import to_csv
+from defi.pilot.exports import to_xlsx
+from defi.pilot.imports import HEADER
+from defi.pilot.imports import ImportRejected
+from defi.pilot.imports import import_entries
+
+
+def read_csv(data: bytes):
+    assert data.startswith("\ufeff".encode())
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+
+
+def tables_of(challenge, k=3):
+    return {table.name: table for table in comparison_tables(challenge, k)}
+
+
+def test_demo_retention_holds_the_source_numbers(demo):
+    rows = read_csv(to_csv(tables_of(demo)["retention"]))
+    assert rows[0] == [
+        "groupe", "sous_groupe", "inscrits", "actifs_collecte_1", "actifs_collecte_2",
+        "actifs_collecte_3",
+    ]  # fmt: skip
+    by_key = {(row[0], row[1]): row[2:] for row in rows[1:]}
+    assert by_key[("Tous", "tous")][:3] == ["40", "40", "24"]
+    assert by_key[("Les LokoMotiv'", "tous")][:3] == ["20", "20", "16"]
+    assert by_key[("Graines d'idées", "tous")][:3] == ["20", "20", "8"]
+    assert by_key[("Tous", "accompagnes")][:3] == ["6", "6", "3"]
+
+
+def test_demo_comparison_equals_figures_from_the_raw_rows(demo):
+    rows = read_csv(to_csv(tables_of(demo)["comparaison"]))
+    assert tuple(rows[0]) == COMPARISON_HEADER
+    found = {(r[0], r[1], r[2], r[3]): r for r in rows[1:]}
+    costs = {}
+    for rank in (1, 2):
+        entries = db.session.execute(
+            sa.select(Entry.id, Entry.meal_covers, Entry.household_id)
+            .join(Wave, Wave.id == Entry.wave_id)
+            .where(Wave.rank == rank, Entry.status == "submitted")
+        ).all()
+        costs[rank] = {}
+        for entry_id, covers, household_id in entries:
+            total = sum(
+                db.session.scalars(
+                    sa.select(Purchase.total_cents).where(Purchase.entry_id == entry_id)
+                )
+            )
+            value = (Decimal(total) / 100 / covers).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            costs[rank][household_id] = float(value)
+    for rank in (1, 2):
+        row = found[("cout_repas_personne", "Tous", "tous", str(rank))]
+        assert row[4] == str(len(costs[rank]))
+        mean = statistics.fmean(costs[rank].values())
+        assert float(row[5].replace(",", ".")) == pytest.approx(round(mean, 2))
+        median = statistics.median(costs[rank].values())
+        assert float(row[6].replace(",", ".")) == pytest.approx(round(median, 2))
+    paired = [h for h in costs[2] if h in costs[1]]
+    before = statistics.fmean(costs[1][h] for h in paired)
+    after = statistics.fmean(costs[2][h] for h in paired)
+    row = found[("cout_repas_personne", "Tous", "tous", "2")]
+    assert row[8] == str(len(paired))
+    assert float(row[9].replace(",", ".")) == pytest.approx(
+        round((after - before) / before * 100, 1)
+    )
+    # Wave 2 of Graines d'idées: 1 accompanied foyer (< K): it and its complement are empty.
+    for subgroup in ("accompagnes", "non_accompagnes"):
+        assert found[("cout_repas_personne", "Graines d'idées", subgroup, "2")][4:] == [""] * 6
+
+
+def test_exports_hold_no_name_or_contact(demo):
+    households = db.session.scalars(sa.select(Household)).all()
+    tables = comparison_tables(demo, 3)
+    blob = b"".join(to_csv(table) for table in tables).decode("utf-8-sig")
+    xlsx = to_xlsx(tables)
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        xml = "".join(archive.read(name).decode() for name in archive.namelist())
+    for household in households:
+        for value in (household.display_name, household.phone, household.email):
+            if value:
+                assert value not in blob and value not in xml, value
+
+
+PAYLOADS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", '=HYPERLINK("x")']
+
+
+def import_file(rows, delimiter=";", bom=True):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    data = buffer.getvalue().encode()
+    return ("\ufeff".encode() + data) if bom else data
+
+
+def row(code, group, rank, **values):
+    base = {
+        "accompagne": "non", "personnes": "3", "jours": "14", "depenses_eur": "84,50",
+        "dont_bio_eur": "10.25", "dont_local_eur": "20", "repas_convives": "42",
+        "cout_repas_personne_eur": "", "gaspillage_kg": "1,250", "recettes": "1",
+        "producteurs": "2", "manger_mieux": "", "j_agis_sur": "", "maintien": "",
+    }  # fmt: skip
+    base.update(values)
+    return [code, group, base["accompagne"], str(rank)] + [base[h] for h in HEADER[4:]]
+
+
+def test_export_neutralises_formula_triggers(app):
+    rows = [row(f"F{i}", payload, 1) for i, payload in enumerate(PAYLOADS)]
+    import_entries(import_file(rows), "Défi piégé")
+    db.session.commit()
+    challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == "Défi piégé"))
+    tables = comparison_tables(challenge, 3)
+    for table in tables:
+        for line in read_csv(to_csv(table))[1:]:
+            for cell in line:
+                if cell and cell[0] in "=+-@\t\r":
+                    # Only numbers may start with a minus sign.
+                    assert re.fullmatch(r"-\d+(,\d+)?", cell), (table.name, cell)
+    with zipfile.ZipFile(io.BytesIO(to_xlsx(tables))) as archive:
+        for name in archive.namelist():
+            xml = archive.read(name).decode()
+            assert "<f>" not in xml and "<f " not in xml, name
+        strings = (
+            archive.read("xl/sharedStrings.xml").decode()
+            if "xl/sharedStrings.xml" in archive.namelist()
+            else ""
+        )
+        sheets = strings + "".join(
+            archive.read(n).decode() for n in archive.namelist() if n.startswith("xl/worksheets/")
+        )
+    from xml.sax.saxutils import escape
+
+    from defi.models import Group
+
+    names = db.session.scalars(sa.select(Group.name).where(Group.challenge_id == challenge.id))
+    triggered = [name for name in names if name.startswith(("=", "+", "-", "@"))]
+    assert len(triggered) >= 4
+    for name in triggered:
+        assert ">'" + escape(name, {'"': "&quot;"}) in sheets or ">'" + escape(name) in sheets, name
+
+
+def test_import_then_export_round_trip(app):
+    rows = [
+        row("A-01", "Les Radis", 1, manger_mieux="manger_mieux|nouveaux_gouts", j_agis_sur="bio"),
+        row("A-01", "Les Radis", 2, depenses_eur="90", maintien="mieux", accompagne="non"),
+        row(
+            "A-02",
+            "Les Radis",
+            1,
+            depenses_eur="",
+            dont_bio_eur="",
+            dont_local_eur="",
+            repas_convives="",
+            cout_repas_personne_eur="2,75",
+        ),
+        row("B-01", "Les Navets", 1, accompagne="oui", gaspillage_kg=""),
+    ]
+    data = import_file(rows, delimiter=",", bom=False)
+    counts = import_entries(data, "Défi 2020-2021")
+    db.session.commit()
+    assert counts == {"created": 4, "updated": 0, "unchanged": 0}
+    challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == "Défi 2020-2021"))
+    assert [wave.rank for wave in challenge.waves] == [1, 2, 3]
+    raw = read_csv(to_csv(tables_of(challenge)["donnees"]))
+    assert raw[0][: len(HEADER)] == list(HEADER)
+    by_key = {(r[0], r[3]): r for r in raw[1:]}
+    a1 = by_key[("A-01", "1")]
+    assert a1[6:12] == ["84,5", "10,25", "20", "42", "2,01", "1,25"]  # 84,50 / 42 = 2,0119
+    assert a1[14] == "manger_mieux|nouveaux_gouts" and a1[15] == "bio"
+    assert by_key[("A-01", "2")][16] == "mieux"
+    assert by_key[("A-02", "1")][10] == "2,75"
+    assert by_key[("B-01", "1")][2] == "oui"
+    # The same file again changes nothing.
+    before = db.session.scalar(sa.select(sa.func.count(Entry.id)))
+    assert import_entries(data, "Défi 2020-2021") == {"created": 0, "updated": 0, "unchanged": 4}
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(Entry.id))) == before
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"collecte": "4"}, "Ligne 3 : collecte doit être entre 1 et 3."),
+        ({"personnes": "deux"}, "Ligne 3 : personnes doit être un nombre entier"),
+        ({"dont_bio_eur": "100"}, "Ligne 3 : dont_bio_eur ne peut pas dépasser depenses_eur."),
+        ({"accompagne": "peut-être"}, "Ligne 3 : accompagne doit valoir oui ou non."),
+        ({"maintien": "beaucoup"}, "n'est pas une réponse de maintien"),
+        (
+            {"repas_convives": "", "cout_repas_personne_eur": ""},
+            "Ligne 3 : il faut cout_repas_personne_eur",
+        ),
+    ],
+)
+def test_one_bad_row_rejects_the_whole_file(app, bad, message):
+    good = row("C-01", "Les Choux", 2)
+    broken = row("C-02", "Les Choux", 2)
+    columns = ["foyer", "groupe", "accompagne", "collecte", *HEADER[4:]]
+    for name, value in bad.items():
+        broken[columns.index(name)] = value
+    with pytest.raises(ImportRejected) as rejected:
+        import_entries(import_file([good, broken]), "Défi rejeté")
+    db.session.rollback()
+    assert message in rejected.value.message
+    assert db.session.scalar(sa.select(sa.func.count(Entry.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 0
+
+
+def test_import_command_reports_the_line(app, tmp_path):
+    path = tmp_path / "releves.csv"
+    path.write_bytes(import_file([row("D-01", "G", 1, jours="999")]))
+    result = app.test_cli_runner().invoke(args=["import-entries", str(path), "--challenge", "X"])
+    assert result.exit_code != 0
+    assert "Ligne 2 : jours doit être entre 1 et 366." in result.output
+    assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 0
+
+
+def test_export_command_writes_csv_and_xlsx(demo, app, tmp_path):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["export-comparison", "--format", "csv", "--output", str(tmp_path / "c.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("c.csv", "c-retention.csv", "c-donnees.csv", "c-questionnaire.csv"):
+        assert (tmp_path / name).read_bytes().startswith("\ufeff".encode())
+    result = runner.invoke(
+        args=["export-comparison", "--format", "xlsx", "--output", str(tmp_path / "c.xlsx")]
+    )
+    assert result.exit_code == 0, result.output
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(tmp_path / "c.xlsx")
+    assert workbook.sheetnames == ["comparaison", "retention", "donnees", "questionnaire"]
+    retention = workbook["retention"]
+    assert [cell.value for cell in retention[2]][:5] == ["Tous", "tous", 40, 40, 24]
