@@ -49,6 +49,7 @@ def create_app(config_class=Config):
     from defi import errors
     from defi import formatting
     from defi.accounts import bp as accounts_bp
+    from defi.calendar import bp as calendar_bp
     from defi.collecte import bp as collecte_bp
     from defi.groups import bp as groups_bp
     from defi.main import bp as main_bp
@@ -59,6 +60,7 @@ def create_app(config_class=Config):
     app.register_blueprint(accounts_bp)
     app.register_blueprint(collecte_bp)
     app.register_blueprint(groups_bp)
+    app.register_blueprint(calendar_bp)
     app.register_blueprint(referents_bp)
     app.register_blueprint(pilot_bp)
     access.init_app(app)

@@ -160,8 +160,48 @@ def import_entries_command(path, challenge_name):
     )
 
 
+@click.command("purge")
+@with_appcontext
+def purge_command():
+    """Remove the foyers' identities of défis ended more than the retention period ago."""
+    from flask import current_app
+
+    from defi.formatting import today
+    from defi.rights import purge_identities
+
+    months = current_app.config["RETENTION_MONTHS"]
+    count = purge_identities(today(), months)
+    db.session.commit()
+    click.echo(f"{count} foyer(s) anonymised (défis ended more than {months} months ago).")
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(path):
+    """Copy the SQLite database while the app runs, and check the copy."""
+    from pathlib import Path
+
+    from defi.rights import backup_sqlite
+
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise click.ClickException(
+            "defi backup copies a SQLite database; back PostgreSQL up with pg_dump (README)."
+        )
+    try:
+        result = backup_sqlite(url.database, Path(path))
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists already: choose a new file.") from None
+    if result != "ok":
+        raise click.ClickException(f"The copy failed its integrity check: {result}")
+    click.echo(f"Backup written to {path} (integrity check: ok).")
+
+
 def register_commands(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(create_pilot_command)
     app.cli.add_command(export_comparison_command)
     app.cli.add_command(import_entries_command)
+    app.cli.add_command(purge_command)
+    app.cli.add_command(backup_command)

@@ -69,7 +69,9 @@ def today() -> date:
 
 NAV = (
     ("household", "collecte.index", "Ma collecte"),
+    ("household", "calendar.index", "Calendrier"),
     ("facilitator", "groups.index", "Mon groupe"),
+    ("facilitator", "calendar.index", "Calendrier"),
     ("referent", "referents.index", "Mes foyers"),
     ("pilot", "pilot.index", "Le défi"),
 )

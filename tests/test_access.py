@@ -12,6 +12,7 @@ from defi.access import EVERYONE
 from defi.access import POLICY
 from defi.extensions import db
 from defi.models import Entry
+from defi.models import Event
 from defi.models import Group
 from defi.models import Household
 from defi.models import Producer
@@ -50,6 +51,13 @@ OBJECT_OWNERS = {
     "groups.progress": {"facilitator of the group"},
     "groups.household": {"facilitator of the group"},
     "groups.status": {"facilitator of the group"},
+    "calendar.group": {"facilitator of the group"},
+    "calendar.create": {"facilitator of the group"},
+    "calendar.update": {"facilitator of the group"},
+    "calendar.cancel": {"facilitator of the group"},
+    "calendar.attendance": {"facilitator of the group"},
+    "calendar.mark": {"facilitator of the group"},
+    "calendar.summary": {"facilitator of the group"},
     "referents.reset": {"referent"},
 }
 
@@ -105,6 +113,12 @@ def sample_args(rule, entries):
         "purchase_id": rows["purchase_id"],
         "weighing_id": rows["weighing_id"],
         "row_id": rows["recipe_id" if "recipe" in rule.endpoint else "producer_id"],
+        # An event of the Est group only; the iCal URL with a token nobody holds (a 404).
+        "event_id": db.session.scalar(
+            sa.select(Event.id).where(Event.title == "Visite de la Ferme du Bois")
+        ),
+        "token": "jeton-inconnu",
+        "table": "comparaison",
     }
 
 
@@ -166,6 +180,7 @@ def test_public_endpoints_are_few():
     assert public == [
         "accounts.login",
         "accounts.redeem",
+        "calendar.ics",
         "main.healthz",
         "main.index",
         "static",

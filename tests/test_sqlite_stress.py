@@ -152,3 +152,46 @@ def test_concurrent_read_modify_write_transactions_lose_nothing(tmp_path):
     meal_covers, version = _read_entry(url, entry_id)
     assert meal_covers == total
     assert version == 1 + total
+
+
+@pytest.mark.slow
+def test_backup_taken_during_the_stress_test_is_sound_and_restores(tmp_path):
+    from defi.rights import backup_sqlite
+
+    database = tmp_path / "stress.db"
+    url = f"sqlite:///{database}"
+    entry_id = _create_entry(url)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_increment, args=(url, entry_id, barrier, results))
+        for _ in range(PROCESSES)
+    ]
+    for worker in workers:
+        worker.start()
+    copy = tmp_path / "backup.db"
+    try:
+        # Wait until the writers are at work, then copy the live database.
+        deadline = time.monotonic() + TIMEOUT
+        while _read_entry(url, entry_id)[0] < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        integrity = backup_sqlite(str(database), copy)
+        reports = [results.get(timeout=TIMEOUT) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=TIMEOUT)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+        results.close()
+        results.join_thread()
+        for worker in workers:
+            worker.close()
+    assert integrity == "ok"
+    assert sum(report[0] for report in reports) == 0
+    # Restored, the copy holds a consistent state from the middle of the run.
+    restored, version = _read_entry(f"sqlite:///{copy}", entry_id)
+    assert 50 <= restored <= PROCESSES * TRANSACTIONS
+    assert version == restored + 1
+    assert _read_entry(url, entry_id)[0] == PROCESSES * TRANSACTIONS

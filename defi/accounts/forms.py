@@ -119,3 +119,13 @@ class PasswordChangeForm(NewPasswordMixin, FlaskForm):
         validators=[EqualTo("password", _l("Les deux mots de passe ne sont pas identiques."))],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class DeleteAccountForm(FlaskForm):
+    """Deleting a foyer's account asks for the password again."""
+
+    password = PasswordField(
+        _l("Votre mot de passe, pour confirmer"),
+        validators=[DataRequired(_l("Indiquez votre mot de passe."))],
+        render_kw={"autocomplete": "current-password"},
+    )

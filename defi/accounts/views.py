@@ -1,9 +1,13 @@
 """Login, logout, redeeming an invitation, changing one's password."""
 
+import csv
+import io
+import json
 from urllib.parse import urlsplit
 
 import segno
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -16,6 +20,7 @@ from flask_login import logout_user
 
 from defi.access import home_url
 from defi.accounts import bp
+from defi.accounts.forms import DeleteAccountForm
 from defi.accounts.forms import LoginForm
 from defi.accounts.forms import PasswordChangeForm
 from defi.accounts.forms import RedeemForm
@@ -28,6 +33,9 @@ from defi.accounts.services import redeem_invitation
 from defi.accounts.services import set_password
 from defi.extensions import db
 from defi.extensions import limiter
+from defi.formatting import today
+from defi.rights import erase_household
+from defi.rights import household_data
 from defi.security import start_session
 
 
@@ -155,3 +163,69 @@ def invitation_page(invitation, code, recipient, back_url):
         qr_data_uri=qr_data_uri,
         redeem_url_plain=url_for("accounts.redeem", _external=True),
     )
+
+
+@bp.route("/mes-donnees")
+def my_data():
+    """Download everything the défi holds about one's foyer (JSON, or CSV with ?format=csv)."""
+    data = household_data(current_user.household)
+    stamp = today().isoformat()
+    if request.args.get("format") == "csv":
+        response = make_response(data_as_csv(data))
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        response.headers["Content-Disposition"] = f'attachment; filename="mes-donnees-{stamp}.csv"'
+        return response
+    response = make_response(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    response.headers["Content-Type"] = "application/json; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="mes-donnees-{stamp}.json"'
+    return response
+
+
+def data_as_csv(data) -> bytes:
+    """The same data, one line per value: section; collecte; champ; valeur."""
+    from defi.pilot.exports import neutralise
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["section", "collecte", "champ", "valeur"])
+
+    def flat(section, rank, values):
+        for name, value in values.items():
+            if isinstance(value, list):
+                for index, item in enumerate(value, start=1):
+                    flat(
+                        f"{section}/{name}/{index}",
+                        rank,
+                        item if isinstance(item, dict) else {name: item},
+                    )
+            elif isinstance(value, dict):
+                flat(f"{section}/{name}", rank, value)
+            else:
+                writer.writerow(
+                    [section, rank, name, neutralise("" if value is None else str(value))]
+                )
+
+    flat("foyer", "", data["foyer"])
+    for index, account in enumerate(data["comptes"], start=1):
+        flat(f"compte/{index}", "", account)
+    for releve in data["releves"]:
+        flat("releve", releve["collecte"], releve)
+    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+@bp.route("/supprimer-mon-compte", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", deduct_when=_failed, methods=["POST"])
+@rerender_on_csrf_error
+def delete_account():
+    """Delete one's foyer and all its data, after typing the password again."""
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if verify_password(current_user.password_hash, form.password.data):
+            erase_household(current_user.household)
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(_("Votre compte et toutes les données de votre foyer sont supprimés."), "success")
+            return redirect(url_for("accounts.login"), 303)
+        form.password.errors.append(_("Ce n'est pas votre mot de passe."))
+    return render_template("accounts/delete.html", form=form)

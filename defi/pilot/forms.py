@@ -2,6 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from flask_wtf.file import FileRequired
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
@@ -43,3 +45,17 @@ class StaffInvitationForm(FlaskForm):
     def validate_structure_name(self, field):
         if self.role.data == "referent" and not field.data:
             raise ValidationError(_l("Indiquez la structure du ou de la référent·e."))
+
+
+class ImportForm(FlaskForm):
+    """A CSV file of past relevés, and the défi it belongs to."""
+
+    file = FileField(
+        _l("Fichier CSV des relevés"),
+        validators=[FileRequired(_l("Choisissez un fichier CSV."))],
+    )
+    challenge_name = StringField(
+        _l("Défi (laisser vide pour le défi en cours)"),
+        filters=[strip],
+        validators=[Length(max=200, message=_l("200 caractères au plus."))],
+    )

@@ -83,3 +83,22 @@ def get_staff_or_404(user_id: int) -> User:
 
 def groups_of(challenge) -> list[Group]:
     return list(challenge.groups) if challenge else []
+
+
+def event_attendance(challenge):
+    """Each event of the défi with its groups and the number of foyers present."""
+    from defi.models import Attendance
+    from defi.models import Event
+
+    present = dict(
+        db.session.execute(
+            sa.select(Attendance.event_id, sa.func.count(Attendance.id))
+            .join(Event, Event.id == Attendance.event_id)
+            .where(Event.challenge_id == challenge.id)
+            .group_by(Attendance.event_id)
+        ).all()
+    )
+    events = db.session.scalars(
+        sa.select(Event).where(Event.challenge_id == challenge.id).order_by(Event.starts_at)
+    ).all()
+    return [(event, present.get(event.id, 0)) for event in events]

@@ -1,0 +1,376 @@
+"""A group's events, attendance ticked at the door, and each user's secret iCal feed.
+
+Times: `Event.starts_at` and `ends_at` are naive UTC, like every datetime of the models
+(`models.base.utcnow`; Flask-Babel's `format_datetime` shows them in Europe/Paris). The form is
+typed in the territory's time zone and converted here, both ways.
+
+What a facilitator sees of an accompanied foyer is its label only: the attendance sheet keys
+those foyers by their label, and their database id never leaves this module.
+
+Services flush, never commit.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import abort
+from flask import current_app
+
+from defi.extensions import db
+from defi.models import Accompaniment
+from defi.models import Attendance
+from defi.models import Event
+from defi.models import Group
+from defi.models import Household
+from defi.models import User
+from defi.models import event_groups
+from defi.models.base import utcnow
+
+# secrets.token_urlsafe(32) gives 43 characters; anything much longer is not one of ours.
+MAX_TOKEN_LENGTH = 100
+
+
+def territory_zone() -> ZoneInfo:
+    """The time zone the foyers and facilitators live in (Europe/Paris)."""
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def to_utc(day: date, at: time) -> datetime:
+    """A date and a wall-clock time in the territory → the naive UTC datetime stored."""
+    local = datetime.combine(day, at, tzinfo=territory_zone())
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def to_local(moment: datetime) -> datetime:
+    """A stored naive UTC datetime → the territory's wall-clock time."""
+    return moment.replace(tzinfo=UTC).astimezone(territory_zone())
+
+
+# Events
+
+
+def _in_groups(group_ids):
+    return Event.id.in_(
+        sa.select(event_groups.c.event_id).where(event_groups.c.group_id.in_(group_ids))
+    )
+
+
+def group_events(group_ids) -> list[Event]:
+    """The events of any of these groups, in date order."""
+    return list(
+        db.session.scalars(
+            sa.select(Event).where(_in_groups(group_ids)).order_by(Event.starts_at, Event.id)
+        )
+    )
+
+
+def split_by_date(events, now: datetime) -> tuple[list[Event], list[Event]]:
+    """(events to come, soonest first; events gone, latest first). One under way is to come."""
+    upcoming = [event for event in events if (event.ends_at or event.starts_at) >= now]
+    past = [event for event in events if (event.ends_at or event.starts_at) < now]
+    return upcoming, past[::-1]
+
+
+def get_event_or_404(group: Group, event_id: int) -> Event:
+    """An event of the group; another group's event does not exist for its facilitator."""
+    event = db.session.scalar(sa.select(Event).where(Event.id == event_id, _in_groups([group.id])))
+    if event is None:
+        abort(404)
+    return event
+
+
+def _apply(event: Event, fields: dict):
+    event.kind = fields["kind"]
+    event.title = fields["title"]
+    event.place = fields["place"]
+    event.description = fields["description"]
+    event.starts_at = to_utc(fields["day"], fields["starts"])
+    event.ends_at = to_utc(fields["day"], fields["ends"]) if fields["ends"] else None
+
+
+def create_event(group: Group, fields: dict) -> Event:
+    """Put a new event in the group's calendar."""
+    event = Event(challenge_id=group.challenge_id, groups=[group])
+    _apply(event, fields)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def update_event(event: Event, fields: dict):
+    """Change an event's kind, title, date, times, place or description."""
+    _apply(event, fields)
+    db.session.flush()
+
+
+def event_form_data(event: Event) -> dict:
+    """The event as its form shows it: date and times in the territory's time zone."""
+    starts = to_local(event.starts_at)
+    return {
+        "version": event.version,
+        "kind": event.kind,
+        "title": event.title,
+        "day": starts.date(),
+        "starts": starts.time().replace(tzinfo=None),
+        "ends": to_local(event.ends_at).time().replace(tzinfo=None) if event.ends_at else None,
+        "place": event.place,
+        "description": event.description,
+    }
+
+
+def cancel_event(event: Event):
+    """Mark the event as cancelled: it stays in the calendar, shown as such."""
+    event.cancelled_at = utcnow()
+    db.session.flush()
+
+
+def restore_event(event: Event):
+    """Take back a cancellation."""
+    event.cancelled_at = None
+    db.session.flush()
+
+
+# Attendance
+
+
+def _group_foyers(group: Group):
+    """(id, display name, active, label or None) of every foyer of the group."""
+    return db.session.execute(
+        sa.select(
+            Household.id,
+            Household.display_name,
+            Household.status == "active",
+            Accompaniment.label,
+        )
+        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Household.group_id == group.id)
+    ).all()
+
+
+def _key(household_id: int, label: str | None) -> str:
+    """The value of a foyer's box: the label of an accompanied foyer, never its id."""
+    return label if label is not None else str(household_id)
+
+
+def _present_ids(group: Group, event: Event) -> set[int]:
+    return set(
+        db.session.scalars(
+            sa.select(Attendance.household_id)
+            .join(Household, Household.id == Attendance.household_id)
+            .where(Attendance.event_id == event.id, Household.group_id == group.id)
+        )
+    )
+
+
+@dataclass
+class Sheet:
+    """The attendance sheet of an event for one group.
+
+    `named`: (key, display name) of non-accompanied foyers; `anonymous`: labels of accompanied
+    ones (the label is their key); `present`: keys of the foyers ticked. Active foyers are on
+    it, and withdrawn ones that were ticked, so that a tick can still be taken back.
+    """
+
+    named: list
+    anonymous: list
+    present: set
+
+    @property
+    def choices(self) -> list[tuple[str, str]]:
+        return self.named + [(label, label) for label in self.anonymous]
+
+
+def _sheet_and_ids(group: Group, event: Event) -> tuple[Sheet, dict[str, int]]:
+    present_ids = _present_ids(group, event)
+    named, anonymous, present, ids = [], [], set(), {}
+    for household_id, name, active, label in _group_foyers(group):
+        if not active and household_id not in present_ids:
+            continue
+        key = _key(household_id, label)
+        ids[key] = household_id
+        if household_id in present_ids:
+            present.add(key)
+        if label is None:
+            named.append((key, name))
+        else:
+            anonymous.append(label)
+    named.sort(key=lambda row: (row[1].casefold(), row[0]))
+    anonymous.sort(key=str.casefold)
+    return Sheet(named, anonymous, present), ids
+
+
+def attendance_sheet(group: Group, event: Event) -> Sheet:
+    """Who of the group can be ticked at the event, and who is ticked."""
+    return _sheet_and_ids(group, event)[0]
+
+
+def _lock(event: Event):
+    # Two phones ticking at the same door: the second waits for the first (SQLite's
+    # BEGIN IMMEDIATE already serialises writers; PostgreSQL needs the row lock).
+    db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+
+
+def _write(event: Event, household_id: int, present: bool, existing, user: User):
+    if present and existing is None:
+        db.session.add(
+            Attendance(event_id=event.id, household_id=household_id, recorded_by_id=user.id)
+        )
+    elif not present and existing is not None:
+        db.session.delete(existing)
+
+
+def set_attendance(group: Group, event: Event, present_keys, user: User) -> int:
+    """Tick exactly these foyers among those of the sheet; return how many are present."""
+    _lock(event)
+    sheet, ids = _sheet_and_ids(group, event)
+    existing = {
+        row.household_id: row
+        for row in db.session.scalars(
+            sa.select(Attendance).where(
+                Attendance.event_id == event.id, Attendance.household_id.in_(ids.values())
+            )
+        )
+    }
+    wanted = set(present_keys)
+    for key, household_id in ids.items():
+        _write(event, household_id, key in wanted, existing.get(household_id), user)
+    db.session.flush()
+    return present_count(group, event)
+
+
+def mark_attendance(group: Group, event: Event, key: str, present: bool, user: User) -> bool:
+    """Tick or untick one foyer of the sheet; False when the key is none of the sheet's."""
+    _lock(event)
+    household_id = _sheet_and_ids(group, event)[1].get(key)
+    if household_id is None:
+        return False
+    existing = db.session.scalar(
+        sa.select(Attendance).where(
+            Attendance.event_id == event.id, Attendance.household_id == household_id
+        )
+    )
+    _write(event, household_id, present, existing, user)
+    db.session.flush()
+    return True
+
+
+def present_count(group: Group, event: Event) -> int:
+    """How many foyers of the group were at the event."""
+    return len(_present_ids(group, event))
+
+
+def present_counts(group: Group, event_ids) -> dict[int, int]:
+    """{event id: foyers of the group at it}, in one query."""
+    return dict(
+        db.session.execute(
+            sa.select(Attendance.event_id, sa.func.count(Attendance.id))
+            .join(Household, Household.id == Attendance.household_id)
+            .where(Attendance.event_id.in_(list(event_ids)), Household.group_id == group.id)
+            .group_by(Attendance.event_id)
+        ).all()
+    )
+
+
+@dataclass
+class FoyerAttendance:
+    """Attendance of each foyer over the défi's events of the group that took place.
+
+    `named`: (display name, code, active, count); `anonymous`: (label, active, count).
+    """
+
+    held: int
+    named: list
+    anonymous: list
+
+
+def foyer_attendance(group: Group, now: datetime) -> FoyerAttendance:
+    """How many of the group's events each foyer came to; accompanied foyers by label only."""
+    held_events = sa.select(Event.id).where(
+        _in_groups([group.id]), Event.cancelled_at.is_(None), Event.starts_at <= now
+    )
+    held = db.session.scalar(sa.select(sa.func.count()).select_from(held_events.subquery()))
+    counts = dict(
+        db.session.execute(
+            sa.select(Attendance.household_id, sa.func.count(Attendance.id))
+            .join(Household, Household.id == Attendance.household_id)
+            .where(Household.group_id == group.id, Attendance.event_id.in_(held_events))
+            .group_by(Attendance.household_id)
+        ).all()
+    )
+    codes = dict(
+        db.session.execute(
+            sa.select(Household.id, Household.code)
+            .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+            .where(Household.group_id == group.id, Accompaniment.id.is_(None))
+        ).all()
+    )
+    named, anonymous = [], []
+    for household_id, name, active, label in _group_foyers(group):
+        count = counts.get(household_id, 0)
+        if label is None:
+            named.append((name, codes[household_id], active, count))
+        else:
+            anonymous.append((label, active, count))
+    named.sort(key=lambda row: (row[0].casefold(), row[1]))
+    anonymous.sort(key=lambda row: row[0].casefold())
+    return FoyerAttendance(held or 0, named, anonymous)
+
+
+def attended_event_ids(household: Household) -> set[int]:
+    """The events the foyer was ticked at."""
+    return set(
+        db.session.scalars(
+            sa.select(Attendance.event_id).where(Attendance.household_id == household.id)
+        )
+    )
+
+
+# The iCal feed
+
+
+def _feed_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_feed_token(user: User) -> str:
+    """Give the user a new secret feed URL token; the previous one stops working.
+
+    Only its SHA-256 is kept: 256 random bits need no slow hash, and the feed finds the
+    user by index.
+    """
+    token = secrets.token_urlsafe(32)
+    user.feed_token_hash = _feed_hash(token)
+    db.session.flush()
+    return token
+
+
+def revoke_feed(user: User):
+    """End the user's feed URL."""
+    user.feed_token_hash = None
+    db.session.flush()
+
+
+def user_of_feed(token: str) -> User | None:
+    """The active user whose feed URL carries this token, if any."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return db.session.scalar(
+        sa.select(User).where(User.feed_token_hash == _feed_hash(token), User.active.is_(True))
+    )
+
+
+def feed_groups(user: User) -> list[Group]:
+    """The groups whose calendar the user follows: its foyer's group, the groups it leads."""
+    ids = set(user.facilitated_group_ids())
+    if user.household is not None:
+        ids.add(user.household.group_id)
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Group).where(Group.id.in_(ids)).order_by(Group.name)))

@@ -1,0 +1,271 @@
+"""The calendar: a foyer's view of its group's events, the facilitator's events and
+attendance sheet, and the secret iCal feed that a phone's calendar app subscribes to."""
+
+import json
+
+from flask import abort
+from flask import flash
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import format_datetime
+from flask_babel import format_time
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from defi.accounts.views import rerender_on_csrf_error
+from defi.calendar import bp
+from defi.calendar import ical
+from defi.calendar import services
+from defi.calendar.forms import KIND_LABELS
+from defi.calendar.forms import AttendanceForm
+from defi.calendar.forms import EventForm
+from defi.calendar.forms import MarkForm
+from defi.extensions import db
+from defi.groups.forms import ConfirmForm
+from defi.groups.services import get_group_or_404
+from defi.htmx import is_htmx
+from defi.htmx import render
+from defi.models.base import utcnow
+
+
+def when(event) -> str:
+    """When an event is, in words: « samedi 18 septembre 2021, 10:00 – 12:00 » (in France)."""
+    text = format_datetime(event.starts_at, "EEEE d MMMM y, HH:mm")
+    if event.ends_at is not None:
+        text += " – " + format_time(event.ends_at, "HH:mm")
+    return text
+
+
+@bp.context_processor
+def calendar_helpers():
+    """What the calendar's templates share: `when(event)` and the kinds' French names."""
+    return {"when": when, "kinds": KIND_LABELS}
+
+
+# The foyer's calendar
+
+
+@bp.route("/")
+def index():
+    """The foyer's group calendar: events to come and past ones, cancelled ones marked."""
+    household = current_user.household
+    if household is None:
+        # A facilitator: its group's calendar, where it manages the events.
+        group_id = max(current_user.facilitated_group_ids())
+        return redirect(url_for("calendar.group", group_id=group_id))
+    events = services.group_events([household.group_id])
+    upcoming, past = services.split_by_date(events, utcnow())
+    return render_template(
+        "calendar/index.html",
+        group=household.group,
+        upcoming=upcoming,
+        past=past,
+        attended=services.attended_event_ids(household),
+    )
+
+
+# The facilitator's calendar
+
+
+@bp.route("/groupe/<int:group_id>")
+def group(group_id):
+    """The group's events with how many foyers came; create, edit, cancel, tick attendance."""
+    group = get_group_or_404(group_id)
+    events = services.group_events([group.id])
+    upcoming, past = services.split_by_date(events, utcnow())
+    return render_template(
+        "calendar/group.html",
+        group=group,
+        upcoming=upcoming,
+        past=past,
+        counts=services.present_counts(group, [event.id for event in events]),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/groupe/<int:group_id>/nouveau", methods=["GET", "POST"])
+@rerender_on_csrf_error
+def create(group_id):
+    """Add an event to the group's calendar."""
+    group = get_group_or_404(group_id)
+    form = EventForm()
+    if form.validate_on_submit():
+        event = services.create_event(group, form.event_fields())
+        db.session.commit()
+        flash(_("« %(title)s » est au calendrier.", title=event.title), "success")
+        return redirect(url_for("calendar.group", group_id=group.id), 303)
+    return render_template("calendar/form.html", group=group, form=form, event=None)
+
+
+@bp.route("/groupe/<int:group_id>/<int:event_id>", methods=["GET", "POST"])
+@rerender_on_csrf_error
+def update(group_id, event_id):
+    """Change an event's date, times, place or description."""
+    group = get_group_or_404(group_id)
+    event = services.get_event_or_404(group, event_id)
+    form = EventForm(data=services.event_form_data(event))
+    status = 200
+    if form.validate_on_submit():
+        if form.version.data != str(event.version):
+            # Changed by someone else since the form was shown: keep what was typed, show
+            # what is saved, and let the user send again on top of the new version.
+            form.version.data = str(event.version)
+            status = 409
+        else:
+            services.update_event(event, form.event_fields())
+            db.session.commit()
+            flash(_("« %(title)s » est modifié.", title=event.title), "success")
+            return redirect(url_for("calendar.group", group_id=group.id), 303)
+    return (
+        render_template(
+            "calendar/form.html", group=group, form=form, event=event, conflict=status == 409
+        ),
+        status,
+    )
+
+
+@bp.route("/groupe/<int:group_id>/<int:event_id>/annulation", methods=["POST"])
+def cancel(group_id, event_id):
+    """Cancel an event (it stays in the calendar, marked « annulé »), or take that back."""
+    group = get_group_or_404(group_id)
+    event = services.get_event_or_404(group, event_id)
+    if ConfirmForm().validate_on_submit():
+        if event.cancelled_at is None:
+            services.cancel_event(event)
+            flash(_("« %(title)s » est annulé.", title=event.title), "success")
+        else:
+            services.restore_event(event)
+            flash(_("« %(title)s » n'est plus annulé.", title=event.title), "success")
+        db.session.commit()
+    return redirect(url_for("calendar.group", group_id=group.id), 303)
+
+
+def render_sheet(group, event, form=None, saved=False):
+    """The attendance page, or only its count of present foyers for htmx."""
+    sheet = services.attendance_sheet(group, event)
+    if form is None:
+        form = AttendanceForm(sheet.choices, data={"present": sorted(sheet.present)})
+    return render(
+        "calendar/attendance.html",
+        "count",
+        group=group,
+        event=event,
+        sheet=sheet,
+        form=form,
+        # What each box tells the server besides the sheet: which foyer it is (hx-vals).
+        vals={key: json.dumps({"foyer": key}) for key, _label in sheet.choices},
+        count=len(sheet.present),
+        saved=saved,
+    )
+
+
+@bp.route("/groupe/<int:group_id>/<int:event_id>/presences", methods=["GET", "POST"])
+@rerender_on_csrf_error
+def attendance(group_id, event_id):
+    """The attendance sheet, to tick on a phone at the door (the button saves all boxes)."""
+    group = get_group_or_404(group_id)
+    event = services.get_event_or_404(group, event_id)
+    sheet = services.attendance_sheet(group, event)
+    form = AttendanceForm(sheet.choices)
+    if request.method == "GET":
+        return render_sheet(group, event)
+    if form.validate_on_submit():
+        count = services.set_attendance(group, event, form.present.data or [], current_user)
+        db.session.commit()
+        flash(_("Présences enregistrées : %(count)d foyer(s).", count=count), "success")
+        return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
+    return render_sheet(group, event, form=form)
+
+
+@bp.route("/groupe/<int:group_id>/<int:event_id>/presences/cocher", methods=["POST"])
+def mark(group_id, event_id):
+    """Save one box of the sheet as soon as it is ticked or unticked (htmx)."""
+    group = get_group_or_404(group_id)
+    event = services.get_event_or_404(group, event_id)
+    form = MarkForm()
+    if not form.validate_on_submit():
+        abort(400)
+    key = form.foyer.data
+    present = key in (form.present.data or [])
+    if not services.mark_attendance(group, event, key, present, current_user):
+        abort(404)
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
+    return render_sheet(group, event, saved=True)
+
+
+@bp.route("/groupe/<int:group_id>/presences")
+def summary(group_id):
+    """How many of the group's events each foyer came to (accompanied ones under their label)."""
+    group = get_group_or_404(group_id)
+    return render_template(
+        "calendar/summary.html",
+        group=group,
+        summary=services.foyer_attendance(group, utcnow()),
+    )
+
+
+# The iCal feed
+
+
+@bp.route("/abonnement", methods=["GET", "POST"])
+def feed():
+    """The user's secret calendar address: create it (shown once), or make a new one."""
+    form = ConfirmForm()
+    feed_url = None
+    if form.validate_on_submit():
+        token = services.new_feed_token(current_user)
+        db.session.commit()
+        feed_url = url_for("calendar.ics", token=token, _external=True)
+    return render_template(
+        "calendar/feed.html",
+        form=form,
+        active=current_user.feed_token_hash is not None,
+        feed_url=feed_url,
+        webcal_url=feed_url and "webcal://" + feed_url.split("://", 1)[1],
+    )
+
+
+@bp.route("/abonnement/supprimer", methods=["POST"])
+def feed_revoke():
+    """End the user's calendar address: apps subscribed to it get nothing more."""
+    if ConfirmForm().validate_on_submit():
+        services.revoke_feed(current_user)
+        db.session.commit()
+        flash(_("L'adresse de votre calendrier ne marche plus."), "success")
+    return redirect(url_for("calendar.feed"), 303)
+
+
+@bp.route("/ical/<token>.ics")
+def ics(token):
+    """The events of the user's groups as an iCal file, for a phone's calendar (no login:
+    the secret token in the address is the key; an unknown one is a 404)."""
+    user = services.user_of_feed(token)
+    if user is None:
+        abort(404)
+    groups = services.feed_groups(user)
+    stamp = utcnow()
+    events = [
+        ical.vevent(
+            event,
+            uid=f"evenement-{event.id}@{request.host}",
+            stamp=stamp,
+            summary=_("Annulé : %(title)s", title=event.title)
+            if event.cancelled_at
+            else event.title,
+            categories=str(KIND_LABELS[event.kind]),
+        )
+        for event in services.group_events([group.id for group in groups])
+    ]
+    name = _("Défi Famille") + " – " + ", ".join(group.name for group in groups)
+    response = make_response(ical.calendar(name, events))
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = 'inline; filename="defi-famille.ics"'
+    # The address is a secret: keep the file out of shared caches and search engines.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

@@ -1,0 +1,178 @@
+"""The calendar in a real browser at 375 × 812: a facilitator ticks attendance at the door.
+
+Each box saves itself with htmx as soon as it is tapped; without JavaScript the sheet's button
+saves every box. Every calendar page of the facilitator and of a foyer is checked with
+axe-core, for sideways scrolling and for Content Security Policy violations.
+"""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from defi import create_app
+from defi.extensions import db
+from defi.models import Attendance
+from defi.models import Event
+from defi.models import Household
+from tests.conftest import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+EVENT = "Visite de la Ferme du Bois"
+
+
+def log_in(page, base_url, username):
+    page.goto(f"{base_url}/connexion")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).not_to_have_url(re.compile(r"/connexion"))
+
+
+def htmx_settled(page):
+    page.wait_for_function(
+        "() => document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling') === null"
+    )
+
+
+def sideways_overflow(page):
+    return page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
+
+
+def present_at(app_config, title):
+    """The display names (or labels' foyers' codes) of the Est foyers ticked at the event."""
+    app = create_app(app_config)
+    with app.app_context():
+        try:
+            return set(
+                db.session.scalars(
+                    sa.select(Household.display_name)
+                    .join(Attendance, Attendance.household_id == Household.id)
+                    .join(Event, Event.id == Attendance.event_id)
+                    .where(Event.title == title)
+                )
+            )
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def open_sheet(page, live_server):
+    page.goto(f"{live_server}/calendrier/")
+    card = page.locator("article.event", has_text=EVENT)
+    card.get_by_role("button", name="Présences").click()
+    expect(page.get_by_role("heading", name="Présences", exact=True)).to_be_visible()
+    htmx_settled(page)
+
+
+def test_facilitator_ticks_attendance_on_a_phone(
+    page, live_server, app_config, csp_violations, screenshot
+):
+    log_in(page, live_server, "animateur-est")
+    page.get_by_role("link", name="Calendrier").click()
+    expect(page).to_have_url(re.compile(r"/calendrier/groupe/\d+$"))
+    open_sheet(page, live_server)
+    count = page.locator("#present-count strong")
+    before = int(count.inner_text())
+    box = page.locator("label.tick:not(:has(input:checked))").first
+    name = box.inner_text().strip()
+    # A tap target at least 44 px high.
+    assert box.bounding_box()["height"] >= 44
+
+    with page.expect_response(lambda r: r.url.endswith("/presences/cocher")) as answer:
+        box.click()
+    assert answer.value.status == 200
+    htmx_settled(page)
+    expect(count).to_have_text(str(before + 1))
+    expect(page.locator("#present-count")).to_contain_text("enregistré")
+    assert name in present_at(app_config, EVENT)
+
+    with page.expect_response(lambda r: r.url.endswith("/presences/cocher")) as answer:
+        page.get_by_label(name, exact=True).click()
+    assert answer.value.status == 200
+    htmx_settled(page)
+    expect(count).to_have_text(str(before))
+    assert name not in present_at(app_config, EVENT)
+
+    # Two quick taps in a row: both saved, in order.
+    boxes = page.locator("label.tick:not(:has(input:checked))")
+    first, second = boxes.nth(0).inner_text().strip(), boxes.nth(1).inner_text().strip()
+    page.get_by_label(first, exact=True).click()
+    page.get_by_label(second, exact=True).click()
+    expect(count).to_have_text(str(before + 2))
+    htmx_settled(page)
+    assert {first, second} <= present_at(app_config, EVENT)
+    page.reload()
+    expect(page.get_by_label(first, exact=True)).to_be_checked()
+    expect(page.get_by_label(second, exact=True)).to_be_checked()
+    screenshot(page, "calendar-attendance")
+    assert csp_violations == []
+
+
+def test_the_sheet_is_saved_without_javascript(
+    browser, browser_context_args, live_server, app_config
+):
+    context = browser.new_context(**browser_context_args, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        log_in(page, live_server, "animateur-est")
+        open_sheet(page, live_server)
+        box = page.locator("label.tick:not(:has(input:checked))").first
+        name = box.inner_text().strip()
+        page.get_by_label(name, exact=True).check()
+        page.get_by_role("button", name="Enregistrer les présences").click()
+        expect(page.locator("#flashes")).to_contain_text("Présences enregistrées")
+        expect(page.get_by_label(name, exact=True)).to_be_checked()
+        assert name in present_at(app_config, EVENT)
+    finally:
+        context.close()
+
+
+def test_every_calendar_page_is_accessible_on_a_small_phone(
+    page, live_server, csp_violations, axe, screenshot
+):
+    log_in(page, live_server, "animateur-est")
+    page.goto(f"{live_server}/calendrier/")
+    group_url = page.url
+    card = page.locator("article.event", has_text=EVENT)
+    attendance_url = live_server + card.get_by_role("button", name="Présences").get_attribute(
+        "href"
+    )
+    edit_url = live_server + card.get_by_role("button", name="Modifier").get_attribute("href")
+    pages = {
+        "calendar-group": group_url,
+        "calendar-new": f"{group_url}/nouveau",
+        "calendar-edit": edit_url,
+        "calendar-attendance": attendance_url,
+        "calendar-summary": f"{group_url}/presences",
+        "calendar-feed": f"{live_server}/calendrier/abonnement",
+    }
+    failures = []
+
+    def check(name, url=None):
+        if url is not None:
+            response = page.goto(url)
+            assert response.status == 200, f"{url} answered {response.status}"
+        url = page.url
+        screenshot(page, name)
+        violations = axe(page)
+        if violations:
+            failures.append(f"axe-core, serious or critical on {url}: {violations}")
+        overflow = sideways_overflow(page)
+        if overflow:
+            failures.append(f"{url} is {overflow} px wider than the 375 px screen")
+
+    for name, url in pages.items():
+        check(name, url)
+    # The address, once created, is long: it must not widen the page.
+    page.get_by_role("button", name="Créer mon adresse").click()
+    expect(page.get_by_label("Adresse de votre calendrier")).to_have_value(re.compile(r"\.ics$"))
+    check("calendar-feed-created")
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.locator("#flashes")).to_contain_text("déconnecté")
+    log_in(page, live_server, "foyer-est-01")
+    check("calendar-foyer", f"{live_server}/calendrier/")
+    assert failures == [], "\n".join(failures)
+    assert csp_violations == []
