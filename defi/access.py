@@ -82,6 +82,13 @@ POLICY: dict[str, frozenset[str]] = {
     "pilot.export_xlsx": frozenset({PILOT}),
     "pilot.import_entries": frozenset({PILOT}),
     "pilot.report": frozenset({PILOT}),
+    "pilot.settings": frozenset({PILOT}),
+    "pilot.challenge_create": frozenset({PILOT}),
+    "pilot.wave_update": frozenset({PILOT}),
+    "pilot.group_create": frozenset({PILOT}),
+    "pilot.question_edit": frozenset({PILOT}),
+    "pilot.question_delete": frozenset({PILOT}),
+    "pilot.next_challenge": frozenset({PILOT}),
 }
 
 

@@ -43,6 +43,10 @@ class EntrySums:
     producers: int = 0
     # "question_key:choice_key" of every ticked choice.
     choices: frozenset[str] = frozenset()
+    # Whose relevé it is, so that callers need not read the relevé again.
+    household_id: int | None = None
+    wave_id: int | None = None
+    status: str | None = None
 
 
 def _ratio(numerator, denominator):

@@ -106,5 +106,8 @@ def sums_for(entry_ids) -> dict[int, EntrySums]:
             if entry.declared_producers is not None
             else producers.get(entry.id, 0),
             choices=frozenset(choices[entry.id]),
+            household_id=entry.household_id,
+            wave_id=entry.wave_id,
+            status=entry.status,
         )
     return result

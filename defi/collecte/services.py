@@ -8,6 +8,7 @@ import uuid
 from datetime import date
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import abort
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -65,7 +66,10 @@ def get_wave_or_404(household: Household, rank: int) -> Wave:
 
 def waves_of(household: Household) -> list[Wave]:
     return db.session.scalars(
-        sa.select(Wave).where(Wave.challenge_id == household.challenge_id).order_by(Wave.rank)
+        sa.select(Wave)
+        .options(so.joinedload(Wave.challenge))
+        .where(Wave.challenge_id == household.challenge_id)
+        .order_by(Wave.rank)
     ).all()
 
 
@@ -357,28 +361,18 @@ def own_and_group_figures(household: Household, waves, min_count: int):
     sums = sums_for(
         group_entries.union(sa.select(Entry.id).where(Entry.household_id == household.id))
     )
-    entries = db.session.execute(
-        sa.select(Entry.id, Entry.household_id, Entry.wave_id, Entry.status).where(
-            Entry.id.in_(list(sums))
-        )
-    ).all()
+    entries = [sums[entry_id] for entry_id in sums]
     rows = []
     own_sums = {}
     for wave in waves:
         own = next(
-            (
-                sums[e.id]
-                for e in entries
-                if e.household_id == household.id and e.wave_id == wave.id
-            ),
+            (e for e in entries if e.household_id == household.id and e.wave_id == wave.id),
             None,
         )
         own_sums[wave.id] = own
         own_values = foyer_values(own) if own else {}
         group_values = [
-            foyer_values(sums[e.id])
-            for e in entries
-            if e.wave_id == wave.id and e.status == "submitted"
+            foyer_values(e) for e in entries if e.wave_id == wave.id and e.status == "submitted"
         ]
         group = {}
         for key in keys:

@@ -48,6 +48,20 @@ def question_choices(challenge_id):
     ).all()
 
 
+def submitted(group_ids, challenge_id):
+    """The SELECT of the groups' submitted relevés (kept as SQL, never a list of ids)."""
+    return (
+        sa.select(Entry.id)
+        .join(Household, Household.id == Entry.household_id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .where(
+            Household.group_id.in_(group_ids),
+            Wave.challenge_id == challenge_id,
+            Entry.status == "submitted",
+        )
+    )
+
+
 def submitted_rows(group_ids, challenge_id):
     """(entry id, household id, wave rank, accompanied) of the submitted relevés."""
     return db.session.execute(
@@ -60,23 +74,28 @@ def submitted_rows(group_ids, challenge_id):
         .join(Household, Household.id == Entry.household_id)
         .join(Wave, Wave.id == Entry.wave_id)
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
-        .where(
-            Household.group_id.in_(group_ids),
-            Wave.challenge_id == challenge_id,
-            Entry.status == "submitted",
-        )
+        .where(Entry.id.in_(submitted(group_ids, challenge_id)))
     ).all()
 
 
-def progress(group_ids, challenge, k):
+def figures(group_ids, challenge, k):
+    """(progress table, retention, questionnaire choices), each read once."""
+    choices = question_choices(challenge.id)
+    rows = submitted_rows(group_ids, challenge.id)
+    table = progress(group_ids, challenge, k, choices=choices, rows=rows)
+    return table, retention(group_ids, challenge, rows=rows), choices
+
+
+def progress(group_ids, challenge, k, choices=None, rows=None):
     """{indicator key: {wave rank: {subgroup: Cell | None}}} for the groups taken together."""
     waves = [wave.rank for wave in challenge.waves]
-    choices = question_choices(challenge.id)
+    if choices is None:
+        choices = question_choices(challenge.id)
     pairs = [(question, choice) for question, choice, *_rest in choices]
     from_rank = {question: rank for question, _c, _t, _l, rank in choices}
-    rows = submitted_rows(group_ids, challenge.id)
-    entry_ids = sa.select(Entry.id).where(Entry.id.in_([row[0] for row in rows]))
-    sums = sums_for(entry_ids) if rows else {}
+    if rows is None:
+        rows = submitted_rows(group_ids, challenge.id)
+    sums = sums_for(submitted(group_ids, challenge.id)) if rows else {}
     values = {}  # (household id, rank) → {key: value}
     parts = {}
     accompanied = {}
@@ -131,7 +150,7 @@ def _cell(figure, key, subgroup, rank, first_rank, values, members, k):
     return cell
 
 
-def retention(group_ids, challenge):
+def retention(group_ids, challenge, rows=None):
     """Per subgroup: foyers enrolled, and with a submitted relevé at each wave."""
     enrolled = db.session.execute(
         sa.select(Household.id, Accompaniment.id.is_not(None))
@@ -139,7 +158,8 @@ def retention(group_ids, challenge):
         .where(Household.group_id.in_(group_ids))
     ).all()
     accompanied = {household: bool(flag) for household, flag in enrolled}
-    rows = submitted_rows(group_ids, challenge.id)
+    if rows is None:
+        rows = submitted_rows(group_ids, challenge.id)
     result = {}
     for subgroup in SUBGROUPS:
 

@@ -16,9 +16,7 @@ from defi.formatting import today
 from defi.groups import bp
 from defi.groups.forms import ConfirmForm
 from defi.groups.forms import HouseholdForm
-from defi.groups.progress import progress as group_progress
-from defi.groups.progress import question_choices
-from defi.groups.progress import retention
+from defi.groups.progress import figures as group_figures
 from defi.groups.services import account_of
 from defi.groups.services import get_group_or_404
 from defi.groups.services import get_named_household_or_404
@@ -78,14 +76,14 @@ def progress(group_id):
     """The group's progress, wave by wave, to follow it and to project it at a workshop."""
     group = get_group_or_404(group_id)
     k = current_app.config["DEFI_MIN_COUNT"]
-    table = group_progress([group.id], group.challenge, k)
+    table, retained, choices = group_figures([group.id], group.challenge, k)
     return render_template(
         "groups/progress.html",
         group=group,
         waves=group.challenge.waves,
         table=table,
-        questions=question_choices(group.challenge_id),
-        retention=retention([group.id], group.challenge),
+        questions=choices,
+        retention=retained,
         labels=indicator_labels(),
         k=k,
     )

@@ -1,15 +1,21 @@
 """The pilot's forms."""
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
+from wtforms import DateField
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
+from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
+from wtforms.validators import Optional
+from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
 from defi.forms import strip
@@ -59,3 +65,140 @@ class ImportForm(FlaskForm):
         filters=[strip],
         validators=[Length(max=200, message=_l("200 caractères au plus."))],
     )
+
+
+class ChallengeForm(FlaskForm):
+    """A new défi: its name and the dates of its 2 or 3 collectes."""
+
+    name = StringField(
+        _l("Nom du défi"),
+        filters=[strip],
+        validators=[DataRequired(_l("Donnez un nom au défi.")), Length(max=200)],
+    )
+    opens_1 = DateField(
+        _l("Collecte 1 (début) : ouverture"), validators=[InputRequired(_l("Indiquez une date."))]
+    )
+    closes_1 = DateField(
+        _l("Collecte 1 : clôture"), validators=[InputRequired(_l("Indiquez une date."))]
+    )
+    opens_2 = DateField(
+        _l("Collecte 2 : ouverture"), validators=[InputRequired(_l("Indiquez une date."))]
+    )
+    closes_2 = DateField(
+        _l("Collecte 2 : clôture"), validators=[InputRequired(_l("Indiquez une date."))]
+    )
+    opens_3 = DateField(_l("Collecte 3 (fin) : ouverture (facultative)"), validators=[Optional()])
+    closes_3 = DateField(_l("Collecte 3 : clôture"), validators=[Optional()])
+
+    def validate_name(self, field):
+        from defi.extensions import db
+        from defi.models import Challenge
+
+        if db.session.scalar(sa.select(Challenge.id).where(Challenge.name == field.data)):
+            raise ValidationError(_l("Un défi porte déjà ce nom."))
+
+    def dates(self):
+        pairs = [(self.opens_1.data, self.closes_1.data), (self.opens_2.data, self.closes_2.data)]
+        if self.opens_3.data or self.closes_3.data:
+            pairs.append((self.opens_3.data, self.closes_3.data))
+        return pairs
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        previous_close = None
+        for rank, (opens, closes) in enumerate(self.dates(), start=1):
+            field = getattr(self, f"closes_{rank}")
+            if opens is None or closes is None:
+                field.errors.append(_l("Indiquez l'ouverture et la clôture."))
+                return False
+            if closes < opens:
+                field.errors.append(_l("La clôture doit suivre l'ouverture."))
+                return False
+            if previous_close is not None and opens <= previous_close:
+                getattr(self, f"opens_{rank}").errors.append(
+                    _l("Une collecte commence après la clôture de la précédente.")
+                )
+                return False
+            previous_close = closes
+        return True
+
+
+class WaveForm(FlaskForm):
+    """A collecte's dates, or opened or closed by hand."""
+
+    opens_on = DateField(_l("Ouverture"), validators=[InputRequired(_l("Indiquez une date."))])
+    closes_on = DateField(_l("Clôture"), validators=[InputRequired(_l("Indiquez une date."))])
+    manual_state = SelectField(
+        _l("État"),
+        choices=[
+            SelectChoice("", _l("selon les dates")),
+            SelectChoice("open", _l("ouverte à la main")),
+            SelectChoice("closed", _l("fermée à la main")),
+        ],
+    )
+
+    def validate_closes_on(self, field):
+        if self.opens_on.data and field.data and field.data < self.opens_on.data:
+            raise ValidationError(_l("La clôture doit suivre l'ouverture."))
+
+
+class GroupForm(FlaskForm):
+    name = StringField(
+        _l("Nom du groupe"),
+        filters=[strip],
+        validators=[DataRequired(_l("Donnez un nom au groupe.")), Length(max=120)],
+    )
+    sector = StringField(_l("Secteur"), filters=[strip], validators=[Length(max=120)])
+    code_prefix = StringField(
+        _l("Début des codes des foyers (par exemple EST)"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Indiquez un début de code.")),
+            Regexp(r"^[A-Za-z]{2,10}$", message=_l("De 2 à 10 lettres sans accent.")),
+        ],
+    )
+
+
+class QuestionForm(FlaskForm):
+    text = StringField(
+        _l("Question"),
+        filters=[strip],
+        validators=[DataRequired(_l("Écrivez la question.")), Length(max=300)],
+    )
+    kind = RadioField(
+        _l("Réponses"),
+        choices=[
+            SelectChoice("multiple", _l("plusieurs réponses possibles")),
+            SelectChoice("single", _l("une seule réponse")),
+        ],
+        default="multiple",
+        validators=[InputRequired(_l("Choisissez."))],
+    )
+    from_rank = SelectField(
+        _l("Posée à partir de la collecte"),
+        coerce=int,
+        choices=[SelectChoice(1, "1"), SelectChoice(2, "2"), SelectChoice(3, "3")],
+    )
+    choice_lines = TextAreaField(
+        _l("Les réponses proposées, une par ligne"),
+        validators=[DataRequired(_l("Proposez au moins deux réponses.")), Length(max=3000)],
+    )
+
+    def validate_choice_lines(self, field):
+        lines = [line.strip() for line in (field.data or "").splitlines() if line.strip()]
+        if len(lines) < 2:
+            raise ValidationError(_l("Proposez au moins deux réponses."))
+        if any(len(line) > 200 for line in lines):
+            raise ValidationError(_l("Une réponse fait 200 caractères au plus."))
+
+
+class NextChallengeForm(FlaskForm):
+    name = StringField(
+        _l("Nom du nouveau défi"),
+        filters=[strip],
+        validators=[DataRequired(_l("Donnez un nom au défi.")), Length(max=200)],
+    )
+
+    def validate_name(self, field):
+        ChallengeForm.validate_name(self, field)

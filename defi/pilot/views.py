@@ -16,7 +16,9 @@ from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
 from defi.accounts.views import rerender_on_csrf_error
 from defi.extensions import db
+from defi.formatting import today
 from defi.groups.forms import ConfirmForm
+from defi.groups.progress import figures as group_figures
 from defi.groups.progress import progress as group_progress
 from defi.groups.progress import question_choices
 from defi.groups.progress import retention
@@ -24,11 +26,17 @@ from defi.indicators import indicator_labels
 from defi.models import Group
 from defi.models.challenge import current_challenge
 from defi.pilot import bp
+from defi.pilot import setup
 from defi.pilot.exports import comparison_tables
 from defi.pilot.exports import to_csv
 from defi.pilot.exports import to_xlsx
+from defi.pilot.forms import ChallengeForm
+from defi.pilot.forms import GroupForm
 from defi.pilot.forms import ImportForm
+from defi.pilot.forms import NextChallengeForm
+from defi.pilot.forms import QuestionForm
 from defi.pilot.forms import StaffInvitationForm
+from defi.pilot.forms import WaveForm
 from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import import_entries as run_import
 from defi.pilot.services import event_attendance
@@ -112,15 +120,16 @@ def comparison():
     scope = [group for group in groups if group.id == chosen] or groups
     k = current_app.config["DEFI_MIN_COUNT"]
     group_ids = [group.id for group in scope]
+    table, retained, choices = group_figures(group_ids, challenge, k)
     return render_template(
         "pilot/comparison.html",
         challenge=challenge,
         groups=groups,
         chosen=chosen if len(scope) == 1 else None,
         scope_name=scope[0].name if len(scope) == 1 else _("Tous les groupes"),
-        table=group_progress(group_ids, challenge, k),
-        retention=retention(group_ids, challenge),
-        questions=question_choices(challenge.id),
+        table=table,
+        retention=retained,
+        questions=choices,
         labels=indicator_labels(),
         waves=challenge.waves,
         k=k,
@@ -199,3 +208,145 @@ def report():
         events=event_attendance(challenge),
         k=k,
     )
+
+
+# Setting the défi up
+
+
+def _render_setup(challenge, **forms):
+    forms.setdefault("challenge_form", ChallengeForm(formdata=None))
+    forms.setdefault("group_form", GroupForm(formdata=None))
+    forms.setdefault("next_form", NextChallengeForm(formdata=None))
+    wave_forms = {}
+    if challenge is not None:
+        for wave in challenge.waves:
+            form = forms.get("wave_forms", {}).get(wave.id) or WaveForm(formdata=None, obj=wave)
+            if form.manual_state.data is None:
+                form.manual_state.data = ""
+            wave_forms[wave.id] = form
+    return render_template(
+        "pilot/setup.html",
+        challenge=challenge,
+        wave_forms=wave_forms,
+        questions=setup.questions_of(challenge) if challenge else [],
+        editable=setup.questionnaire_editable(challenge, today()) if challenge else False,
+        confirm=ConfirmForm(),
+        **{key: value for key, value in forms.items() if key != "wave_forms"},
+    )
+
+
+@bp.route("/parametres")
+def settings():
+    """The défi's collectes, groups and questionnaire; a new défi; next year's from this one."""
+    return _render_setup(current_challenge())
+
+
+@bp.route("/defis", methods=["POST"])
+@rerender_on_csrf_error
+def challenge_create():
+    """Create a défi with its 2 or 3 collectes (and the source's questionnaire)."""
+    form = ChallengeForm()
+    if form.validate_on_submit():
+        setup.create_challenge(form.name.data, form.dates())
+        db.session.commit()
+        flash(_("Défi créé. Ajoutez ses groupes."), "success")
+        return redirect(url_for("pilot.settings"), 303)
+    return _render_setup(current_challenge(), challenge_form=form)
+
+
+@bp.route("/collectes/<int:wave_id>", methods=["POST"])
+@rerender_on_csrf_error
+def wave_update(wave_id):
+    """Change a collecte's dates, or open or close it by hand."""
+    challenge = current_challenge() or abort(404)
+    wave = next((w for w in challenge.waves if w.id == wave_id), None) or abort(404)
+    form = WaveForm()
+    if form.validate_on_submit():
+        wave.opens_on, wave.closes_on = form.opens_on.data, form.closes_on.data
+        wave.manual_state = form.manual_state.data or None
+        db.session.commit()
+        flash(_("Collecte %(rank)d enregistrée.", rank=wave.rank), "success")
+        return redirect(url_for("pilot.settings"), 303)
+    return _render_setup(challenge, wave_forms={wave.id: form})
+
+
+@bp.route("/groupes", methods=["POST"])
+@rerender_on_csrf_error
+def group_create():
+    """Add a group to the current défi."""
+    challenge = current_challenge() or abort(404)
+    form = GroupForm()
+    if form.validate_on_submit():
+        if any(group.name == form.name.data for group in challenge.groups):
+            form.name.errors.append(_("Un groupe porte déjà ce nom dans ce défi."))
+        else:
+            setup.add_group(
+                challenge, form.name.data, form.sector.data or "", form.code_prefix.data
+            )
+            db.session.commit()
+            flash(_("Groupe ajouté."), "success")
+            return redirect(url_for("pilot.settings"), 303)
+    return _render_setup(challenge, group_form=form)
+
+
+@bp.route("/questions/nouvelle", methods=["GET", "POST"], defaults={"question_id": None})
+@bp.route("/questions/<int:question_id>", methods=["GET", "POST"])
+@rerender_on_csrf_error
+def question_edit(question_id):
+    """Write or change a question of the questionnaire, until the first collecte opens."""
+    challenge = current_challenge() or abort(404)
+    question = None
+    if question_id is not None:
+        question = next((q for q in setup.questions_of(challenge) if q.id == question_id), None)
+        if question is None:
+            abort(404)
+    editable = setup.questionnaire_editable(challenge, today())
+    form = QuestionForm(obj=question)
+    if request.method == "GET" and question is not None:
+        form.choice_lines.data = "\n".join(choice.label for choice in question.choices)
+    if editable and form.validate_on_submit():
+        setup.save_question(
+            challenge,
+            question,
+            form.text.data,
+            form.kind.data,
+            form.from_rank.data,
+            form.choice_lines.data,
+        )
+        db.session.commit()
+        flash(_("Question enregistrée."), "success")
+        return redirect(url_for("pilot.settings"), 303)
+    status = 200 if editable or request.method == "GET" else 403
+    return render_template(
+        "pilot/question.html", form=form, question=question, editable=editable
+    ), status
+
+
+@bp.route("/questions/<int:question_id>/supprimer", methods=["POST"])
+def question_delete(question_id):
+    """Remove a question, until the first collecte opens."""
+    challenge = current_challenge() or abort(404)
+    question = next((q for q in setup.questions_of(challenge) if q.id == question_id), None)
+    if question is None:
+        abort(404)
+    if not setup.questionnaire_editable(challenge, today()):
+        abort(403)
+    if ConfirmForm().validate_on_submit():
+        db.session.delete(question)
+        db.session.commit()
+        flash(_("Question supprimée."), "success")
+    return redirect(url_for("pilot.settings"), 303)
+
+
+@bp.route("/defis/suivant", methods=["POST"])
+@rerender_on_csrf_error
+def next_challenge():
+    """Start next year's défi from this one's settings."""
+    challenge = current_challenge() or abort(404)
+    form = NextChallengeForm()
+    if form.validate_on_submit():
+        setup.start_next_challenge(challenge, form.name.data)
+        db.session.commit()
+        flash(_("Le nouveau défi est prêt : vérifiez ses dates et son questionnaire."), "success")
+        return redirect(url_for("pilot.settings"), 303)
+    return _render_setup(challenge, next_form=form)

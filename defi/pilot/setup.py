@@ -1,0 +1,140 @@
+"""Setting a défi up: the défi and its waves, its groups, its questionnaire, next year's copy.
+
+Services flush, never commit.
+"""
+
+import re
+import unicodedata
+from datetime import date
+
+import sqlalchemy as sa
+
+from defi.extensions import db
+from defi.models import Challenge
+from defi.models import Choice
+from defi.models import Group
+from defi.models import Membership
+from defi.models import Question
+from defi.models import Wave
+from defi.questionnaire import seed_default_questions
+
+
+def create_challenge(name: str, dates: list[tuple[date, date]]) -> Challenge:
+    """A new défi with its 2 or 3 waves and the source's questionnaire."""
+    challenge = Challenge(name=name)
+    challenge.waves = [
+        Wave(rank=rank, opens_on=opens, closes_on=closes)
+        for rank, (opens, closes) in enumerate(dates, start=1)
+    ]
+    db.session.add(challenge)
+    db.session.flush()
+    seed_default_questions(challenge)
+    return challenge
+
+
+def add_group(challenge: Challenge, name: str, sector: str, prefix: str) -> Group:
+    group = Group(challenge=challenge, name=name, sector=sector, code_prefix=prefix.upper())
+    db.session.add(group)
+    db.session.flush()
+    return group
+
+
+def questionnaire_editable(challenge: Challenge, today: date) -> bool:
+    """The questions may change until the first wave opens."""
+    first = challenge.waves[0] if challenge.waves else None
+    return first is None or not (first.is_open(today) or first.opens_on <= today)
+
+
+def key_of(text: str) -> str:
+    """ "Nouveaux goûts !" → "nouveaux_gouts": the key of a question or a choice in exports."""
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:40] or "question"
+
+
+def save_question(challenge, question, text, kind, from_rank, choice_lines):
+    """Create or update a question from its text, kind, first wave and one choice per line."""
+    if question is None:
+        question = Question(challenge_id=challenge.id, key=unique_key(challenge, key_of(text)))
+        question.position = 1 + max((q.position for q in questions_of(challenge)), default=-1)
+        db.session.add(question)
+    question.text = text
+    question.kind = kind
+    question.from_rank = from_rank
+    labels = [line.strip() for line in choice_lines.splitlines() if line.strip()]
+    existing = {choice.label: choice for choice in question.choices}
+    kept = []
+    for position, label in enumerate(labels):
+        choice = existing.get(label)
+        if choice is None:
+            taken = {c.key for c in question.choices} | {c.key for c in kept}
+            key = key_of(label)
+            while key in taken:
+                key = f"{key}_{len(taken)}"
+            choice = Choice(key=key, label=label)
+        choice.position = position
+        kept.append(choice)
+    question.choices = kept
+    db.session.flush()
+    return question
+
+
+def unique_key(challenge, key):
+    taken = {q.key for q in questions_of(challenge)}
+    candidate, number = key, 2
+    while candidate in taken:
+        candidate = f"{key}_{number}"
+        number += 1
+    return candidate
+
+
+def questions_of(challenge):
+    return db.session.scalars(
+        sa.select(Question).where(Question.challenge_id == challenge.id).order_by(Question.position)
+    ).all()
+
+
+def start_next_challenge(previous: Challenge, name: str) -> Challenge:
+    """Next year's défi from this one's settings: waves a year later, the same groups and
+    facilitators, the same questionnaire (which the pilot can then change)."""
+    challenge = Challenge(name=name, previous_id=previous.id)
+    challenge.waves = [
+        Wave(
+            rank=wave.rank, opens_on=_next_year(wave.opens_on), closes_on=_next_year(wave.closes_on)
+        )
+        for wave in previous.waves
+    ]
+    db.session.add(challenge)
+    db.session.flush()
+    for group in previous.groups:
+        copy = add_group(challenge, group.name, group.sector, group.code_prefix)
+        facilitators = db.session.scalars(
+            sa.select(Membership).where(
+                Membership.role == "facilitator", Membership.group_id == group.id
+            )
+        ).all()
+        for membership in facilitators:
+            db.session.add(Membership(user_id=membership.user_id, role="facilitator", group=copy))
+    for question in questions_of(previous):
+        copy = Question(
+            challenge_id=challenge.id,
+            key=question.key,
+            position=question.position,
+            text=question.text,
+            kind=question.kind,
+            from_rank=question.from_rank,
+        )
+        copy.choices = [
+            Choice(key=choice.key, position=choice.position, label=choice.label)
+            for choice in question.choices
+        ]
+        db.session.add(copy)
+    db.session.flush()
+    return challenge
+
+
+def _next_year(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
