@@ -17,6 +17,7 @@ from defi.models import Group
 from defi.models import Household
 from defi.models import Producer
 from defi.models import Purchase
+from defi.models import Question
 from defi.models import Recipe
 from defi.models import User
 from defi.models import Wave
@@ -64,6 +65,8 @@ OBJECT_OWNERS = {
 
 # The collecte's pages open anyone's own home, recipe book and directory; a relevé's rows
 # belong to household A (foyer URLs) or to the MJEP's accompanied foyer (referent URLs).
+# Allowed to the pilot, but refused (403) while the demo's first collecte is open.
+FROZEN_NOW = {"pilot.question_edit", "pilot.question_delete"}
 ANY_HOUSEHOLD = {"household A", "household B (other group)", "accompanied household"}
 
 
@@ -119,6 +122,8 @@ def sample_args(rule, entries):
         ),
         "token": "jeton-inconnu",
         "table": "comparaison",
+        "wave_id": db.session.scalar(sa.select(Wave.id).where(Wave.rank == 3)),
+        "question_id": db.session.scalar(sa.select(Question.id).order_by(Question.id.desc())),
     }
 
 
@@ -170,7 +175,8 @@ def test_no_unexpected_2xx(app, demo, client, auth, actor):
             else:
                 # Never refused by the policy nor failing; a row deleted by an earlier POST
                 # of this loop may answer 404.
-                assert response.status_code not in (403, 500), (actor, method, url)
+                if rule.endpoint not in FROZEN_NOW:
+                    assert response.status_code not in (403, 500), (actor, method, url)
                 assert response.status_code < 500, (actor, method, url)
     assert checked >= len(POLICY)
 
