@@ -7,9 +7,12 @@ same rows. Waves 1 and 2 keep the source's dates; the end wave opens on the day 
 
 import random
 import uuid
+from datetime import UTC
 from datetime import date
 from datetime import datetime
+from datetime import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -32,6 +35,7 @@ from defi.models import Structure
 from defi.models import User
 from defi.models import Wave
 from defi.models import Weighing
+from defi.models import event_groups as event_groups_table
 from defi.models.collecte import PLACE_TYPES
 from defi.producers import dedup_key
 from defi.questionnaire import seed_default_questions
@@ -331,6 +335,12 @@ def _entry(rng, household, wave, questions):
     return entry
 
 
+def paris_to_utc(day, hour):
+    """10:00 in France that day, as the naive UTC datetime the models store."""
+    local = datetime.combine(day, time(hour), tzinfo=ZoneInfo("Europe/Paris"))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
 def _events(rng, challenge, groups, households):
     places = {"E": "Maison des associations, Noeux-les-Mines", "O": "Salle des fêtes, Lillers"}
     for kind, title, day, letters in EVENTS:
@@ -339,16 +349,31 @@ def _events(rng, challenge, groups, households):
             challenge=challenge,
             kind=kind,
             title=title,
-            starts_at=datetime.combine(day, datetime.min.time()) + timedelta(hours=10),
-            ends_at=datetime.combine(day, datetime.min.time()) + timedelta(hours=12),
+            starts_at=paris_to_utc(day, 10),
+            ends_at=paris_to_utc(day, 12),
             place=places[letters[0]] if kind == "atelier" else title.replace("Visite de ", ""),
             description="Temps d'échange entre familles, animé par l'animateur·rice du groupe.",
             groups=event_groups,
         )
         db.session.add(event)
-        for household in households.values():
-            if household.group not in event_groups:
-                continue
-            gone = household.withdrawn_on is not None and household.withdrawn_on <= day
-            if not gone and rng.random() < 0.7:
-                event.attendances.append(Attendance(household=household))
+        db.session.flush()
+        for group in event_groups:
+            accompanied = 0
+            for household in households.values():
+                if household.group is not group:
+                    continue
+                gone = household.withdrawn_on is not None and household.withdrawn_on <= day
+                if gone or rng.random() >= 0.7:
+                    continue
+                if household.accompaniment is not None:
+                    accompanied += 1  # counted at the door, never named
+                else:
+                    event.attendances.append(Attendance(household=household))
+            db.session.execute(
+                sa.update(event_groups_table)
+                .where(
+                    event_groups_table.c.event_id == event.id,
+                    event_groups_table.c.group_id == group.id,
+                )
+                .values(accompanied_present=accompanied)
+            )

@@ -53,6 +53,16 @@ def attendance_of(target_event, target_household):
     )
 
 
+def accompanied_count(target_event, target_group):
+    from defi.models import event_groups
+
+    return db.session.scalar(
+        sa.select(event_groups.c.accompanied_present).where(
+            event_groups.c.event_id == target_event.id, event_groups.c.group_id == target_group.id
+        )
+    )
+
+
 def label_of(code):
     return db.session.scalar(
         sa.select(Accompaniment.label).where(Accompaniment.household_id == household(code).id)
@@ -261,9 +271,8 @@ def test_the_sheet_saves_every_box_without_javascript(facilitator, client):
     html = page_text(page)
     assert 'type="submit">Enregistrer les présences' in html
     assert 'type="checkbox"' in html
-    label = label_of("EST-05")
-    ticked = [str(household("EST-01").id), str(household("EST-04").id), label]
-    response = client.post(url, data={"present": ticked})
+    ticked = [str(household("EST-01").id), str(household("EST-04").id)]
+    response = client.post(url, data={"present": ticked, "accompanied": "1"})
     assert response.status_code == 303
     assert response.headers["Location"] == url
     present = set(
@@ -273,11 +282,17 @@ def test_the_sheet_saves_every_box_without_javascript(facilitator, client):
             .where(Attendance.event_id == target.id)
         )
     )
-    assert present == {"EST-01", "EST-04", "EST-05"}
+    assert present == {"EST-01", "EST-04"}
+    assert accompanied_count(target, facilitator) == 1
     html = page_text(client.get(url))
     assert "Présences enregistrées : 3 foyer(s)." in html
     assert "<strong>3</strong> foyer(s) présent(s)" in html
-    assert html.count("checked") == 3
+    assert html.count("checked") == 2
+    # More accompanied foyers than the group has is refused, in French, nothing written.
+    refused = client.post(url, data={"present": ticked, "accompanied": "9"})
+    assert refused.status_code == 200
+    assert "Entre 0 et 2 foyers accompagnés." in page_text(refused)
+    assert accompanied_count(target, facilitator) == 1
 
 
 def test_withdrawn_foyers_are_on_the_sheet_only_where_they_were_ticked(facilitator, client):
@@ -330,6 +345,7 @@ def test_a_shared_event_shows_and_counts_only_the_groups_foyers(facilitator, cli
         .where(Attendance.event_id == shared.id, Household.group_id == facilitator.id)
     )
     assert ouest_present > 0
+    est_present += accompanied_count(shared, facilitator)
     html = page_text(client.get(f"/calendrier/groupe/{facilitator.id}/{shared.id}/presences"))
     assert f"<strong>{est_present}</strong> foyer(s) présent(s)" in html
     assert household("OUEST-01").display_name not in html
@@ -345,6 +361,7 @@ def test_attendance_figures_per_event_and_per_foyer(facilitator, client):
             .group_by(Event.title)
         ).all()
     )
+    counts[EST_ONLY] += accompanied_count(event(EST_ONLY), facilitator)
     html = page_text(client.get(f"/calendrier/groupe/{facilitator.id}"))
     card = html.split(EST_ONLY, 1)[1].split("</article>", 1)[0]
     assert f"<strong>{counts[EST_ONLY]}</strong> foyer(s) présent(s)" in card
@@ -359,21 +376,23 @@ def test_attendance_figures_per_event_and_per_foyer(facilitator, client):
     assert "Évènements du groupe déjà passés (hors annulés) : <strong>6</strong>." in summary
     line = summary.split(first.display_name, 1)[1].split("</li>", 1)[0]
     assert f"<strong>{came} / 6</strong>" in line
-    for code in ACCOMPANIED_EST:
-        label = label_of(code)
-        came = db.session.scalar(
-            sa.select(sa.func.count(Attendance.id)).where(
-                Attendance.household_id == household(code).id
-            )
+    # Accompanied foyers: one total, counted at each event, no line per label.
+    from defi.models import event_groups
+
+    total = db.session.scalar(
+        sa.select(sa.func.sum(event_groups.c.accompanied_present)).where(
+            event_groups.c.group_id == facilitator.id
         )
-        line = summary.split(label, 1)[1].split("</li>", 1)[0]
-        assert f"<strong>{came} / 6</strong>" in line
+    )
+    assert f"<strong>{total}</strong> présence(s) en tout." in summary
+    for code in ACCOMPANIED_EST:
+        assert label_of(code) not in summary
 
 
 # Privacy
 
 
-def test_accompanied_foyers_appear_only_under_their_label(facilitator, client):
+def test_accompanied_foyers_are_counted_never_named_nor_labelled(facilitator, client):
     secrets_of = []
     for code in ACCOMPANIED_EST:
         target = household(code)
@@ -386,15 +405,19 @@ def test_accompanied_foyers_appear_only_under_their_label(facilitator, client):
     db.session.commit()
     est_event = event(EST_ONLY)
     base = f"/calendrier/groupe/{facilitator.id}"
-    # EST-05 is ticked by its label; the mark fragment is searched too.
-    label = label_of("EST-05")
+    # Two accompanied foyers came: the count is saved at once; the fragment is searched too.
     mark = client.post(
-        f"{base}/{est_event.id}/presences/cocher",
-        data={"foyer": label, "present": [label]},
-        headers=HTMX,
+        f"{base}/{est_event.id}/presences/cocher", data={"accompanied": "2"}, headers=HTMX
     )
     assert mark.status_code == 200
-    assert attendance_of(est_event, household("EST-05")) is not None
+    assert accompanied_count(est_event, facilitator) == 2
+    # A label is no key of the sheet: it ticks nobody.
+    by_label = client.post(
+        f"{base}/{est_event.id}/presences/cocher",
+        data={"foyer": label_of("EST-05"), "present": [label_of("EST-05")]},
+        headers=HTMX,
+    )
+    assert by_label.status_code == 404
     pages = [("mark", mark.get_data(as_text=True))]
     for url in (
         base,
@@ -411,10 +434,9 @@ def test_accompanied_foyers_appear_only_under_their_label(facilitator, client):
     sheet = page_text(client.get(f"{base}/{est_event.id}/presences"))
     summary = page_text(client.get(f"{base}/presences"))
     for code in ACCOMPANIED_EST:
-        # Active ones (and ticked withdrawn ones) are on the sheet; all are in the summary.
-        if household(code).is_active:
-            assert f'value="{label_of(code)}"' in sheet
-        assert label_of(code) in summary
+        # Not even their label: ticking a label at the door would tell who it hides.
+        assert label_of(code) not in sheet
+        assert label_of(code) not in summary
     for target, username in secrets_of:
         values = (target.display_name, target.commune, target.phone, target.email, username)
         for value in (*values, target.code):

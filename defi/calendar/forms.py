@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import HiddenField
+from wtforms import IntegerField
 from wtforms import SelectField
 from wtforms import SelectMultipleField
 from wtforms import StringField
@@ -94,17 +95,26 @@ class EventForm(FlaskForm):
 
 
 class AttendanceForm(FlaskForm):
-    """The attendance sheet: one box per foyer, ticked when it is there.
-
-    The choices are the foyers' keys (`services.attendance_sheet`): never the database id of
-    an accompanied foyer, only its label.
-    """
+    """The attendance sheet: one box per named foyer, and how many accompanied foyers came."""
 
     present = MultiCheckboxField(_l("Présents"))
+    accompanied = IntegerField(
+        _l("Foyers accompagnés présents (nombre)"),
+        default=0,
+        validators=[Optional()],
+        render_kw={"inputmode": "numeric", "min": 0},
+    )
 
-    def __init__(self, keys, *args, **kwargs):
+    def __init__(self, keys, *args, accompanied_active=0, **kwargs):
         super().__init__(*args, **kwargs)
         self.present.choices = [SelectChoice(key, label) for key, label in keys]
+        self.accompanied_active = accompanied_active
+
+    def validate_accompanied(self, field):
+        if field.data is not None and not 0 <= field.data <= self.accompanied_active:
+            raise ValidationError(
+                _l("Entre 0 et %(n)d foyers accompagnés.", n=self.accompanied_active)
+            )
 
 
 class MarkForm(FlaskForm):
@@ -113,5 +123,6 @@ class MarkForm(FlaskForm):
     htmx sends the whole sheet with it; only the box of `foyer` is read.
     """
 
-    foyer = StringField(validators=[InputRequired()])
+    foyer = StringField(validators=[Optional()])
     present = SelectMultipleField(validate_choice=False)
+    accompanied = IntegerField(validators=[Optional()])

@@ -4,8 +4,9 @@ Times: `Event.starts_at` and `ends_at` are naive UTC, like every datetime of the
 (`models.base.utcnow`; Flask-Babel's `format_datetime` shows them in Europe/Paris). The form is
 typed in the territory's time zone and converted here, both ways.
 
-What a facilitator sees of an accompanied foyer is its label only: the attendance sheet keys
-those foyers by their label, and their database id never leaves this module.
+Accompanied foyers are not on the attendance sheet one by one: the facilitator enters how many
+came (`event_group.accompanied_present`). Ticking them under their label at the door would tell
+which family each label hides, and the label is what keeps their relevés anonymous.
 
 Services flush, never commit.
 """
@@ -160,12 +161,30 @@ def _key(household_id: int, label: str | None) -> str:
 
 
 def _present_ids(group: Group, event: Event) -> set[int]:
+    """The named (non-accompanied) foyers of the group ticked at the event."""
     return set(
         db.session.scalars(
             sa.select(Attendance.household_id)
             .join(Household, Household.id == Attendance.household_id)
-            .where(Attendance.event_id == event.id, Household.group_id == group.id)
+            .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+            .where(
+                Attendance.event_id == event.id,
+                Household.group_id == group.id,
+                Accompaniment.id.is_(None),
+            )
         )
+    )
+
+
+def accompanied_present(group: Group, event: Event) -> int:
+    """How many of the group's accompanied foyers came (a count, never who)."""
+    return (
+        db.session.scalar(
+            sa.select(event_groups.c.accompanied_present).where(
+                event_groups.c.event_id == event.id, event_groups.c.group_id == group.id
+            )
+        )
+        or 0
     )
 
 
@@ -173,37 +192,44 @@ def _present_ids(group: Group, event: Event) -> set[int]:
 class Sheet:
     """The attendance sheet of an event for one group.
 
-    `named`: (key, display name) of non-accompanied foyers; `anonymous`: labels of accompanied
-    ones (the label is their key); `present`: keys of the foyers ticked. Active foyers are on
-    it, and withdrawn ones that were ticked, so that a tick can still be taken back.
+    `named`: (key, display name) of non-accompanied foyers, ticked one by one; `present`:
+    keys of those ticked. Accompanied foyers are only a count (`accompanied_present`, at most
+    `accompanied_active`): ticking them by label would tell which family a label hides.
+    Active foyers are on it, and withdrawn ones that were ticked, so that a tick can be
+    taken back.
     """
 
     named: list
-    anonymous: list
     present: set
+    accompanied_active: int
+    accompanied_present: int
 
     @property
     def choices(self) -> list[tuple[str, str]]:
-        return self.named + [(label, label) for label in self.anonymous]
+        return self.named
+
+    @property
+    def count(self) -> int:
+        return len(self.present) + self.accompanied_present
 
 
 def _sheet_and_ids(group: Group, event: Event) -> tuple[Sheet, dict[str, int]]:
     present_ids = _present_ids(group, event)
-    named, anonymous, present, ids = [], [], set(), {}
+    named, present, ids, accompanied = [], set(), {}, 0
     for household_id, name, active, label in _group_foyers(group):
+        if label is not None:
+            accompanied += 1 if active else 0
+            continue
         if not active and household_id not in present_ids:
             continue
         key = _key(household_id, label)
         ids[key] = household_id
         if household_id in present_ids:
             present.add(key)
-        if label is None:
-            named.append((key, name))
-        else:
-            anonymous.append(label)
+        named.append((key, name))
     named.sort(key=lambda row: (row[1].casefold(), row[0]))
-    anonymous.sort(key=str.casefold)
-    return Sheet(named, anonymous, present), ids
+    sheet = Sheet(named, present, accompanied, accompanied_present(group, event))
+    return sheet, ids
 
 
 def attendance_sheet(group: Group, event: Event) -> Sheet:
@@ -226,9 +252,22 @@ def _write(event: Event, household_id: int, present: bool, existing, user: User)
         db.session.delete(existing)
 
 
-def set_attendance(group: Group, event: Event, present_keys, user: User) -> int:
+def set_accompanied(group: Group, event: Event, count: int):
+    """Record how many of the group's accompanied foyers came."""
+    db.session.execute(
+        sa.update(event_groups)
+        .where(event_groups.c.event_id == event.id, event_groups.c.group_id == group.id)
+        .values(accompanied_present=count)
+    )
+
+
+def set_attendance(
+    group: Group, event: Event, present_keys, user: User, accompanied: int | None = None
+) -> int:
     """Tick exactly these foyers among those of the sheet; return how many are present."""
     _lock(event)
+    if accompanied is not None:
+        set_accompanied(group, event, accompanied)
     sheet, ids = _sheet_and_ids(group, event)
     existing = {
         row.household_id: row
@@ -262,36 +301,49 @@ def mark_attendance(group: Group, event: Event, key: str, present: bool, user: U
 
 
 def present_count(group: Group, event: Event) -> int:
-    """How many foyers of the group were at the event."""
-    return len(_present_ids(group, event))
+    """How many foyers of the group were at the event (named ticks + accompanied count)."""
+    return len(_present_ids(group, event)) + accompanied_present(group, event)
 
 
 def present_counts(group: Group, event_ids) -> dict[int, int]:
-    """{event id: foyers of the group at it}, in one query."""
-    return dict(
+    """{event id: foyers of the group at it}, in two queries."""
+    counts = dict(
         db.session.execute(
             sa.select(Attendance.event_id, sa.func.count(Attendance.id))
             .join(Household, Household.id == Attendance.household_id)
-            .where(Attendance.event_id.in_(list(event_ids)), Household.group_id == group.id)
+            .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+            .where(
+                Attendance.event_id.in_(list(event_ids)),
+                Household.group_id == group.id,
+                Accompaniment.id.is_(None),
+            )
             .group_by(Attendance.event_id)
         ).all()
     )
+    for event_id, accompanied in db.session.execute(
+        sa.select(event_groups.c.event_id, event_groups.c.accompanied_present).where(
+            event_groups.c.event_id.in_(list(event_ids)), event_groups.c.group_id == group.id
+        )
+    ):
+        counts[event_id] = counts.get(event_id, 0) + accompanied
+    return counts
 
 
 @dataclass
 class FoyerAttendance:
     """Attendance of each foyer over the défi's events of the group that took place.
 
-    `named`: (display name, code, active, count); `anonymous`: (label, active, count).
+    `named`: (display name, code, active, count); `accompanied`: how many times accompanied
+    foyers came in all (counted at each event, never who).
     """
 
     held: int
     named: list
-    anonymous: list
+    accompanied: int
 
 
 def foyer_attendance(group: Group, now: datetime) -> FoyerAttendance:
-    """How many of the group's events each foyer came to; accompanied foyers by label only."""
+    """How many of the group's events each named foyer came to; accompanied ones as a total."""
     held_events = sa.select(Event.id).where(
         _in_groups([group.id]), Event.cancelled_at.is_(None), Event.starts_at <= now
     )
@@ -311,16 +363,18 @@ def foyer_attendance(group: Group, now: datetime) -> FoyerAttendance:
             .where(Household.group_id == group.id, Accompaniment.id.is_(None))
         ).all()
     )
-    named, anonymous = [], []
-    for household_id, name, active, label in _group_foyers(group):
-        count = counts.get(household_id, 0)
-        if label is None:
-            named.append((name, codes[household_id], active, count))
-        else:
-            anonymous.append((label, active, count))
+    named = [
+        (name, codes[household_id], active, counts.get(household_id, 0))
+        for household_id, name, active, label in _group_foyers(group)
+        if label is None
+    ]
     named.sort(key=lambda row: (row[0].casefold(), row[1]))
-    anonymous.sort(key=lambda row: row[0].casefold())
-    return FoyerAttendance(held or 0, named, anonymous)
+    accompanied = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(event_groups.c.accompanied_present), 0)).where(
+            event_groups.c.group_id == group.id, event_groups.c.event_id.in_(held_events)
+        )
+    )
+    return FoyerAttendance(held or 0, named, accompanied or 0)
 
 
 def attended_event_ids(household: Household) -> set[int]:

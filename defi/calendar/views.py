@@ -147,7 +147,11 @@ def render_sheet(group, event, form=None, saved=False):
     """The attendance page, or only its count of present foyers for htmx."""
     sheet = services.attendance_sheet(group, event)
     if form is None:
-        form = AttendanceForm(sheet.choices, data={"present": sorted(sheet.present)})
+        form = AttendanceForm(
+            sheet.choices,
+            data={"present": sorted(sheet.present), "accompanied": sheet.accompanied_present},
+            accompanied_active=sheet.accompanied_active,
+        )
     return render(
         "calendar/attendance.html",
         "count",
@@ -157,7 +161,7 @@ def render_sheet(group, event, form=None, saved=False):
         form=form,
         # What each box tells the server besides the sheet: which foyer it is (hx-vals).
         vals={key: json.dumps({"foyer": key}) for key, _label in sheet.choices},
-        count=len(sheet.present),
+        count=sheet.count,
         saved=saved,
     )
 
@@ -169,11 +173,13 @@ def attendance(group_id, event_id):
     group = get_group_or_404(group_id)
     event = services.get_event_or_404(group, event_id)
     sheet = services.attendance_sheet(group, event)
-    form = AttendanceForm(sheet.choices)
+    form = AttendanceForm(sheet.choices, accompanied_active=sheet.accompanied_active)
     if request.method == "GET":
         return render_sheet(group, event)
     if form.validate_on_submit():
-        count = services.set_attendance(group, event, form.present.data or [], current_user)
+        count = services.set_attendance(
+            group, event, form.present.data or [], current_user, form.accompanied.data or 0
+        )
         db.session.commit()
         flash(_("Présences enregistrées : %(count)d foyer(s).", count=count), "success")
         return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
@@ -189,9 +195,17 @@ def mark(group_id, event_id):
     if not form.validate_on_submit():
         abort(400)
     key = form.foyer.data
-    present = key in (form.present.data or [])
-    if not services.mark_attendance(group, event, key, present, current_user):
-        abort(404)
+    if key:
+        present = key in (form.present.data or [])
+        if not services.mark_attendance(group, event, key, present, current_user):
+            abort(404)
+    elif form.accompanied.data is not None:
+        sheet = services.attendance_sheet(group, event)
+        if not 0 <= form.accompanied.data <= sheet.accompanied_active:
+            abort(400)
+        services.set_accompanied(group, event, form.accompanied.data)
+    else:
+        abort(400)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
@@ -200,7 +214,7 @@ def mark(group_id, event_id):
 
 @bp.route("/groupe/<int:group_id>/presences")
 def summary(group_id):
-    """How many of the group's events each foyer came to (accompanied ones under their label)."""
+    """How many of the group's events each foyer came to (accompanied ones as a total)."""
     group = get_group_or_404(group_id)
     return render_template(
         "calendar/summary.html",

@@ -19,6 +19,10 @@ event_groups = sa.Table(
     db.metadata,
     sa.Column("event_id", sa.ForeignKey("event.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("group_id", sa.ForeignKey("group.id", ondelete="CASCADE"), primary_key=True),
+    # How many of the group's accompanied foyers came: a count, never who (DESIGN.md: a
+    # facilitator ticking them one by one would learn which family hides behind a label).
+    sa.Column("accompanied_present", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("accompanied_present BETWEEN 0 AND 1000", name="accompanied_present_range"),
 )
 
 
