@@ -71,7 +71,25 @@ def sums_for(entry_ids) -> dict[int, EntrySums]:
         choices[entry_id].add(f"{question}:{choice}")
 
     result = {}
-    for entry in db.session.execute(sa.select(Entry).where(Entry.id.in_(ids))).scalars():
+    # Plain rows, not ORM objects: a défi's export reads tens of thousands of relevés.
+    columns = (
+        Entry.id,
+        Entry.household_id,
+        Entry.wave_id,
+        Entry.status,
+        Entry.persons,
+        Entry.period_days,
+        Entry.meal_covers,
+        Entry.cost_mode,
+        Entry.direct_cost_cents,
+        Entry.spend_total_cents,
+        Entry.spend_organic_cents,
+        Entry.spend_local_cents,
+        Entry.declared_waste_grams,
+        Entry.declared_recipes,
+        Entry.declared_producers,
+    )
+    for entry in db.session.execute(sa.select(*columns).where(Entry.id.in_(ids))):
         if entry.cost_mode == "totals":
             total = entry.spend_total_cents or 0
             organic = entry.spend_organic_cents or 0

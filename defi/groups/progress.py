@@ -15,7 +15,6 @@ from defi.indicators import aggregate
 from defi.indicators import foyer_values
 from defi.indicators import indicator_keys
 from defi.indicators import is_ratio
-from defi.indicators import paired_change
 from defi.indicators import pooled_parts
 from defi.indicators import suppress
 from defi.models import Accompaniment
@@ -63,13 +62,14 @@ def submitted(group_ids, challenge_id):
 
 
 def submitted_rows(group_ids, challenge_id):
-    """(entry id, household id, wave rank, accompanied) of the submitted relevés."""
+    """(entry id, household id, wave rank, accompanied, group id) of the submitted relevés."""
     return db.session.execute(
         sa.select(
             Entry.id,
             Entry.household_id,
             Wave.rank,
             Accompaniment.id.is_not(None),
+            Household.group_id,
         )
         .join(Household, Household.id == Entry.household_id)
         .join(Wave, Wave.id == Entry.wave_id)
@@ -88,63 +88,95 @@ def figures(group_ids, challenge, k):
 
 def progress(group_ids, challenge, k, choices=None, rows=None):
     """{indicator key: {wave rank: {subgroup: Cell | None}}} for the groups taken together."""
+    return progress_by_scope({"": group_ids}, challenge, k, choices, rows)[""]
+
+
+def progress_by_scope(scopes, challenge, k, choices=None, rows=None, sums=None):
+    """The progress table of each scope {name: group ids}, the relevés read and valued once.
+
+    Every relevé's indicator values and pooled parts are computed once; each scope then only
+    gathers those of its foyers (the pilot's export: all groups together and each group).
+    """
     waves = [wave.rank for wave in challenge.waves]
     if choices is None:
         choices = question_choices(challenge.id)
     pairs = [(question, choice) for question, choice, *_rest in choices]
     from_rank = {question: rank for question, _c, _t, _l, rank in choices}
+    all_groups = sorted({group_id for ids in scopes.values() for group_id in ids})
     if rows is None:
-        rows = submitted_rows(group_ids, challenge.id)
-    sums = sums_for(submitted(group_ids, challenge.id)) if rows else {}
-    values = {}  # (household id, rank) → {key: value}
-    parts = {}
-    accompanied = {}
-    for entry_id, household_id, rank, is_accompanied in rows:
+        rows = submitted_rows(all_groups, challenge.id)
+    if sums is None:
+        sums = sums_for(submitted(all_groups, challenge.id)) if rows else {}
+    keys = indicator_keys(pairs)
+    ratio_keys = [key for key in keys if is_ratio(key)]
+    # key → {(household, rank): value}; key → {(household, rank): (numerator, denominator)}
+    values = {key: {} for key in keys}
+    parts = {key: {} for key in ratio_keys}
+    side = {}
+    group_of = {}
+    for entry_id, household_id, rank, is_accompanied, group_id in rows:
         entry_sums = sums[entry_id]
         asked = [(q, c) for q, c in pairs if from_rank[q] <= rank]
-        values[(household_id, rank)] = foyer_values(entry_sums, asked)
-        parts[(household_id, rank)] = entry_sums
-        accompanied[household_id] = bool(is_accompanied)
+        for key, value in foyer_values(entry_sums, asked).items():
+            values[key][(household_id, rank)] = value
+        for key in ratio_keys:
+            parts[key][(household_id, rank)] = pooled_parts(key, entry_sums)
+        side[household_id] = "accompagnes" if is_accompanied else "non_accompagnes"
+        group_of[household_id] = group_id
 
-    membership = {(subgroup, rank): [] for subgroup in SUBGROUPS for rank in waves}
-    for household, rank in values:
-        membership[("tous", rank)].append(household)
-        side = "accompagnes" if accompanied[household] else "non_accompagnes"
-        membership[(side, rank)].append(household)
+    tables = {}
+    for name, group_ids in scopes.items():
+        wanted = set(group_ids)
+        membership = {(subgroup, rank): [] for subgroup in SUBGROUPS for rank in waves}
+        for household, rank in values[keys[0]]:
+            if group_of[household] in wanted:
+                membership[("tous", rank)].append(household)
+                membership[(side[household], rank)].append(household)
+        tables[name] = _table(keys, waves, membership, values, parts, k)
+    return tables
 
-    def members(subgroup, rank):
-        return membership[(subgroup, rank)]
 
+def _table(keys, waves, membership, values, parts, k):
     table = {}
-    for key in indicator_keys(pairs):
+    for key in keys:
+        by_foyer, key_parts = values[key], parts.get(key)
         table[key] = {}
         for rank in waves:
             cells = {}
             for subgroup in SUBGROUPS:
-                foyers = members(subgroup, rank)
-                figure = aggregate(
-                    (values[(h, rank)].get(key) for h in foyers),
-                    (pooled_parts(key, parts[(h, rank)]) for h in foyers) if is_ratio(key) else (),
+                foyers = membership[(subgroup, rank)]
+                cells[subgroup] = aggregate(
+                    [by_foyer.get((h, rank)) for h in foyers],
+                    [key_parts[(h, rank)] for h in foyers] if key_parts is not None else (),
                 )
-                cells[subgroup] = figure
             shown = suppress(cells, k)
             table[key][rank] = {
                 subgroup: None
                 if shown[subgroup] is None
-                else _cell(shown[subgroup], key, subgroup, rank, waves[0], values, members, k)
+                else _cell(shown[subgroup], by_foyer, subgroup, rank, waves[0], membership, k)
                 for subgroup in SUBGROUPS
             }
     return table
 
 
-def _cell(figure, key, subgroup, rank, first_rank, values, members, k):
+def _cell(figure, by_foyer, subgroup, rank, first_rank, membership, k):
     cell = Cell(figure.n, figure.mean, figure.median, figure.pooled)
     if rank != first_rank and figure.n:
-        first = {h: values[(h, first_rank)].get(key) for h in members(subgroup, first_rank)}
-        later = {h: values[(h, rank)].get(key) for h in members(subgroup, rank)}
-        paired_n, change = paired_change(first, later)
+        # Paired foyers: a value in the first wave and in this one (indicators.paired_change,
+        # inlined here: the pilot's export computes hundreds of these over every foyer).
+        before, after = [], []
+        for household in membership[(subgroup, rank)]:
+            later = by_foyer.get((household, rank))
+            first = by_foyer.get((household, first_rank))
+            if later is not None and first is not None:
+                before.append(first)
+                after.append(later)
+        paired_n = len(before)
         if paired_n >= k:
-            cell.paired_n, cell.change_pct = paired_n, change
+            mean_before = sum(before) / paired_n
+            cell.paired_n = paired_n
+            if mean_before:
+                cell.change_pct = (sum(after) / paired_n - mean_before) / mean_before * 100
         else:
             cell.paired_n = paired_n or None
     return cell
@@ -169,7 +201,7 @@ def retention(group_ids, challenge, rows=None):
         result[subgroup] = {
             "enrolled": sum(1 for household in accompanied if keep(household)),
             "submitted": {
-                wave.rank: sum(1 for _e, h, rank, _a in rows if rank == wave.rank and keep(h))
+                wave.rank: sum(1 for _e, h, rank, _a, _g in rows if rank == wave.rank and keep(h))
                 for wave in challenge.waves
             },
         }

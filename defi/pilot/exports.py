@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from defi.collecte.figures import sums_for
 from defi.extensions import db
-from defi.groups.progress import progress
+from defi.groups.progress import progress_by_scope
 from defi.groups.progress import question_choices
 from defi.groups.progress import retention
 from defi.indicators import SUBGROUPS
@@ -66,9 +66,16 @@ def comparison_tables(challenge, k):
     scopes = [(ALL_GROUPS, [group.id for group in groups])]
     scopes += [(group.name, [group.id]) for group in groups]
     choices = question_choices(challenge.id)
+    # Every relevé of the défi summed once, for the figures and for the raw data.
+    sums = sums_for(
+        sa.select(Entry.id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .where(Wave.challenge_id == challenge.id)
+    )
+    tables = progress_by_scope(dict(scopes), challenge, k, choices=choices, sums=sums)
     comparison, questionnaire, kept = [], [], []
     for name, group_ids in scopes:
-        table = progress(group_ids, challenge, k)
+        table = tables[name]
         for key, by_wave in table.items():
             for rank, cells in by_wave.items():
                 for subgroup in SUBGROUPS:
@@ -121,7 +128,7 @@ def comparison_tables(challenge, k):
     return [
         Table("comparaison", COMPARISON_HEADER, comparison),
         Table("retention", RETENTION_HEADER, retained),
-        Table("donnees", RAW_HEADER + choice_columns(choices), raw_rows(challenge, choices)),
+        Table("donnees", RAW_HEADER + choice_columns(choices), raw_rows(challenge, choices, sums)),
         Table("questionnaire", QUESTIONNAIRE_HEADER, questionnaire),
     ]
 
@@ -135,10 +142,20 @@ def choice_columns(choices):
     return tuple(seen)
 
 
-def raw_rows(challenge, choices):
+def raw_rows(challenge, choices, sums=None):
     """One row per foyer and wave with a relevé: the pseudonymous raw data (codes only)."""
     rows = db.session.execute(
-        sa.select(Entry, Household.code, Group.name, Wave.rank, Accompaniment.id.is_not(None))
+        sa.select(
+            Entry.id,
+            Entry.cost_mode,
+            Entry.persons,
+            Entry.period_days,
+            Entry.meal_covers,
+            Household.code,
+            Group.name,
+            Wave.rank,
+            Accompaniment.id.is_not(None),
+        )
         .join(Household, Household.id == Entry.household_id)
         .join(Group, Group.id == Household.group_id)
         .join(Wave, Wave.id == Entry.wave_id)
@@ -155,25 +172,25 @@ def raw_rows(challenge, choices):
     )
     questions = choice_columns(choices)
     result = []
-    for entry, code, group_name, rank, accompanied in rows:
-        entry_sums = sums[entry.id]
+    for entry_id, cost_mode, persons, days, covers, code, group_name, rank, accompanied in rows:
+        entry_sums = sums[entry_id]
         ticked = {question: [] for question in questions}
         for item in sorted(entry_sums.choices):
             question, choice = item.split(":", 1)
             ticked.setdefault(question, []).append(choice)
-        spend = entry_sums.spend_total_cents if entry.cost_mode != "direct" else None
+        spend = entry_sums.spend_total_cents if cost_mode != "direct" else None
         result.append(
             (
                 code,
                 group_name,
                 "oui" if accompanied else "non",
                 rank,
-                entry.persons,
-                entry.period_days,
+                persons,
+                days,
                 None if spend is None else spend / 100,
                 None if spend is None else entry_sums.spend_organic_cents / 100,
                 None if spend is None else entry_sums.spend_local_cents / 100,
-                entry.meal_covers,
+                covers,
                 cost_per_meal_person(entry_sums),
                 None if entry_sums.waste_grams is None else entry_sums.waste_grams / 1000,
                 entry_sums.recipes,
@@ -235,6 +252,9 @@ def _xlsx_cell(sheet, value):
 
     if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
-    cell = WriteOnlyCell(sheet, value=neutralise(str(value)))
-    cell.data_type = "s"  # never a formula, whatever the text starts with
+    text = neutralise(str(value))
+    if not text.startswith("="):
+        return text  # openpyxl stores a plain string as text unless it starts with "="
+    cell = WriteOnlyCell(sheet, value=text)  # unreachable after neutralise, kept as a guard
+    cell.data_type = "s"
     return cell
