@@ -600,8 +600,9 @@ def test_ical_feed_of_a_foyer(demo, auth, client):
         "DESCRIPTION:Bottes\\, gants\\; et bonne humeur.\\nRDV au portail \\\\ sud.\r\n" in vevent
     )
     assert f"UID:evenement-{cancelled.id}@localhost" in text
-    assert "DTSTART:20211016T100000Z" in text
-    assert "DTEND:20211016T120000Z" in text
+    # 10:00 in France on 16 October 2021 (summer time) is 08:00 UTC.
+    assert "DTSTART:20211016T080000Z" in text
+    assert "DTEND:20211016T100000Z" in text
     assert re.search(r"DTSTAMP:\d{8}T\d{6}Z", text)
     assert "LOCATION:Maison des associations\\, Noeux-les-Mines" in text
     assert text.count("STATUS:CONFIRMED") == 5

@@ -3,11 +3,13 @@
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import abort
 from flask_login import current_user
 
 from defi.extensions import db
 from defi.models import Accompaniment
+from defi.models import Challenge
 from defi.models import Entry
 from defi.models import Group
 from defi.models import Household
@@ -19,7 +21,15 @@ def get_group_or_404(group_id: int) -> Group:
     """A group the current user facilitates; any other group does not exist for it."""
     if group_id not in current_user.facilitated_group_ids():
         abort(404)
-    return db.get_or_404(Group, group_id)
+    # The défi and its waves are on every group page: read them with the group.
+    group = db.session.scalar(
+        sa.select(Group)
+        .options(so.joinedload(Group.challenge).joinedload(Challenge.waves))
+        .where(Group.id == group_id)
+    )
+    if group is None:
+        abort(404)
+    return group
 
 
 def get_named_household_or_404(group: Group, household_id: int) -> Household:
