@@ -38,9 +38,13 @@ def tables_of(challenge, k=3):
 def test_demo_retention_holds_the_source_numbers(demo):
     rows = read_csv(to_csv(tables_of(demo)["retention"]))
     assert rows[0] == [
-        "groupe", "sous_groupe", "inscrits", "actifs_collecte_1", "actifs_collecte_2",
+        "groupe",
+        "sous_groupe",
+        "inscrits",
+        "actifs_collecte_1",
+        "actifs_collecte_2",
         "actifs_collecte_3",
-    ]  # fmt: skip
+    ]
     by_key = {(row[0], row[1]): row[2:] for row in rows[1:]}
     assert by_key[("Tous", "tous")][:3] == ["40", "40", "24"]
     assert by_key[("Les LokoMotiv'", "tous")][:3] == ["20", "20", "16"]
@@ -115,11 +119,21 @@ def import_file(rows, delimiter=";", bom=True):
 
 def row(code, group, rank, **values):
     base = {
-        "accompagne": "non", "personnes": "3", "jours": "14", "depenses_eur": "84,50",
-        "dont_bio_eur": "10.25", "dont_local_eur": "20", "repas_convives": "42",
-        "cout_repas_personne_eur": "", "gaspillage_kg": "1,250", "recettes": "1",
-        "producteurs": "2", "manger_mieux": "", "j_agis_sur": "", "maintien": "",
-    }  # fmt: skip
+        "accompagne": "non",
+        "personnes": "3",
+        "jours": "14",
+        "depenses_eur": "84,50",
+        "dont_bio_eur": "10.25",
+        "dont_local_eur": "20",
+        "repas_convives": "42",
+        "cout_repas_personne_eur": "",
+        "gaspillage_kg": "1,250",
+        "recettes": "1",
+        "producteurs": "2",
+        "manger_mieux": "",
+        "j_agis_sur": "",
+        "maintien": "",
+    }
     base.update(values)
     return [code, group, base["accompagne"], str(rank)] + [base[h] for h in HEADER[4:]]
 
@@ -252,3 +266,111 @@ def test_export_command_writes_csv_and_xlsx(demo, app, tmp_path):
     assert workbook.sheetnames == ["comparaison", "retention", "donnees", "questionnaire"]
     retention = workbook["retention"]
     assert [cell.value for cell in retention[2]][:5] == ["Tous", "tous", 40, 40, 24]
+
+
+def independent_values(rank):
+    """Each submitted relevé's indicators at a wave, from the raw rows (not the app's code)."""
+    from defi.models import Accompaniment
+    from defi.models import Group
+    from defi.models import Producer
+    from defi.models import Recipe
+    from defi.models import Weighing
+
+    rows = db.session.execute(
+        sa.select(
+            Entry.id,
+            Entry.persons,
+            Entry.period_days,
+            Entry.meal_covers,
+            Group.name,
+            Accompaniment.id.is_not(None),
+        )
+        .join(Household, Household.id == Entry.household_id)
+        .join(Group, Group.id == Household.group_id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Wave.rank == rank, Entry.status == "submitted")
+    ).all()
+    foyers = []
+    for entry_id, persons, days, _covers, group_name, accompanied in rows:
+        purchases = db.session.execute(
+            sa.select(Purchase.total_cents, Purchase.organic_cents, Purchase.local_cents).where(
+                Purchase.entry_id == entry_id
+            )
+        ).all()
+        total = sum(p[0] for p in purchases)
+        grams = db.session.scalars(
+            sa.select(Weighing.grams).where(Weighing.entry_id == entry_id)
+        ).all()
+        values = {
+            "part_bio": sum(p[1] for p in purchases) / total,
+            "part_locale": sum(p[2] for p in purchases) / total,
+            "recettes": db.session.scalar(
+                sa.select(sa.func.count(Recipe.id)).where(Recipe.entry_id == entry_id)
+            ),
+            "producteurs": db.session.scalar(
+                sa.select(sa.func.count(Producer.id)).where(Producer.entry_id == entry_id)
+            ),
+            "gaspillage_kg_pers_an": sum(grams) / 1000 / persons / days * 365 if grams else None,
+        }
+        parts = {
+            "part_bio": (sum(p[1] for p in purchases), total),
+            "part_locale": (sum(p[2] for p in purchases), total),
+            "gaspillage_kg_pers_an": (sum(grams) / 1000 * 365, persons * days) if grams else None,
+        }
+        foyers.append((group_name, bool(accompanied), values, parts))
+    return foyers
+
+
+def number(cell):
+    return float(cell.replace(",", "."))
+
+
+@pytest.mark.parametrize(
+    "key", ["part_bio", "part_locale", "gaspillage_kg_pers_an", "recettes", "producteurs"]
+)
+def test_every_comparison_figure_equals_the_raw_rows(demo, key):
+    rows = read_csv(to_csv(tables_of(demo)["comparaison"]))
+    found = {(r[0], r[1], r[2], r[3]): r for r in rows[1:]}
+    scale = 100 if key.startswith("part") else 1
+    checked = 0
+    for rank in (1, 2):
+        foyers = independent_values(rank)
+        scopes = {"Tous": foyers}
+        for name in ("Les LokoMotiv'", "Graines d'idées"):
+            scopes[name] = [f for f in foyers if f[0] == name]
+        for scope, members in scopes.items():
+            subgroups = {
+                "tous": members,
+                "accompagnes": [f for f in members if f[1]],
+                "non_accompagnes": [f for f in members if not f[1]],
+            }
+            # n counts the foyers with a value; under K = 3 a cell and its complement are empty.
+            with_value = {
+                name: [f for f in subset if f[2][key] is not None]
+                for name, subset in subgroups.items()
+            }
+            hidden = {name for name, subset in with_value.items() if 0 < len(subset) < 3}
+            if hidden & {"accompagnes", "non_accompagnes"}:
+                hidden |= {"accompagnes", "non_accompagnes"}
+            for subgroup, subset in subgroups.items():
+                row = found[(key, scope, subgroup, str(rank))]
+                values = [f[2][key] for f in subset if f[2][key] is not None]
+                if subgroup in hidden:
+                    assert row[4:] == [""] * 6, (scope, subgroup, rank)
+                    continue
+                assert row[4] == str(len(values)), (scope, subgroup, rank)
+                if not values:
+                    continue
+                assert number(row[5]) == pytest.approx(
+                    round(statistics.fmean(values) * scale, 2), abs=0.006
+                )
+                assert number(row[6]) == pytest.approx(
+                    round(statistics.median(values) * scale, 2), abs=0.006
+                )
+                parts = [f[3][key] for f in subset if key in f[3] and f[3][key] is not None]
+                if parts:
+                    pooled = sum(p[0] for p in parts) / sum(p[1] for p in parts) * scale
+                    assert number(row[7]) == pytest.approx(round(pooled, 2), abs=0.006)
+                checked += 1
+    assert checked >= 10
