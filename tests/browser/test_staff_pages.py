@@ -84,6 +84,8 @@ def test_every_referent_and_pilot_page_is_accessible(
         "referent-",
     )
     page.get_by_role("button", name="Se déconnecter").click()
+    # The logout must have landed before the next login, or its answer could end that one.
+    expect(page).to_have_url(re.compile(r"/connexion$"))
     log_in(page, live_server, "pilote")
     expect(page).to_have_url(re.compile(r"/pilote/$"))
     paths = [
