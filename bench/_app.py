@@ -11,6 +11,19 @@ from defi.demo import load_demo
 from defi.extensions import db
 from defi.formatting import today
 
+# The foyer's pages, measured by collecte_page.py and queries.py alike.
+FOYER_PAGES = (
+    "/collecte/",
+    "/collecte/3/repas",
+    "/collecte/3/pesees",
+    "/collecte/3/recettes",
+    "/collecte/3/producteurs",
+    "/collecte/3/questionnaire",
+    "/collecte/3/envoi",
+    "/collecte/recettes",
+    "/collecte/producteurs",
+)
+
 
 class QueryCounter:
     """Counts the SQL statements the app sends while it is active."""

@@ -9,22 +9,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._app import FOYER_PAGES  # noqa: E402
 from bench._app import QueryCounter  # noqa: E402
 from bench._app import demo_app  # noqa: E402
 from bench._app import logged_in  # noqa: E402
 from defi.extensions import db  # noqa: E402
 
-PAGES = (
-    "/collecte/",
-    "/collecte/3/repas",
-    "/collecte/3/pesees",
-    "/collecte/3/recettes",
-    "/collecte/3/producteurs",
-    "/collecte/3/questionnaire",
-    "/collecte/3/envoi",
-    "/collecte/recettes",
-    "/collecte/producteurs",
-)
 GZIP = {"Accept-Encoding": "gzip"}
 
 
@@ -44,7 +34,7 @@ def main():
     with app.app_context():
         counter = QueryCounter(db.engine)
     print(f"{'page':<28}{'html gz':>9}{'+ css/js gz':>13}{'total KB':>10}{'queries':>9}")
-    for page in PAGES:
+    for page in FOYER_PAGES:
         counter.count = 0
         response = client.get(page, headers=GZIP)
         queries = counter.count

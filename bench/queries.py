@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._app import FOYER_PAGES  # noqa: E402
 from bench._app import QueryCounter  # noqa: E402
 from bench._app import demo_app  # noqa: E402
 from bench._app import logged_in  # noqa: E402
@@ -31,20 +32,7 @@ FOYER = "foyer-est-01"
 FACILITATOR = "animateur-est"
 # (username, pages); `{group}` is the Est group's id.
 PAGES = (
-    (
-        FOYER,
-        (
-            "/collecte/",
-            "/collecte/3/repas",
-            "/collecte/3/pesees",
-            "/collecte/3/recettes",
-            "/collecte/3/producteurs",
-            "/collecte/3/questionnaire",
-            "/collecte/3/envoi",
-            "/collecte/recettes",
-            "/collecte/producteurs",
-        ),
-    ),
+    (FOYER, FOYER_PAGES),
     (FACILITATOR, ("/groupe/{group}", "/groupe/{group}/relances", "/groupe/{group}/progres")),
     ("referent-mjep", ("/accompagnement/",)),
     ("pilote", ("/pilote/",)),
