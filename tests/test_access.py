@@ -70,6 +70,10 @@ FROZEN_NOW = {"pilot.question_edit", "pilot.question_delete"}
 ANY_HOUSEHOLD = {"household A", "household B (other group)", "accompanied household"}
 
 
+HTMX = {"HX-Request": "true"}
+REQUESTS = [("GET", {}), ("GET", HTMX), ("HEAD", {}), ("POST", {}), ("POST", HTMX)]
+
+
 def owners_of(rule):
     """The actors for whom the sample objects of this rule exist (None: any of the role)."""
     if rule.endpoint in ("collecte.recipe_book", "collecte.directory", "collecte.index"):
@@ -159,26 +163,28 @@ def test_no_unexpected_2xx(app, demo, client, auth, actor):
             from flask import url_for
 
             url = url_for(rule.endpoint, **{k: args[k] for k in rule.arguments})
-        for method in ("GET", "POST"):
+        # Each method as a page and as an htmx fragment (the same rule answers both).
+        for method, headers in REQUESTS:
             if method not in rule.methods or rule.endpoint == "accounts.logout":
                 continue
-            response = client.open(url, method=method)
+            response = client.open(url, method=method, headers=headers)
             response.close()  # static files are streamed
             checked += 1
+            seen = (actor, method, url, headers)
             if not allowed:
-                assert not 200 <= response.status_code < 300, (actor, method, url)
+                assert not 200 <= response.status_code < 300, seen
                 if role == "anonymous":
-                    assert response.status_code == 302, (method, url)
+                    assert response.status_code == 302, seen
                     assert "/connexion" in response.headers["Location"]
                 else:
-                    assert response.status_code in (403, 404), (actor, method, url)
+                    assert response.status_code in (403, 404), seen
             else:
                 # Never refused by the policy nor failing; a row deleted by an earlier POST
                 # of this loop may answer 404.
                 if rule.endpoint not in FROZEN_NOW:
-                    assert response.status_code not in (403, 500), (actor, method, url)
-                assert response.status_code < 500, (actor, method, url)
-    assert checked >= len(POLICY)
+                    assert response.status_code not in (403, 500), seen
+                assert response.status_code < 500, seen
+    assert checked >= 2 * len(POLICY)
 
 
 def test_public_endpoints_are_few():
@@ -227,3 +233,36 @@ def test_each_role_lands_on_its_home(demo, auth, client, username, home):
     assert response.headers["Location"] == home
     page = client.get(home, follow_redirects=True)
     assert page.status_code == 200
+
+
+def database_fingerprint():
+    """Every row of every table, to show that a request wrote nothing."""
+    return {
+        table.name: db.session.execute(sa.select(table).order_by(*table.primary_key)).all()
+        for table in db.metadata.sorted_tables
+    }
+
+
+@pytest.mark.parametrize("actor", ["household A", "referent", "facilitator of the group", "pilot"])
+def test_head_requests_write_nothing(app, demo, client, auth, actor):
+    # Flask answers HEAD with the GET view: a view that reads "not GET" as a submission
+    # would save an empty form (it once blanked a producer's name).
+    auth.login(ACTORS[actor])
+    entries = {code: relevé_with_rows(code) for code in ("EST-01", "EST-05")}
+    before = database_fingerprint()
+    heads = 0
+    for rule in app.url_map.iter_rules():
+        if "HEAD" not in rule.methods or ROLE_OF_ACTOR[actor] not in POLICY[rule.endpoint]:
+            continue
+        args = sample_args(rule, entries)
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{k: args[k] for k in rule.arguments})
+        response = client.head(url)
+        response.close()
+        assert response.status_code < 500, url
+        heads += 1
+    db.session.expire_all()
+    assert heads >= 10
+    assert database_fingerprint() == before

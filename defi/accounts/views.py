@@ -47,7 +47,9 @@ def rerender_on_csrf_error(view):
 
 def safe_next(target: str | None) -> str | None:
     """Only a path of this site: never another host (no open redirect through `next=`)."""
-    if not target:
+    # Browsers drop tabs and newlines from a URL and read a backslash as a slash: a tab
+    # between two slashes would make "//evil.example", another host.
+    if not target or any(char.isspace() or not char.isprintable() for char in target):
         return None
     target = target.replace("\\", "/")
     parts = urlsplit(target)
@@ -80,7 +82,7 @@ def sign_in(user):
 @rerender_on_csrf_error
 def login():
     """Log in with a username and a password."""
-    if current_user.is_authenticated and request.method == "GET":
+    if current_user.is_authenticated and request.method in ("GET", "HEAD"):
         return redirect(home_url(current_user))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():

@@ -174,7 +174,7 @@ def attendance(group_id, event_id):
     event = services.get_event_or_404(group, event_id)
     sheet = services.attendance_sheet(group, event)
     form = AttendanceForm(sheet.choices, accompanied_active=sheet.accompanied_active)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_sheet(group, event)
     if form.validate_on_submit():
         count = services.set_attendance(

@@ -257,7 +257,7 @@ def render_meals(
 def meals(household_id, rank):
     """Repas et achats: the period, the repas-convives, the cost; the purchases below."""
     releve = load(household_id, rank)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_meals(releve)
     form = MealsForm()
     if not form.validate_on_submit() and csrf_failed(form):
@@ -333,7 +333,7 @@ def purchase_update(household_id, rank, purchase_id):
         writable_entry(releve)  # lock the relevé before reading the row to change
     purchase = get_row_or_404(releve, Purchase, purchase_id)
     status, conflict, saved = 200, False, None
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         form = PurchaseForm(formdata=None, obj=purchase)
         form.total.data = euros_of(purchase.total_cents)
         form.organic.data = euros_of(purchase.organic_cents)
@@ -418,7 +418,7 @@ def render_weighings(releve, form=None, status=200, saved=None):
 def weighings(household_id, rank):
     """Pesées: add a weighing; totals per category and per person and year below."""
     releve = load(household_id, rank)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render_weighings(releve)
     form = WeighingForm()
     if not form.validate_on_submit():
@@ -520,7 +520,7 @@ def text_row_update(household_id, rank, row_id, kind):
         writable_entry(releve)  # lock the relevé before reading the row to change
     row = get_row_or_404(releve, model, row_id)
     status, conflict, saved = 200, None, None
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         form = form_class(formdata=None, obj=row)
         form.version.data = str(row.version)
     else:
@@ -593,7 +593,7 @@ def questionnaire(household_id, rank):
     releve = load(household_id, rank)
     questions = services.questions_for(releve.wave)
     saved = None
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         form = questionnaire_form(questions, answers=services.answers_of(releve.entry))
     else:
         form = questionnaire_form(questions, formdata=request.form)

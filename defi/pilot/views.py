@@ -107,6 +107,22 @@ def reset(user_id):
     return invitation_page(invitation, code, user.username, url_for("pilot.index"))
 
 
+@bp.route("/equipe/<int:user_id>/statut", methods=["POST"])
+def staff_status(user_id):
+    """Deactivate a facilitator or a referent who leaves (their sessions end), or bring one back."""
+    user = get_staff_or_404(user_id)
+    if ConfirmForm().validate_on_submit():
+        user.active = not user.active
+        if not user.active:
+            user.rotate_session_token()
+        db.session.commit()
+        if user.active:
+            flash(_("Le compte %(name)s est de nouveau actif.", name=user.username))
+        else:
+            flash(_("Le compte %(name)s est désactivé.", name=user.username))
+    return redirect(url_for("pilot.index"), 303)
+
+
 def _tables(challenge):
     return comparison_tables(challenge, current_app.config["DEFI_MIN_COUNT"])
 
@@ -302,7 +318,7 @@ def question_edit(question_id):
             abort(404)
     editable = setup.questionnaire_editable(challenge, today())
     form = QuestionForm(obj=question)
-    if request.method == "GET" and question is not None:
+    if request.method in ("GET", "HEAD") and question is not None:
         form.choice_lines.data = "\n".join(choice.label for choice in question.choices)
     if editable and form.validate_on_submit():
         setup.save_question(
@@ -316,7 +332,7 @@ def question_edit(question_id):
         db.session.commit()
         flash(_("Question enregistrée."), "success")
         return redirect(url_for("pilot.settings"), 303)
-    status = 200 if editable or request.method == "GET" else 403
+    status = 200 if editable or request.method in ("GET", "HEAD") else 403
     return render_template(
         "pilot/question.html", form=form, question=question, editable=editable
     ), status
