@@ -77,6 +77,7 @@ POLICY: dict[str, frozenset[str]] = {
     "pilot.index": frozenset({PILOT}),
     "pilot.invite_staff": frozenset({PILOT}),
     "pilot.reset": frozenset({PILOT}),
+    "pilot.staff_status": frozenset({PILOT}),
     "pilot.comparison": frozenset({PILOT}),
     "pilot.export_csv": frozenset({PILOT}),
     "pilot.export_xlsx": frozenset({PILOT}),

@@ -17,6 +17,7 @@ from defi.models import Invitation
 from defi.models import Structure
 from defi.models import User
 from defi.models.base import utcnow
+from tests.conftest import Auth
 from tests.conftest import page_text
 
 GOOD_PASSWORD = "le jardin de mamie en mai"
@@ -78,6 +79,15 @@ def test_password_is_hashed_with_argon2id_at_owasp_parameters(demo):
         ("//evil.example/", "/groupe/"),
         ("/\\evil.example", "/groupe/"),
         ("javascript:alert(1)", "/groupe/"),
+        ("/\t/evil.example", "/groupe/"),
+        ("/\x00/evil.example", "/groupe/"),
+        ("/ /evil.example", "/groupe/"),
+        ("\t//evil.example", "/groupe/"),
+        ("https:evil.example", "/groupe/"),
+        ("http:/evil.example", "/groupe/"),
+        ("/\u2215/evil.example", "/%E2%88%95/evil.example"),  # a path of this site
+        ("/calendrier/?retour=//evil.example", "/calendrier/?retour=//evil.example"),
+        ("/%2F/evil.example", "/%2F/evil.example"),
     ],
 )
 def test_next_never_leaves_the_site(demo, client, next_url, landing):
@@ -112,6 +122,62 @@ def test_logout_kills_a_copied_session_cookie(demo, client, auth, app):
     response = thief.get("/collecte/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/connexion")
+
+
+def test_password_change_kills_a_cookie_copied_before_it(demo, client, auth, app):
+    auth.login("foyer-est-02")
+    copied = client.get_cookie("session").value
+    changed = client.post(
+        "/mot-de-passe",
+        data={
+            "current": "carottes-et-poireaux",
+            "password": GOOD_PASSWORD,
+            "confirm": GOOD_PASSWORD,
+        },
+    )
+    assert changed.status_code == 303
+    assert client.get("/collecte/").status_code == 200  # the device that changed it stays
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    response = thief.get("/collecte/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/connexion")
+    assert thief.post("/collecte/3/repas", data={"persons": "9"}).status_code == 302
+
+
+def test_a_deactivated_staff_account_loses_its_sessions_and_its_login(demo, client, auth, app):
+    facilitator = app.test_client()
+    assert Auth(facilitator).login("animateur-est").status_code == 303
+    copied = facilitator.get_cookie("session").value
+    auth.login("pilote")
+    target = user("animateur-est")
+    response = client.post(f"/pilote/equipe/{target.id}/statut", follow_redirects=True)
+    assert response.status_code == 200
+    assert "Le compte animateur-est est désactivé." in page_text(response)
+    assert "Réactiver le compte" in page_text(response)
+    db.session.expire_all()
+    assert user("animateur-est").active is False
+    assert facilitator.get("/groupe/").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/groupe/").status_code == 302
+    refused = Auth(app.test_client()).login("animateur-est")
+    assert refused.status_code == 200
+    assert "Identifiant ou mot de passe incorrect" in page_text(refused)
+
+    back = client.post(f"/pilote/equipe/{target.id}/statut", follow_redirects=True)
+    assert "Le compte animateur-est est de nouveau actif." in page_text(back)
+    assert Auth(app.test_client()).login("animateur-est").status_code == 303
+    assert thief.get("/groupe/").status_code == 302  # the old cookie stays dead
+
+
+def test_only_staff_accounts_can_be_deactivated(demo, client, auth):
+    auth.login("pilote")
+    for username in ("foyer-est-01", "pilote"):
+        response = client.post(f"/pilote/equipe/{user(username).id}/statut")
+        assert response.status_code == 404, username
+    db.session.expire_all()
+    assert user("foyer-est-01").active and user("pilote").active
 
 
 def test_staff_session_ends_after_30_minutes_idle(demo, client, auth):
