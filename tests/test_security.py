@@ -1,6 +1,9 @@
 """Headers, error pages, health check and French formats on every kind of response."""
 
 from datetime import date
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import pytest
 from flask import abort
@@ -146,3 +149,95 @@ def test_logout_is_visible_on_every_signed_in_page(demo, client, auth):
         html = page_text(client.get(home))
         assert "Se déconnecter" in html
         auth.logout()
+
+
+class Links(HTMLParser):
+    """Every same-page reference a crawler can follow: links, htmx GETs, assets, GET forms."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("href", "src", "hx-get"):
+            if attrs.get(name):
+                self.urls.append(attrs[name])
+        if tag == "form" and (attrs.get("method") or "get").lower() == "get":
+            self.urls.append(attrs.get("action") or "")
+        if tag == "script" and not attrs.get("src"):
+            self.inline.append("<script> without src")
+        if tag == "style" or "style" in attrs:
+            self.inline.append(f"<{tag} style>")
+        self.inline += [f"<{tag} {name}>" for name in attrs if name.startswith("on")]
+
+
+# A GET changes nothing, but the logout's address is left out all the same.
+NOT_FOLLOWED = ("/deconnexion",)
+
+
+def crawl_headers(client, start, signed_in, limit=150):
+    """Visit every page reachable from `start`, as a page and as an htmx fragment; return the
+    URLs visited and the defects of their headers and markup."""
+    seen, queue, problems = set(), [start, "/healthz", "/nulle-part", "/static/nulle-part.css"], []
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        for headers in ({}, {"HX-Request": "true"}):
+            response = client.get(url, headers=headers)
+            body = response.get_data()
+            response.close()
+            expected = {
+                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "strict-origin-when-cross-origin",
+            }
+            if signed_in:
+                expected["Cache-Control"] = "no-store"
+            for name, value in expected.items():
+                if response.headers.get(name) != value:
+                    problems.append((url, headers, name, response.headers.get(name)))
+            if "HX-Request" not in response.headers.get("Vary", ""):
+                problems.append((url, headers, "Vary", response.headers.get("Vary")))
+            if response.status_code >= 500:
+                problems.append((url, headers, "status", response.status_code))
+            if response.mimetype != "text/html" or headers:
+                continue
+            links = Links()
+            links.feed(body.decode())
+            problems += [(url, "inline", what) for what in links.inline]
+            for href in links.urls:
+                target = urlsplit(urljoin(url, href))
+                if target.netloc or target.scheme not in ("", "http") or not target.path:
+                    continue
+                path = target.path + (f"?{target.query}" if target.query else "")
+                if not path.startswith(NOT_FOLLOWED):
+                    queue.append(path)
+    return seen, problems
+
+
+@pytest.mark.parametrize(
+    ("username", "home", "floor"),
+    [
+        (None, "/connexion", 3),
+        ("foyer-est-01", "/collecte/", 15),
+        ("foyer-est-05", "/collecte/", 15),
+        ("animateur-est", "/groupe/", 15),
+        ("referent-mjep", "/accompagnement/", 10),
+        ("pilote", "/pilote/", 15),
+    ],
+)
+def test_every_response_of_a_crawl_carries_the_security_headers(
+    demo, client, auth, username, home, floor
+):
+    if username:
+        auth.login(username)
+    visited, problems = crawl_headers(client, home, signed_in=username is not None)
+    assert not problems
+    assert len(visited) >= floor, sorted(visited)
+    assert "/static/app.css" in visited
+    if username and username.startswith("foyer"):
+        assert "/mes-donnees?format=csv" in visited  # a download
