@@ -7,8 +7,10 @@ weighing...): None is "no value", never zero.
 """
 
 import statistics
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from decimal import ROUND_HALF_UP
@@ -141,51 +143,89 @@ def foyer_values(
     `question_choices` are the (question key, choice key) pairs asked in that wave; a choice is
     1 when ticked, else 0.
     """
-    values: dict[str, float | None] = {
-        "cout_repas_personne": cost_per_meal_person(sums),
-        "part_bio": organic_share(sums),
-        "part_locale": local_share(sums),
+    return {key: column[0] for key, column in value_columns([sums], question_choices).items()}
+
+
+def value_columns(
+    entry_sums: Sequence[EntrySums], question_choices: Iterable[tuple[str, str]] = ()
+) -> dict[str, list[float | None]]:
+    """`foyer_values` of many relevés at once: {key: [the value of each relevé, in order]}.
+
+    One list per indicator rather than one dict per relevé: the pilot's export values every
+    relevé of a défi (10,000 foyers × 3 waves).
+    """
+    columns: dict[str, list[float | None]] = {
+        "cout_repas_personne": [cost_per_meal_person(sums) for sums in entry_sums],
+        "part_bio": [organic_share(sums) for sums in entry_sums],
+        "part_locale": [local_share(sums) for sums in entry_sums],
     }
     for place in PLACE_TYPES:
-        values[f"part_lieu_{place}"] = place_share(sums, place)
-    values["gaspillage_kg_pers_an"] = waste_kg_per_person_year(sums)
+        columns[f"part_lieu_{place}"] = [place_share(sums, place) for sums in entry_sums]
+    columns["gaspillage_kg_pers_an"] = [waste_kg_per_person_year(sums) for sums in entry_sums]
     for category in WEIGHING_CATEGORIES:
-        values[f"gaspillage_kg_pers_an_{category}"] = waste_kg_per_person_year(sums, category)
-    values["recettes"] = sums.recipes
-    values["producteurs"] = sums.producers
+        columns[f"gaspillage_kg_pers_an_{category}"] = [
+            waste_kg_per_person_year(sums, category) for sums in entry_sums
+        ]
+    columns["recettes"] = [sums.recipes for sums in entry_sums]
+    columns["producteurs"] = [sums.producers for sums in entry_sums]
     for question, choice in question_choices:
-        values[f"q_{question}_{choice}"] = 1 if f"{question}:{choice}" in sums.choices else 0
-    return values
+        ticked = f"{question}:{choice}"
+        columns[f"q_{question}_{choice}"] = [
+            1 if ticked in sums.choices else 0 for sums in entry_sums
+        ]
+    return columns
 
 
 def pooled_parts(key: str, sums: EntrySums) -> tuple[float, float] | None:
     """(numerator, denominator) of a ratio indicator, for the pooled ratio Σ num ÷ Σ den."""
+    return parts_of(key)(sums)
+
+
+def parts_of(key: str) -> Callable[[EntrySums], tuple[float, float] | None]:
+    """The function giving a relevé's (numerator, denominator) of the indicator `key`.
+
+    Chosen once per indicator, so that the export calls it on every relevé without looking
+    at the key again.
+    """
     if key == "cout_repas_personne":
-        if sums.cost_mode == "direct" or not sums.spend_total_cents or not sums.meal_covers:
-            return None
-        return sums.spend_total_cents / 100, sums.meal_covers
-    if key in ("part_bio", "part_locale") or key.startswith("part_lieu_"):
-        if not sums.spend_total_cents:
-            return None
-        if key == "part_bio":
-            part = sums.spend_organic_cents
-        elif key == "part_locale":
-            part = sums.spend_local_cents
-        else:
-            if sums.spend_by_place is None:
-                return None
-            part = sums.spend_by_place.get(key.removeprefix("part_lieu_"), 0)
-        return part, sums.spend_total_cents
+        return _cost_parts
+    if key == "part_bio":
+        return lambda sums: _share_parts(sums, sums.spend_organic_cents)
+    if key == "part_locale":
+        return lambda sums: _share_parts(sums, sums.spend_local_cents)
+    if key.startswith("part_lieu_"):
+        place = key.removeprefix("part_lieu_")
+        return lambda sums: (
+            None
+            if sums.spend_by_place is None
+            else _share_parts(sums, sums.spend_by_place.get(place, 0))
+        )
     if key.startswith("gaspillage_kg_pers_an"):
-        days = person_days(sums)
-        if sums.waste_grams is None or not days:
-            return None
         category = key.removeprefix("gaspillage_kg_pers_an").removeprefix("_")
-        if category and sums.waste_by_category is None:
-            return None
-        grams = sums.waste_by_category.get(category, 0) if category else sums.waste_grams
-        return grams / 1000 * DAYS_PER_YEAR, days
-    return None
+        return lambda sums: _waste_parts(sums, category)
+    return lambda sums: None
+
+
+def _cost_parts(sums: EntrySums) -> tuple[float, float] | None:
+    if sums.cost_mode == "direct" or not sums.spend_total_cents or not sums.meal_covers:
+        return None
+    return sums.spend_total_cents / 100, sums.meal_covers
+
+
+def _share_parts(sums: EntrySums, part: int) -> tuple[float, float] | None:
+    if not sums.spend_total_cents:
+        return None
+    return part, sums.spend_total_cents
+
+
+def _waste_parts(sums: EntrySums, category: str) -> tuple[float, float] | None:
+    days = person_days(sums)
+    if sums.waste_grams is None or not days:
+        return None
+    if category and sums.waste_by_category is None:
+        return None
+    grams = sums.waste_by_category.get(category, 0) if category else sums.waste_grams
+    return grams / 1000 * DAYS_PER_YEAR, days
 
 
 def is_ratio(key: str) -> bool:
@@ -211,8 +251,9 @@ def aggregate(values: Iterable[float | None], parts: Iterable[tuple[float, float
     if not present:
         return Aggregate(n=0, mean=None, median=None)
     kept = [part for part in parts if part is not None]
-    denominator = sum(den for _num, den in kept)
-    pooled = sum(num for num, _den in kept) / denominator if denominator else None
+    numerators, denominators = zip(*kept, strict=True) if kept else ((), ())
+    denominator = sum(denominators)
+    pooled = sum(numerators) / denominator if denominator else None
     return Aggregate(
         n=len(present),
         mean=statistics.fmean(present),

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import random
 import re
 import statistics
 import zipfile
@@ -11,7 +12,20 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from defi.collecte.figures import sums_for
 from defi.extensions import db
+from defi.groups.progress import progress_by_scope
+from defi.groups.progress import question_choices
+from defi.indicators import SUBGROUPS
+from defi.indicators import EntrySums
+from defi.indicators import aggregate
+from defi.indicators import foyer_values
+from defi.indicators import indicator_keys
+from defi.indicators import paired_change
+from defi.indicators import pooled_parts
+from defi.indicators import suppress
+from defi.models import Accompaniment
+from defi.models import Answer
 from defi.models import Challenge
 from defi.models import Entry
 from defi.models import Household
@@ -374,3 +388,226 @@ def test_every_comparison_figure_equals_the_raw_rows(demo, key):
                     assert number(row[7]) == pytest.approx(round(pooled, 2), abs=0.006)
                 checked += 1
     assert checked >= 10
+
+
+def add_random_releves(challenge, seed=7, count=60):
+    """Foyers with random relevés in the défi's groups, with the odd cases the sums must keep.
+
+    Purchases of 0 € and several at one place, totals and direct modes beside purchases,
+    weighings of 0 g, declared counts, empty recipe titles and producer names, drafts, foyers
+    missing a wave, a third of them accompanied.
+    """
+    from defi.models import Producer
+    from defi.models import Question
+    from defi.models import Recipe
+    from defi.models import Structure
+    from defi.models import Weighing
+    from defi.models.collecte import COST_MODES
+    from defi.models.collecte import PLACE_TYPES
+    from defi.models.collecte import WEIGHING_CATEGORIES
+
+    rng = random.Random(seed)
+    structure = db.session.scalar(sa.select(Structure).limit(1))
+    questions = db.session.scalars(
+        sa.select(Question).where(Question.challenge_id == challenge.id)
+    ).all()
+    for number in range(count):
+        group = challenge.groups[number % len(challenge.groups)]
+        household = Household(
+            challenge_id=challenge.id, group=group, code=f"GEN-{number:02d}", display_name="G"
+        )
+        if number % 3 == 0:
+            household.accompaniment = Accompaniment(
+                structure=structure, group_id=group.id, label=f"Panais {number}"
+            )
+        db.session.add(household)
+        for wave in challenge.waves:
+            if rng.random() < 0.2:
+                continue
+            entry = Entry(
+                household=household,
+                wave=wave,
+                status="draft" if rng.random() < 0.15 else "submitted",
+                persons=rng.choice((None, 1, 3, 5)),
+                period_days=rng.choice((None, 7, 14)),
+                meal_covers=rng.choice((None, 0, 12, 41)),
+                cost_mode=rng.choice(COST_MODES),
+            )
+            db.session.add(entry)
+            if entry.cost_mode == "totals":
+                entry.spend_total_cents = rng.choice((0, 4500, 8999))
+                entry.spend_organic_cents = rng.randint(0, entry.spend_total_cents)
+                entry.spend_local_cents = rng.randint(0, entry.spend_total_cents)
+            if entry.cost_mode == "direct":
+                entry.direct_cost_cents = rng.choice((None, 275))
+            if rng.random() < 0.2:
+                entry.declared_waste_grams = rng.choice((0, 2500))
+            if rng.random() < 0.2:
+                entry.declared_recipes, entry.declared_producers = rng.randint(0, 3), 0
+            for _ in range(rng.randint(0, 4)):
+                total = rng.choice((0, 150, 999, 4321))
+                entry.purchases.append(
+                    Purchase(
+                        place_type=rng.choice(PLACE_TYPES[:3]),
+                        total_cents=total,
+                        organic_cents=rng.randint(0, total),
+                        local_cents=rng.randint(0, total),
+                    )
+                )
+            for _ in range(rng.randint(0, 3)):
+                entry.weighings.append(
+                    Weighing(category=rng.choice(WEIGHING_CATEGORIES), grams=rng.choice((0, 1234)))
+                )
+            for _ in range(rng.randint(0, 2)):
+                entry.recipes.append(Recipe(title=rng.choice(("", "Soupe")), purpose="restes"))
+            for _ in range(rng.randint(0, 2)):
+                name = rng.choice(("", "Ferme"))
+                entry.producers.append(Producer(name=name, kind="ferme", dedup_key=name))
+            for question in questions:
+                if question.from_rank <= wave.rank:
+                    for choice in question.choices:
+                        if rng.random() < 0.4:
+                            entry.answers.append(Answer(question_id=question.id, choice=choice))
+    db.session.commit()
+
+
+def summed_one_by_one(entry):
+    """The EntrySums of a relevé, its rows added one by one in Python (no SQL sum)."""
+    if entry.cost_mode == "totals":
+        total = entry.spend_total_cents or 0
+        organic = entry.spend_organic_cents or 0
+        local = entry.spend_local_cents or 0
+        places = None
+    else:
+        total = organic = local = 0
+        places = {}
+        for purchase in entry.purchases:
+            total += purchase.total_cents
+            organic += purchase.organic_cents
+            local += purchase.local_cents
+            places[purchase.place_type] = places.get(purchase.place_type, 0) + purchase.total_cents
+    if entry.declared_waste_grams is not None:
+        waste, categories = entry.declared_waste_grams, None
+    else:
+        categories = {}
+        for weighing in entry.weighings:
+            categories[weighing.category] = categories.get(weighing.category, 0) + weighing.grams
+        waste = sum(categories.values()) if entry.weighings else None
+    recipes = sum(1 for recipe in entry.recipes if recipe.title)
+    producers = sum(1 for producer in entry.producers if producer.name)
+    return EntrySums(
+        persons=entry.persons,
+        period_days=entry.period_days,
+        meal_covers=entry.meal_covers,
+        cost_mode=entry.cost_mode,
+        direct_cost_cents=entry.direct_cost_cents,
+        spend_total_cents=total,
+        spend_organic_cents=organic,
+        spend_local_cents=local,
+        spend_by_place=places,
+        waste_grams=waste,
+        waste_by_category=categories,
+        recipes=recipes if entry.declared_recipes is None else entry.declared_recipes,
+        producers=producers if entry.declared_producers is None else entry.declared_producers,
+        choices=frozenset(f"{a.choice.question.key}:{a.choice.key}" for a in entry.answers),
+        household_id=entry.household_id,
+        wave_id=entry.wave_id,
+        status=entry.status,
+    )
+
+
+def test_sql_sums_equal_the_rows_summed_one_by_one(demo):
+    add_random_releves(demo)
+    entries = db.session.scalars(sa.select(Entry)).all()
+    assert len(entries) > 150
+    expected = {entry.id: summed_one_by_one(entry) for entry in entries}
+    assert sums_for(sa.select(Entry.id)) == expected
+    # One relevé alone, as the foyer's pages ask for it.
+    one = entries[-1].id
+    assert sums_for(sa.select(Entry.id).where(Entry.id == one)) == {one: expected[one]}
+    assert sums_for(sa.select(Entry.id).where(Entry.id == -1)) == {}
+
+
+def progress_foyer_by_foyer(challenge, group_ids, k, choices):
+    """The progress table computed the plain way, one foyer's dict of values at a time."""
+    rows = db.session.execute(
+        sa.select(Entry.id, Entry.household_id, Wave.rank, Accompaniment.id.is_not(None))
+        .join(Household, Household.id == Entry.household_id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Household.group_id.in_(group_ids), Entry.status == "submitted")
+    ).all()
+    sums = sums_for(sa.select(Entry.id))
+    pairs = [(question, choice) for question, choice, *_rest in choices]
+    from_rank = {question: rank for question, _c, _t, _l, rank in choices}
+    values, parts, side = {}, {}, {}
+    for entry_id, household, rank, accompanied in rows:
+        asked = [(q, c) for q, c in pairs if from_rank[q] <= rank]
+        values[(household, rank)] = foyer_values(sums[entry_id], asked)
+        parts[(household, rank)] = sums[entry_id]
+        side[household] = "accompagnes" if accompanied else "non_accompagnes"
+    table = {}
+    for key in indicator_keys(pairs):
+        table[key] = {}
+        for rank in (1, 2, 3):
+            members = {
+                subgroup: [h for (h, r) in values if r == rank and subgroup in ("tous", side[h])]
+                for subgroup in SUBGROUPS
+            }
+            cells = {
+                subgroup: aggregate(
+                    [values[(h, rank)].get(key) for h in foyers],
+                    [pooled_parts(key, parts[(h, rank)]) for h in foyers],
+                )
+                for subgroup, foyers in members.items()
+            }
+            table[key][rank] = {}
+            for subgroup, shown in suppress(cells, k).items():
+                change = (None, None)
+                if shown is not None and rank > 1 and shown.n:
+                    first = {
+                        h: values[(h, 1)].get(key) for h in members[subgroup] if (h, 1) in values
+                    }
+                    later = {h: values[(h, rank)].get(key) for h in members[subgroup]}
+                    change = paired_change(first, later)
+                table[key][rank][subgroup] = None if shown is None else (shown, change)
+    return table
+
+
+def test_progress_of_every_scope_equals_a_foyer_by_foyer_computation(demo):
+    add_random_releves(demo, seed=11, count=90)
+    choices = question_choices(demo.id)
+    scopes = {"Tous": [group.id for group in demo.groups]}
+    scopes.update({group.name: [group.id] for group in demo.groups})
+    tables = progress_by_scope(scopes, demo, 3, choices=choices)
+    checked = paired = 0
+    for name, group_ids in scopes.items():
+        expected = progress_foyer_by_foyer(demo, group_ids, 3, choices)
+        assert tables[name].keys() == expected.keys()
+        for key, by_rank in expected.items():
+            for rank, cells in by_rank.items():
+                for subgroup, wanted in cells.items():
+                    cell = tables[name][key][rank][subgroup]
+                    if wanted is None:
+                        assert cell is None, (name, key, rank, subgroup)
+                        continue
+                    figure, (paired_n, change) = wanted
+                    assert cell.n == figure.n, (name, key, rank, subgroup)
+                    for found, value in (
+                        (cell.mean, figure.mean),
+                        (cell.median, figure.median),
+                        (cell.pooled, figure.pooled),
+                    ):
+                        assert found == (value if value is None else pytest.approx(value))
+                    if rank == 1 or not figure.n:
+                        assert (cell.paired_n, cell.change_pct) == (None, None)
+                    elif paired_n >= 3:
+                        assert cell.paired_n == paired_n
+                        assert cell.change_pct == (
+                            change if change is None else pytest.approx(change)
+                        )
+                        paired += change is not None
+                    else:
+                        assert (cell.paired_n, cell.change_pct) == (paired_n or None, None)
+                    checked += 1
+    assert checked > 500 and paired > 100

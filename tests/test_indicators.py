@@ -19,6 +19,7 @@ from defi.indicators import organic_share
 from defi.indicators import paired_change
 from defi.indicators import place_share
 from defi.indicators import pooled_parts
+from defi.indicators import value_columns
 from defi.indicators import waste_kg_per_person_year
 
 # A foyer of 4 persons over 14 days:
@@ -322,6 +323,19 @@ def test_choice_flags_match_the_whole_question_and_choice():
     assert values["q_maintien_moins"] == 0
     assert values["q_autre_mieux"] == 0
     assert "q_manger_mieux_sante" not in values
+
+
+def test_value_columns_hold_each_releves_values_in_order():
+    # The export's way: one list per indicator, the relevés in the order given.
+    empty = EntrySums(choices=frozenset({"j_agis_sur:bio"}))
+    columns = value_columns([FOYER, empty, FOYER], QUESTION_CHOICES)
+    assert list(columns) == indicator_keys(QUESTION_CHOICES)
+    assert columns["cout_repas_personne"] == pytest.approx([2.10, None, 2.10])
+    assert columns["part_lieu_marche"] == pytest.approx([2 / 7, None, 2 / 7])  # 1200 ÷ 4200
+    assert columns["recettes"] == [3, 0, 3]
+    assert columns["q_manger_mieux_nouveaux_gouts"] == [1, 0, 1]
+    assert columns["q_j_agis_sur_bio"] == [1, 1, 1]
+    assert value_columns([], QUESTION_CHOICES)["part_bio"] == []
 
 
 # --- is_ratio and pooled_parts -------------------------------------------------------------

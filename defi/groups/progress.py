@@ -12,11 +12,11 @@ from defi.collecte.figures import sums_for
 from defi.extensions import db
 from defi.indicators import SUBGROUPS
 from defi.indicators import aggregate
-from defi.indicators import foyer_values
 from defi.indicators import indicator_keys
 from defi.indicators import is_ratio
-from defi.indicators import pooled_parts
+from defi.indicators import parts_of
 from defi.indicators import suppress
+from defi.indicators import value_columns
 from defi.models import Accompaniment
 from defi.models import Choice
 from defi.models import Entry
@@ -101,78 +101,120 @@ def progress_by_scope(scopes, challenge, k, choices=None, rows=None, sums=None):
     if choices is None:
         choices = question_choices(challenge.id)
     pairs = [(question, choice) for question, choice, *_rest in choices]
-    from_rank = {question: rank for question, _c, _t, _l, rank in choices}
     all_groups = sorted({group_id for ids in scopes.values() for group_id in ids})
     if rows is None:
         rows = submitted_rows(all_groups, challenge.id)
     if sums is None:
         sums = sums_for(submitted(all_groups, challenge.id)) if rows else {}
     keys = indicator_keys(pairs)
-    ratio_keys = [key for key in keys if is_ratio(key)]
-    # key → {(household, rank): value}; key → {(household, rank): (numerator, denominator)}
-    values = {key: {} for key in keys}
-    parts = {key: {} for key in ratio_keys}
-    side = {}
-    group_of = {}
-    for entry_id, household_id, rank, is_accompanied, group_id in rows:
-        entry_sums = sums[entry_id]
-        asked = [(q, c) for q, c in pairs if from_rank[q] <= rank]
-        for key, value in foyer_values(entry_sums, asked).items():
-            values[key][(household_id, rank)] = value
-        for key in ratio_keys:
-            parts[key][(household_id, rank)] = pooled_parts(key, entry_sums)
-        side[household_id] = "accompagnes" if is_accompanied else "non_accompagnes"
-        group_of[household_id] = group_id
+    by_wave = {rank: _WaveValues(rank, pairs, choices) for rank in waves}
+    for row in rows:
+        by_wave[row[2]].add(row, sums[row[0]])
+    for values in by_wave.values():
+        values.compute(keys)
+    for rank in waves[1:]:
+        by_wave[rank].pair_with(by_wave[waves[0]], keys)
 
     tables = {}
     for name, group_ids in scopes.items():
         wanted = set(group_ids)
-        membership = {(subgroup, rank): [] for subgroup in SUBGROUPS for rank in waves}
-        for household, rank in values[keys[0]]:
-            if group_of[household] in wanted:
-                membership[("tous", rank)].append(household)
-                membership[(side[household], rank)].append(household)
-        tables[name] = _table(keys, waves, membership, values, parts, k)
+        members = {rank: by_wave[rank].members(wanted) for rank in waves}
+        tables[name] = _table(keys, waves, by_wave, members, k)
     return tables
 
 
-def _table(keys, waves, membership, values, parts, k):
+class _WaveValues:
+    """One wave's submitted relevés, in the order read, and each indicator as a list.
+
+    Plain lists indexed by position, not dicts keyed by foyer: the pilot's export goes over
+    every foyer of a défi (10,000 × 3 waves). The order is the order of the rows, so that
+    every sum below adds the same numbers in the same order as one foyer after the other.
+    """
+
+    def __init__(self, rank, pairs, choices):
+        asked_from = {question: first_rank for question, _c, _t, _l, first_rank in choices}
+        self.asked = [(q, c) for q, c in pairs if asked_from[q] <= rank]
+        self.households, self.groups, self.accompanied, self.sums = [], [], [], []
+        self.values, self.parts, self.first = {}, {}, {}
+
+    def add(self, row, entry_sums):
+        _entry_id, household_id, _rank, is_accompanied, group_id = row
+        self.households.append(household_id)
+        self.groups.append(group_id)
+        self.accompanied.append(bool(is_accompanied))
+        self.sums.append(entry_sums)
+
+    def compute(self, keys):
+        """Every key's value (None when not asked or not computable) and pooled parts."""
+        self.values = value_columns(self.sums, self.asked)
+        for key in keys:
+            # A question not asked yet in this wave: no value.
+            self.values.setdefault(key, [None] * len(self.sums))
+            if is_ratio(key):
+                parts = parts_of(key)
+                self.parts[key] = [parts(entry_sums) for entry_sums in self.sums]
+
+    def pair_with(self, first, keys):
+        """Each foyer's value at the first wave, beside its value at this one (or None)."""
+        position = {household: index for index, household in enumerate(first.households)}
+        at = [position.get(household) for household in self.households]
+        for key in keys:
+            column = first.values[key]
+            self.first[key] = [None if index is None else column[index] for index in at]
+
+    def members(self, wanted):
+        """{subgroup: positions of the relevés of foyers of the groups `wanted`}."""
+        positions = {subgroup: [] for subgroup in SUBGROUPS}
+        everyone = positions["tous"]
+        by_side = (positions["non_accompagnes"], positions["accompagnes"])
+        for index, (group_id, accompanied) in enumerate(
+            zip(self.groups, self.accompanied, strict=True)
+        ):
+            if group_id in wanted:
+                everyone.append(index)
+                by_side[accompanied].append(index)
+        return positions
+
+
+def _table(keys, waves, by_wave, members, k):
     table = {}
     for key in keys:
-        by_foyer, key_parts = values[key], parts.get(key)
         table[key] = {}
         for rank in waves:
+            wave = by_wave[rank]
+            column, key_parts = wave.values[key], wave.parts.get(key)
             cells = {}
             for subgroup in SUBGROUPS:
-                foyers = membership[(subgroup, rank)]
+                positions = members[rank][subgroup]
                 cells[subgroup] = aggregate(
-                    [by_foyer.get((h, rank)) for h in foyers],
-                    [key_parts[(h, rank)] for h in foyers] if key_parts is not None else (),
+                    list(map(column.__getitem__, positions)),
+                    list(map(key_parts.__getitem__, positions)) if key_parts is not None else (),
                 )
             shown = suppress(cells, k)
             table[key][rank] = {
                 subgroup: None
                 if shown[subgroup] is None
-                else _cell(shown[subgroup], by_foyer, subgroup, rank, waves[0], membership, k)
+                else _cell(shown[subgroup], column, wave.first.get(key), members[rank][subgroup], k)
                 for subgroup in SUBGROUPS
             }
     return table
 
 
-def _cell(figure, by_foyer, subgroup, rank, first_rank, membership, k):
+def _cell(figure, column, first, positions, k):
     cell = Cell(figure.n, figure.mean, figure.median, figure.pooled)
-    if rank != first_rank and figure.n:
+    if first is not None and figure.n:
         # Paired foyers: a value in the first wave and in this one (indicators.paired_change,
         # inlined here: the pilot's export computes hundreds of these over every foyer).
-        before, after = [], []
-        for household in membership[(subgroup, rank)]:
-            later = by_foyer.get((household, rank))
-            first = by_foyer.get((household, first_rank))
-            if later is not None and first is not None:
-                before.append(first)
-                after.append(later)
-        paired_n = len(before)
+        pairs = [
+            (earlier, later)
+            for earlier, later in zip(
+                map(first.__getitem__, positions), map(column.__getitem__, positions), strict=True
+            )
+            if earlier is not None and later is not None
+        ]
+        paired_n = len(pairs)
         if paired_n >= k:
+            before, after = zip(*pairs, strict=True)
             mean_before = sum(before) / paired_n
             cell.paired_n = paired_n
             if mean_before:
@@ -183,26 +225,27 @@ def _cell(figure, by_foyer, subgroup, rank, first_rank, membership, k):
 
 
 def retention(group_ids, challenge, rows=None):
-    """Per subgroup: foyers enrolled, and with a submitted relevé at each wave."""
+    """Per subgroup: foyers enrolled, and with a submitted relevé at each wave.
+
+    `rows` (of `submitted_rows`) may hold other groups' relevés too: only these groups count.
+    """
     enrolled = db.session.execute(
         sa.select(Household.id, Accompaniment.id.is_not(None))
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
         .where(Household.group_id.in_(group_ids))
     ).all()
-    accompanied = {household: bool(flag) for household, flag in enrolled}
+    side = {household: "accompagnes" if flag else "non_accompagnes" for household, flag in enrolled}
     if rows is None:
         rows = submitted_rows(group_ids, challenge.id)
-    result = {}
-    for subgroup in SUBGROUPS:
-
-        def keep(household, subgroup=subgroup):
-            return subgroup == "tous" or (subgroup == "accompagnes") == accompanied[household]
-
-        result[subgroup] = {
-            "enrolled": sum(1 for household in accompanied if keep(household)),
-            "submitted": {
-                wave.rank: sum(1 for _e, h, rank, _a, _g in rows if rank == wave.rank and keep(h))
-                for wave in challenge.waves
-            },
-        }
+    result = {
+        subgroup: {"enrolled": 0, "submitted": {wave.rank: 0 for wave in challenge.waves}}
+        for subgroup in SUBGROUPS
+    }
+    for subgroup in side.values():
+        result["tous"]["enrolled"] += 1
+        result[subgroup]["enrolled"] += 1
+    for _entry_id, household, rank, _accompanied, _group_id in rows:
+        if household in side and rank in result["tous"]["submitted"]:
+            result["tous"]["submitted"][rank] += 1
+            result[side[household]]["submitted"][rank] += 1
     return result

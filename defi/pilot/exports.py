@@ -18,6 +18,7 @@ from defi.extensions import db
 from defi.groups.progress import progress_by_scope
 from defi.groups.progress import question_choices
 from defi.groups.progress import retention
+from defi.groups.progress import submitted_rows
 from defi.indicators import SUBGROUPS
 from defi.indicators import cost_per_meal_person
 from defi.models import Accompaniment
@@ -66,13 +67,15 @@ def comparison_tables(challenge, k):
     scopes = [(ALL_GROUPS, [group.id for group in groups])]
     scopes += [(group.name, [group.id]) for group in groups]
     choices = question_choices(challenge.id)
-    # Every relevé of the défi summed once, for the figures and for the raw data.
+    # Every relevé of the défi summed once, for the figures and for the raw data, and the
+    # submitted ones read once, for the figures and the retention of every scope.
     sums = sums_for(
         sa.select(Entry.id)
         .join(Wave, Wave.id == Entry.wave_id)
         .where(Wave.challenge_id == challenge.id)
     )
-    tables = progress_by_scope(dict(scopes), challenge, k, choices=choices, sums=sums)
+    rows = submitted_rows([group.id for group in groups], challenge.id)
+    tables = progress_by_scope(dict(scopes), challenge, k, choices=choices, rows=rows, sums=sums)
     comparison, questionnaire, kept = [], [], []
     for name, group_ids in scopes:
         table = tables[name]
@@ -118,7 +121,7 @@ def comparison_tables(challenge, k):
                     )
     retained = []
     for name, group_ids in scopes:
-        counts = retention(group_ids, challenge)
+        counts = retention(group_ids, challenge, rows=rows)
         for subgroup in SUBGROUPS:
             submitted = counts[subgroup]["submitted"]
             retained.append(
@@ -165,11 +168,12 @@ def raw_rows(challenge, choices, sums=None):
     ).all()
     if not rows:
         return []
-    sums = sums_for(
-        sa.select(Entry.id)
-        .join(Wave, Wave.id == Entry.wave_id)
-        .where(Wave.challenge_id == challenge.id)
-    )
+    if sums is None:
+        sums = sums_for(
+            sa.select(Entry.id)
+            .join(Wave, Wave.id == Entry.wave_id)
+            .where(Wave.challenge_id == challenge.id)
+        )
     questions = choice_columns(choices)
     result = []
     for entry_id, cost_mode, persons, days, covers, code, group_name, rank, accompanied in rows:
