@@ -32,7 +32,9 @@ from defi.models import Household
 from defi.models import Purchase
 from defi.models import Wave
 from defi.pilot.exports import COMPARISON_HEADER
+from defi.pilot.exports import Table
 from defi.pilot.exports import comparison_tables
+from defi.pilot.exports import neutralise
 from defi.pilot.exports import to_csv
 from defi.pilot.exports import to_xlsx
 from defi.pilot.imports import HEADER
@@ -611,3 +613,61 @@ def test_progress_of_every_scope_equals_a_foyer_by_foyer_computation(demo):
                         assert (cell.paired_n, cell.change_pct) == (paired_n or None, None)
                     checked += 1
     assert checked > 500 and paired > 100
+
+
+# Text a sheet must keep as it is: spaces around, XML's special characters, accents, emoji,
+# line breaks, formula triggers (neutralised first), a text over a cell's 32,767 characters.
+AWKWARD_TEXTS = [
+    "plain", " leading", "trailing ", "  ", "", "a&b<c>d\"e'f", "Graines d'idées", "🥕 — ü",
+    "line\nbreak", "=1+1", "+1", "-x", "@x", "\tTab", "\rCR", "x" * 40000,
+]  # fmt: skip
+AWKWARD_NUMBERS = [0, 1, -7, 2**40, 0.1, -0.0, 2.5, 1 / 3, 1e20, 1e-7, -9.5, 12345678901234567]
+
+
+def test_xlsx_sheets_are_the_xml_openpyxl_writes():
+    from openpyxl import Workbook
+
+    rows = [
+        (text, number, None, True, text)
+        for text, number in zip(AWKWARD_TEXTS, AWKWARD_NUMBERS * 2, strict=False)
+    ]
+    rows += [(None, None), (), ("last",)]
+    tables = [Table("un", ("a", "b", "c", "d", "e"), rows), Table("deux", ("x",), [])]
+    # The same rows through openpyxl's own write-only sheets, the text neutralised first.
+    workbook = Workbook(write_only=True)
+    for table in tables:
+        sheet = workbook.create_sheet(title=table.name)
+        for row in (table.header, *table.rows):
+            sheet.append(
+                [
+                    neutralise(str(value))
+                    if value is not None
+                    and not isinstance(value, (int, float))
+                    or isinstance(value, bool)
+                    else value
+                    for value in row
+                ]
+            )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with (
+        zipfile.ZipFile(buffer) as expected,
+        zipfile.ZipFile(io.BytesIO(to_xlsx(tables))) as written,
+    ):
+        assert written.namelist() == expected.namelist()
+        for name in expected.namelist():
+            if name != "docProps/core.xml":  # holds the time it was written
+                assert written.read(name) == expected.read(name), name
+        assert b"<f>" not in written.read("xl/worksheets/sheet1.xml")
+
+
+def test_xlsx_keeps_an_error_code_as_text():
+    # openpyxl would store "#N/A" as an error cell: a group's name stays a name.
+    from openpyxl import load_workbook
+
+    data = to_xlsx([Table("t", ("groupe",), [("#N/A",), ("#DIV/0!",)])])
+    sheet = load_workbook(io.BytesIO(data))["t"]
+    assert [(cell.value, cell.data_type) for (cell,) in sheet.iter_rows(min_row=2)] == [
+        ("#N/A", "s"),
+        ("#DIV/0!", "s"),
+    ]
