@@ -47,6 +47,7 @@ from defi.models import Question
 from defi.models import Recipe
 from defi.models import Wave
 from defi.models import Weighing
+from defi.models.challenge import current_challenge
 from tests.conftest import page_text
 from tests.hostile import ALL_MARKUP
 from tests.hostile import ENGLISH
@@ -505,3 +506,45 @@ def test_hypothesis_every_field(probe, client, recipe, producer, text, number, m
         check_numbers(probe, url, data, fields, mode, read)
     probe.assert_clean()
     assert_nothing_out_of_range()
+
+
+# Found by test_fuzz_forms.py
+
+OUTSIDE_DEFI_YEARS = ["0001-01-01", "1899-12-31", "2101-01-01", "9999-12-31"]
+DAY_REFUSED = "Choisissez une date entre 2000 et 2100."
+
+
+@pytest.mark.parametrize("day", OUTSIDE_DEFI_YEARS)
+def test_a_day_outside_the_defi_years_is_refused_in_french(probe, client, day):
+    """Purchases and weighings took any day a browser sends, year 1 or 9999 included."""
+    purchases, weighings = newest_row_reader(Purchase), newest_row_reader(Weighing)
+    weighing = {"kg": "1", "category": "evitable", "weighed_on": day}
+    for url, data in (
+        (f"{BASE}/achats", {**PURCHASE, "bought_on": day}),
+        (f"{BASE}/pesees", weighing),
+    ):
+        response = client.post(url, data=data)
+        assert response.status_code == 200
+        assert DAY_REFUSED in page_text(response)
+    assert purchases(["id"]) == {}
+    assert weighings(["id"]) == {}
+
+
+@pytest.mark.parametrize("day", OUTSIDE_DEFI_YEARS)
+def test_a_collecte_outside_the_defi_years_is_refused_in_french(demo, auth, client, day):
+    """A collecte closing on 9999-12-31 was saved, then "next year's défi" failed (a 500:
+    year 10000 does not exist)."""
+    assert auth.login("pilote").status_code == 303
+    wave = current_challenge().waves[-1]
+    dates = {"opens_on": wave.opens_on.isoformat(), "closes_on": day, "manual_state": ""}
+    response = client.post(f"/pilote/collectes/{wave.id}", data=dates)
+    assert response.status_code == 200
+    assert DAY_REFUSED in page_text(response)
+    db.session.refresh(wave)
+    assert wave.closes_on.isoformat() != day
+    dates = {"opens_1": day, "closes_1": day, "opens_2": "2090-03-01", "closes_2": "2090-03-15"}
+    response = client.post("/pilote/defis", data={"name": "Défi lointain", **dates})
+    assert response.status_code == 200
+    assert DAY_REFUSED in page_text(response)
+    assert current_challenge().name != "Défi lointain"
+    assert client.post("/pilote/defis/suivant", data={"name": "Défi suivant"}).status_code == 303

@@ -1,7 +1,5 @@
 """The forms of the calendar: an event, the attendance sheet, one tick."""
 
-from datetime import date
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField
@@ -21,6 +19,7 @@ from wtforms.validators import ValidationError
 
 from defi.collecte.forms import MultiCheckboxField
 from defi.forms import strip
+from defi.forms import within_defi_years
 
 # The keys of `defi.models.calendar.EVENT_KINDS` (the model's CHECK), in the same order.
 KIND_LABELS = {
@@ -31,9 +30,6 @@ KIND_LABELS = {
     "atelier_culinaire": _l("Atelier culinaire"),
 }
 
-# Far enough for any défi; it also keeps the time zone arithmetic away from year 1 and 9999.
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2100, 12, 31)
 # Browsers send "10:30", or "10:30:00" when the input has a step in seconds.
 TIME_FORMATS = ["%H:%M", "%H:%M:%S"]
 
@@ -54,7 +50,9 @@ class EventForm(FlaskForm):
         validators=[DataRequired(_l("Donnez un titre, par exemple « Atelier cuisine de saison »."))]
         + [Length(max=200, message=_l("200 caractères au plus."))],
     )
-    day = DateField(_l("Date"), validators=[InputRequired(_l("Indiquez la date."))])
+    day = DateField(
+        _l("Date"), validators=[InputRequired(_l("Indiquez la date.")), within_defi_years]
+    )
     starts = TimeField(
         _l("Heure de début"),
         format=TIME_FORMATS,
@@ -71,10 +69,6 @@ class EventForm(FlaskForm):
         filters=[strip],
         validators=[Length(max=5000, message=_l("5 000 caractères au plus."))],
     )
-
-    def validate_day(self, field):
-        if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
-            raise ValidationError(_l("Choisissez une date entre 2000 et 2100."))
 
     def validate_ends(self, field):
         starts = self.starts.data

@@ -27,6 +27,7 @@ from wtforms.widgets import ListWidget
 from wtforms.widgets import TextInput
 
 from defi.forms import strip
+from defi.forms import within_defi_years
 
 PLACE_LABELS = {
     "supermarche": _l("Supermarché"),
@@ -177,7 +178,7 @@ class MealsForm(VersionedForm):
 class PurchaseForm(VersionedForm):
     """A receipt: when, where, how much, of which organic, of which local."""
 
-    bought_on = DateField(_l("Date"), validators=[Optional()])
+    bought_on = DateField(_l("Date"), validators=[Optional(), within_defi_years])
     place_type = SelectField(
         _l("Où ?"), choices=choices(PLACE_LABELS), validators=[InputRequired(_l("Choisissez où."))]
     )
@@ -211,7 +212,7 @@ class PurchaseForm(VersionedForm):
 class WeighingForm(FlaskForm):
     """A weighing of food waste."""
 
-    weighed_on = DateField(_l("Date"), validators=[Optional()])
+    weighed_on = DateField(_l("Date"), validators=[Optional(), within_defi_years])
     kg = FrenchDecimalField(
         _l("Poids (kg)"),
         places=3,

@@ -19,6 +19,7 @@ from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
 from defi.forms import strip
+from defi.forms import within_defi_years
 
 
 class StaffInvitationForm(FlaskForm):
@@ -67,6 +68,10 @@ class ImportForm(FlaskForm):
     )
 
 
+# A collecte's day: given, and within the years a défi can use.
+REQUIRED_DAY = [InputRequired(_l("Indiquez une date.")), within_defi_years]
+
+
 class ChallengeForm(FlaskForm):
     """A new défi: its name and the dates of its 2 or 3 collectes."""
 
@@ -75,20 +80,15 @@ class ChallengeForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired(_l("Donnez un nom au défi.")), Length(max=200)],
     )
-    opens_1 = DateField(
-        _l("Collecte 1 (début) : ouverture"), validators=[InputRequired(_l("Indiquez une date."))]
+    opens_1 = DateField(_l("Collecte 1 (début) : ouverture"), validators=REQUIRED_DAY)
+    closes_1 = DateField(_l("Collecte 1 : clôture"), validators=REQUIRED_DAY)
+    opens_2 = DateField(_l("Collecte 2 : ouverture"), validators=REQUIRED_DAY)
+    closes_2 = DateField(_l("Collecte 2 : clôture"), validators=REQUIRED_DAY)
+    opens_3 = DateField(
+        _l("Collecte 3 (fin) : ouverture (facultative)"),
+        validators=[Optional(), within_defi_years],
     )
-    closes_1 = DateField(
-        _l("Collecte 1 : clôture"), validators=[InputRequired(_l("Indiquez une date."))]
-    )
-    opens_2 = DateField(
-        _l("Collecte 2 : ouverture"), validators=[InputRequired(_l("Indiquez une date."))]
-    )
-    closes_2 = DateField(
-        _l("Collecte 2 : clôture"), validators=[InputRequired(_l("Indiquez une date."))]
-    )
-    opens_3 = DateField(_l("Collecte 3 (fin) : ouverture (facultative)"), validators=[Optional()])
-    closes_3 = DateField(_l("Collecte 3 : clôture"), validators=[Optional()])
+    closes_3 = DateField(_l("Collecte 3 : clôture"), validators=[Optional(), within_defi_years])
 
     def validate_name(self, field):
         from defi.extensions import db
@@ -127,8 +127,8 @@ class ChallengeForm(FlaskForm):
 class WaveForm(FlaskForm):
     """A collecte's dates, or opened or closed by hand."""
 
-    opens_on = DateField(_l("Ouverture"), validators=[InputRequired(_l("Indiquez une date."))])
-    closes_on = DateField(_l("Clôture"), validators=[InputRequired(_l("Indiquez une date."))])
+    opens_on = DateField(_l("Ouverture"), validators=REQUIRED_DAY)
+    closes_on = DateField(_l("Clôture"), validators=REQUIRED_DAY)
     manual_state = SelectField(
         _l("État"),
         choices=[
