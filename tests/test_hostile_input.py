@@ -548,3 +548,25 @@ def test_a_collecte_outside_the_defi_years_is_refused_in_french(demo, auth, clie
     assert DAY_REFUSED in page_text(response)
     assert current_challenge().name != "Défi lointain"
     assert client.post("/pilote/defis/suivant", data={"name": "Défi suivant"}).status_code == 303
+
+
+def test_question_and_choice_keys_fit_their_column(demo, auth, client):
+    """Two choices alike in their first 40 characters got a 42-character key: PostgreSQL
+    refused it (a 500), SQLite stored it past the column's 40."""
+    assert auth.login("pilote").status_code == 303
+    dates = {"opens_1": "2090-01-01", "closes_1": "2090-01-15", "opens_2": "2090-03-01"}
+    response = client.post(
+        "/pilote/defis", data={"name": "Défi 2090", "closes_2": "2090-03-15", **dates}
+    )
+    assert response.status_code == 303
+    line = "Une réponse assez longue pour remplir toute la clé"
+    question = {"text": line, "kind": "multiple", "from_rank": "1"}
+    for _twice in range(2):
+        data = {**question, "choice_lines": f"{line}\n{line} !\n{line} ?"}
+        assert client.post("/pilote/questions/nouvelle", data=data).status_code == 303
+    challenge = current_challenge()
+    questions = db.session.scalars(sa.select(Question).where(Question.challenge_id == challenge.id))
+    keys = {question.key: [choice.key for choice in question.choices] for question in questions}
+    long = "une_reponse_assez_longue_pour_remplir_to"
+    assert keys[long] == [long, f"{long[:38]}_2", f"{long[:38]}_3"]
+    assert keys[f"{long[:38]}_2"] == keys[long]

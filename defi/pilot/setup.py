@@ -45,18 +45,33 @@ def questionnaire_editable(challenge: Challenge, today: date) -> bool:
     return first is None or not (first.is_open(today) or first.opens_on <= today)
 
 
+KEY_LENGTH = 40  # Question.key and Choice.key
+
+
 def key_of(text: str) -> str:
     """ "Nouveaux goûts !" → "nouveaux_gouts": the key of a question or a choice in exports."""
     plain = unicodedata.normalize("NFKD", text)
     plain = "".join(ch for ch in plain if not unicodedata.combining(ch)).lower()
-    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:40] or "question"
+    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:KEY_LENGTH] or "question"
+
+
+def free_key(key: str, taken: set[str]) -> str:
+    """`key`, or `key_2`, `key_3`... the first one not taken, cut to fit the column."""
+    candidate, number = key, 2
+    while candidate in taken:
+        suffix = f"_{number}"
+        candidate = key[: KEY_LENGTH - len(suffix)] + suffix
+        number += 1
+    return candidate
 
 
 def save_question(challenge, question, text, kind, from_rank, choice_lines):
     """Create or update a question from its text, kind, first wave and one choice per line."""
     if question is None:
-        question = Question(challenge_id=challenge.id, key=unique_key(challenge, key_of(text)))
-        question.position = 1 + max((q.position for q in questions_of(challenge)), default=-1)
+        others = questions_of(challenge)
+        key = free_key(key_of(text), {other.key for other in others})
+        question = Question(challenge_id=challenge.id, key=key)
+        question.position = 1 + max((other.position for other in others), default=-1)
         db.session.add(question)
     question.text = text
     question.kind = kind
@@ -68,24 +83,12 @@ def save_question(challenge, question, text, kind, from_rank, choice_lines):
         choice = existing.get(label)
         if choice is None:
             taken = {c.key for c in question.choices} | {c.key for c in kept}
-            key = key_of(label)
-            while key in taken:
-                key = f"{key}_{len(taken)}"
-            choice = Choice(key=key, label=label)
+            choice = Choice(key=free_key(key_of(label), taken), label=label)
         choice.position = position
         kept.append(choice)
     question.choices = kept
     db.session.flush()
     return question
-
-
-def unique_key(challenge, key):
-    taken = {q.key for q in questions_of(challenge)}
-    candidate, number = key, 2
-    while candidate in taken:
-        candidate = f"{key}_{number}"
-        number += 1
-    return candidate
 
 
 def questions_of(challenge):
