@@ -251,9 +251,8 @@ def aggregate(values: Iterable[float | None], parts: Iterable[tuple[float, float
     if not present:
         return Aggregate(n=0, mean=None, median=None)
     kept = [part for part in parts if part is not None]
-    numerators, denominators = zip(*kept, strict=True) if kept else ((), ())
-    denominator = sum(denominators)
-    pooled = sum(numerators) / denominator if denominator else None
+    denominator = sum(den for _num, den in kept)
+    pooled = sum(num for num, _den in kept) / denominator if denominator else None
     return Aggregate(
         n=len(present),
         mean=statistics.fmean(present),

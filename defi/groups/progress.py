@@ -187,8 +187,8 @@ def _table(keys, waves, by_wave, members, k):
             for subgroup in SUBGROUPS:
                 positions = members[rank][subgroup]
                 cells[subgroup] = aggregate(
-                    list(map(column.__getitem__, positions)),
-                    list(map(key_parts.__getitem__, positions)) if key_parts is not None else (),
+                    [column[i] for i in positions],
+                    [key_parts[i] for i in positions] if key_parts is not None else (),
                 )
             shown = suppress(cells, k)
             table[key][rank] = {
@@ -205,16 +205,14 @@ def _cell(figure, column, first, positions, k):
     if first is not None and figure.n:
         # Paired foyers: a value in the first wave and in this one (indicators.paired_change,
         # inlined here: the pilot's export computes hundreds of these over every foyer).
-        pairs = [
-            (earlier, later)
-            for earlier, later in zip(
-                map(first.__getitem__, positions), map(column.__getitem__, positions), strict=True
-            )
-            if earlier is not None and later is not None
-        ]
-        paired_n = len(pairs)
+        before, after = [], []
+        for index in positions:
+            later, earlier = column[index], first[index]
+            if later is not None and earlier is not None:
+                before.append(earlier)
+                after.append(later)
+        paired_n = len(before)
         if paired_n >= k:
-            before, after = zip(*pairs, strict=True)
             mean_before = sum(before) / paired_n
             cell.paired_n = paired_n
             if mean_before:
