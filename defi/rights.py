@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 
 from defi.extensions import db
 from defi.models import Challenge
@@ -22,8 +23,19 @@ def household_data(household: Household) -> dict:
     from defi.collecte.figures import sums_for
     from defi.indicators import foyer_values
 
+    # Each relevé's rows in one query per kind, whatever the number of relevés.
     entries = db.session.scalars(
-        sa.select(Entry).where(Entry.household_id == household.id).order_by(Entry.wave_id)
+        sa.select(Entry)
+        .options(
+            so.joinedload(Entry.wave),
+            so.selectinload(Entry.purchases),
+            so.selectinload(Entry.weighings),
+            so.selectinload(Entry.recipes),
+            so.selectinload(Entry.producers),
+            so.selectinload(Entry.changes),
+        )
+        .where(Entry.household_id == household.id)
+        .order_by(Entry.wave_id)
     ).all()
     sums = sums_for(sa.select(Entry.id).where(Entry.household_id == household.id))
     users = db.session.scalars(sa.select(User).where(User.household_id == household.id)).all()
