@@ -55,13 +55,18 @@ def get_household_or_404(household_id: int | None) -> Household:
     return get_accompanied_household_or_404(household_id)
 
 
-def get_wave_or_404(household: Household, rank: int) -> Wave:
-    wave = db.session.scalar(
-        sa.select(Wave).where(Wave.challenge_id == household.challenge_id, Wave.rank == rank)
-    )
-    if wave is None:
+def get_wave_and_entry_or_404(household: Household, rank: int) -> tuple[Wave, Entry | None]:
+    """The wave of this rank and the foyer's relevé of it (None before its first write),
+    read together: every page of a relevé needs both."""
+    row = db.session.execute(
+        sa.select(Wave, Entry)
+        .outerjoin(Entry, sa.and_(Entry.wave_id == Wave.id, Entry.household_id == household.id))
+        .where(Wave.challenge_id == household.challenge_id, Wave.rank == rank)
+    ).first()
+    if row is None:
         abort(404)
-    return wave
+    wave, entry = row
+    return wave, entry
 
 
 def waves_of(household: Household) -> list[Wave]:

@@ -89,8 +89,8 @@ def releve_route(rule, **options):
 
 def load(household_id, rank) -> Releve:
     household = services.get_household_or_404(household_id)
-    wave = services.get_wave_or_404(household, rank)
-    return Releve(household, wave, services.find_entry(household, wave), household_id)
+    wave, entry = services.get_wave_and_entry_or_404(household, rank)
+    return Releve(household, wave, entry, household_id)
 
 
 def writable_entry(releve: Releve) -> Entry:

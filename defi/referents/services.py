@@ -1,6 +1,7 @@
 """What a referent may reach: the foyers accompanied by its structures."""
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import abort
 from flask_login import current_user
 
@@ -28,8 +29,10 @@ def accompanied_households():
 
 def get_accompanied_household_or_404(household_id: int) -> Household:
     """A foyer accompanied by one of the current user's structures; no other exists for it."""
+    # The foyer's home names its group: read it with the foyer.
     household = db.session.scalar(
         sa.select(Household)
+        .options(so.joinedload(Household.group))
         .join(Accompaniment, Accompaniment.household_id == Household.id)
         .where(
             Household.id == household_id,
