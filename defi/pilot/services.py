@@ -1,6 +1,7 @@
 """The défi's overview for the pilot, and the staff it invites."""
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import abort
 
 from defi.extensions import db
@@ -98,7 +99,15 @@ def event_attendance(challenge):
             .group_by(Attendance.event_id)
         ).all()
     )
-    events = db.session.scalars(
-        sa.select(Event).where(Event.challenge_id == challenge.id).order_by(Event.starts_at)
-    ).all()
+    # Each event's groups are shown beside it: read them with the events.
+    events = (
+        db.session.scalars(
+            sa.select(Event)
+            .options(so.joinedload(Event.groups))
+            .where(Event.challenge_id == challenge.id)
+            .order_by(Event.starts_at)
+        )
+        .unique()
+        .all()
+    )
     return [(event, present.get(event.id, 0)) for event in events]

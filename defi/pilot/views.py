@@ -1,5 +1,7 @@
 """The pilot's home: the current défi at a glance, and staff invitations."""
 
+import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import abort
 from flask import current_app
 from flask import flash
@@ -19,10 +21,12 @@ from defi.extensions import db
 from defi.formatting import today
 from defi.groups.forms import ConfirmForm
 from defi.groups.progress import figures as group_figures
-from defi.groups.progress import progress as group_progress
+from defi.groups.progress import progress_by_scope
 from defi.groups.progress import question_choices
 from defi.groups.progress import retention
+from defi.groups.progress import submitted_rows
 from defi.indicators import indicator_labels
+from defi.models import Challenge
 from defi.models import Group
 from defi.models.challenge import current_challenge
 from defi.pilot import bp
@@ -49,6 +53,16 @@ from defi.pilot.services import staff
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
+def _current_challenge():
+    """`current_challenge()` with its groups and waves, which the pilot's pages show: one query."""
+    return db.session.scalar(
+        sa.select(Challenge)
+        .options(so.joinedload(Challenge.groups), so.joinedload(Challenge.waves))
+        .order_by(Challenge.id.desc())
+        .limit(1)
+    )
+
+
 def _staff_form(challenge):
     form = StaffInvitationForm()
     form.group_id.choices = [SelectChoice(group.id, group.name) for group in groups_of(challenge)]
@@ -69,7 +83,7 @@ def _render_index(challenge, form):
 @bp.route("/")
 def index():
     """The current défi: waves, groups with their retention, staff."""
-    challenge = current_challenge()
+    challenge = _current_challenge()
     return _render_index(challenge, _staff_form(challenge))
 
 
@@ -130,7 +144,7 @@ def _tables(challenge):
 @bp.route("/comparaison")
 def comparison():
     """Start / mid / end of every indicator, for all groups together or one group."""
-    challenge = current_challenge() or abort(404)
+    challenge = _current_challenge() or abort(404)
     groups = list(challenge.groups)
     chosen = request.args.get("groupe", type=int)
     scope = [group for group in groups if group.id == chosen] or groups
@@ -155,7 +169,7 @@ def comparison():
 @bp.route("/export/<any(comparaison, retention, donnees, questionnaire):table>.csv")
 def export_csv(table):
     """One table of the comparison as CSV (UTF-8 with BOM, ';', decimal comma)."""
-    challenge = current_challenge() or abort(404)
+    challenge = _current_challenge() or abort(404)
     wanted = next(t for t in _tables(challenge) if t.name == table)
     return _download(to_csv(wanted), "text/csv; charset=utf-8", f"{table}.csv")
 
@@ -163,7 +177,7 @@ def export_csv(table):
 @bp.route("/export/comparaison.xlsx")
 def export_xlsx():
     """The four tables of the comparison in one spreadsheet, one sheet each."""
-    challenge = current_challenge() or abort(404)
+    challenge = _current_challenge() or abort(404)
     mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(to_xlsx(_tables(challenge)), mimetype, "comparaison.xlsx")
 
@@ -207,18 +221,24 @@ def import_entries():
 @bp.route("/rapport")
 def report():
     """The défi's results on A4 pages, for the partners: print it to PDF as it is."""
-    challenge = current_challenge() or abort(404)
+    challenge = _current_challenge() or abort(404)
     k = current_app.config["DEFI_MIN_COUNT"]
     groups = list(challenge.groups)
     scopes = [(_("Tous les groupes"), [g.id for g in groups])] + [(g.name, [g.id]) for g in groups]
+    # The relevés are read and valued once for every scope, not once per scope.
+    choices = question_choices(challenge.id)
+    rows = submitted_rows([group.id for group in groups], challenge.id)
+    tables = progress_by_scope(
+        dict(enumerate(ids for _name, ids in scopes)), challenge, k, choices, rows
+    )
     return render_template(
         "pilot/report.html",
         challenge=challenge,
         scopes=[
-            (name, group_progress(ids, challenge, k), retention(ids, challenge))
-            for name, ids in scopes
+            (name, tables[index], retention(ids, challenge, rows=rows))
+            for index, (name, ids) in enumerate(scopes)
         ],
-        questions=question_choices(challenge.id),
+        questions=choices,
         labels=indicator_labels(),
         waves=challenge.waves,
         events=event_attendance(challenge),
