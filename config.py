@@ -38,6 +38,10 @@ class Config:
     STAFF_ABSOLUTE_TIMEOUT = timedelta(hours=12)
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Several apps (or test runs) can share one Redis: each keeps its counters under a prefix.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")
+    # Redis out of reach: count in each worker's memory meanwhile, rather than refuse logins.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
 
@@ -47,6 +51,10 @@ class Config:
     # Identities are purged this many months after the end of a défi.
     RETENTION_MONTHS = int(os.environ.get("DEFI_RETENTION_MONTHS", "12"))
     HSTS = os.environ.get("DEFI_ENV", "production") == "production"
+    # How many reverse proxies (nginx...) stand in front of gunicorn: the client's address and
+    # scheme are then read from their X-Forwarded-For and X-Forwarded-Proto (docs/DEPLOY.md).
+    # 0 trusts no such header: a client could forge them to dodge the login throttling.
+    TRUSTED_PROXIES = int(os.environ.get("DEFI_TRUSTED_PROXIES", "0"))
 
 
 class TestConfig(Config):

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
@@ -19,6 +20,11 @@ def create_app(config_class=Config):
         instance_relative_config=True,
     )
     app.config.from_object(config_class)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind nginx: the client's address (for the login throttling) and the scheme come
+        # from the proxies' X-Forwarded-For and X-Forwarded-Proto, and from those only.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from defi import compression
     from defi import database
