@@ -1,8 +1,11 @@
-"""Database engine settings: SQLite's pragmas and `BEGIN IMMEDIATE`.
+"""Database engine settings: SQLite's pragmas and `BEGIN IMMEDIATE`; PostgreSQL's timeout.
 
 With pysqlite's defaults, concurrent read-modify-write transactions silently lose updates, and a
 deferred `BEGIN` makes them fail with "database is locked" (NOTES.md, measured). Taking the write
 lock when the transaction starts, and waiting up to 5 s for it, loses and fails none.
+
+A PostgreSQL server that does not answer must give a 503 page in seconds (`errors.py`), not a
+request that hangs until gunicorn kills its worker: libpq waits forever by default.
 """
 
 import sqlalchemy as sa
@@ -34,8 +37,22 @@ def configure_sqlite(engine):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Seconds to wait for a PostgreSQL connection (a `connect_timeout` in the URL wins).
+POSTGRESQL_CONNECT_TIMEOUT = 5
+
+
+def configure_postgresql(engine):
+    """Give up connecting to an unreachable PostgreSQL server after a few seconds."""
+
+    @sa.event.listens_for(engine, "do_connect")
+    def on_connect(_dialect, _record, _args, parameters):
+        parameters.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT)
+
+
 def init_app(app):
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
                 configure_sqlite(engine)
+            elif engine.dialect.name == "postgresql":
+                configure_postgresql(engine)

@@ -1,12 +1,19 @@
 """French error pages, and the one rollback of a failed request."""
 
+import contextlib
+
+import sqlalchemy as sa
+from flask import current_app
 from flask import render_template
+from flask import request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 
 from defi.extensions import db
+from defi.extensions import login_manager
 from defi.htmx import is_htmx
+from defi.htmx import render
 
 MESSAGES = {
     400: "La demande n'a pas pu être comprise. Rechargez la page et réessayez.",
@@ -69,6 +76,54 @@ def handle_stale_data(_error):
     return render_error(409)
 
 
+# The database is down or out of reach: a connection refused or lost (OperationalError, or
+# InterfaceError from the driver), or no connection free in the pool (TimeoutError).
+DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+# Seconds a client is asked to wait before trying again (the `Retry-After` of the 503).
+RETRY_AFTER_SECONDS = 30
+# Never written back into a page: secrets, and the request's CSRF token (a fresh one is).
+NOT_KEPT = frozenset({"csrf_token", "password", "confirm", "current", "code"})
+
+
+def typed_values():
+    """The fields of the form that could not be saved, in order, to be sent again."""
+    if request.method != "POST":
+        return []
+    return [(name, value) for name, value in request.form.items(multi=True) if name not in NOT_KEPT]
+
+
+def rollback_quietly():
+    """Roll back the request's transaction, even when its connection went with the database."""
+    with contextlib.suppress(sa.exc.SQLAlchemyError):
+        db.session.rollback()
+
+
+def handle_database_unavailable(error):
+    """The database does not answer: 503 with Retry-After, and what was typed kept.
+
+    The page holds a form that posts the same fields again to the same address, so nothing
+    typed is lost without JavaScript; htmx swaps no 5xx, and app.js saves again by itself.
+    """
+    current_app.logger.error("The database does not answer (503): %s", error)
+    rollback_quietly()
+    # The account cannot be read now, and a user read before is expired by the rollback: the
+    # page is drawn as for a visitor. The session cookie is left as it is, so the user is
+    # still logged in once the database answers again.
+    login_manager._update_request_context_with_user()
+    html = render(
+        "errors/unavailable.html",
+        "unavailable",
+        status=503,
+        title=_(TITLES[503]),
+        message=_(MESSAGES[503]),
+        resend=request.method == "POST",
+        fields=typed_values(),
+        action=request.full_path.rstrip("?"),
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    return html, 503, headers
+
+
 def handle_server_error(_error):
     db.session.rollback()
     return render_error(500)
@@ -80,4 +135,6 @@ def init_app(app):
             app.register_error_handler(status, handle_http_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, handle_database_unavailable)
     app.register_error_handler(500, handle_server_error)

@@ -8,16 +8,41 @@
     }
   });
 
-  // Autosave that could not reach the server: say so in French and send again when the
-  // network is back. The form is found again by its action, as swaps replace it.
+  // Autosave that could not reach the server, or that the server could not save (503: its
+  // database did not answer; 502/504: the proxy found no server): say so in French and send
+  // again. The form is found again by its action, as swaps replace it; htmx swaps no 5xx
+  // answer, so the inputs stay as they were typed.
   var pending = {};
   var retryTimer = null;
+  var RETRIED = { 502: true, 503: true, 504: true };
 
-  function banner(show) {
+  // `message`: a text to show; null: the page's own "no network" text; undefined: unchanged.
+  function banner(show, message) {
     var element = document.getElementById("network-status");
-    if (element) {
-      element.hidden = !show;
+    if (!element) {
+      return;
     }
+    if (element.getAttribute("data-offline") === null) {
+      element.setAttribute("data-offline", element.textContent);
+    }
+    if (message !== undefined) {
+      element.textContent = message || element.getAttribute("data-offline");
+    }
+    element.hidden = !show;
+  }
+
+  // The French sentence of our 503 page (errors/unavailable.html), if that is the answer:
+  // the one that says a save will be sent again, or the page's own.
+  function serverMessage(xhr, retried) {
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var article = page.querySelector("[data-retry-message]");
+    if (!article) {
+      return null;
+    }
+    if (retried) {
+      return article.getAttribute("data-retry-message");
+    }
+    return article.querySelector("p").textContent;
   }
 
   function retry() {
@@ -40,21 +65,31 @@
     }
   }
 
-  document.addEventListener("htmx:sendError", function (event) {
-    var form = event.detail.elt.closest ? event.detail.elt.closest("form[data-autosave]") : null;
+  function keepForRetry(element) {
+    var form = element.closest ? element.closest("form[data-autosave]") : null;
     if (form) {
       pending[form.getAttribute("action")] = true;
       scheduleRetry();
     }
-    banner(true);
+    return form;
+  }
+
+  document.addEventListener("htmx:sendError", function (event) {
+    keepForRetry(event.detail.elt);
+    banner(true, null);
   });
   document.addEventListener("htmx:timeout", function (event) {
-    var form = event.detail.elt.closest ? event.detail.elt.closest("form[data-autosave]") : null;
-    if (form) {
-      pending[form.getAttribute("action")] = true;
-      scheduleRetry();
+    keepForRetry(event.detail.elt);
+    banner(true, null);
+  });
+  // A link or a form sent through hx-boost stays as it is too (a save still waiting on this
+  // page would be lost with it): the message says to try again.
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (RETRIED[xhr.status]) {
+      var form = keepForRetry(event.detail.elt);
+      banner(true, serverMessage(xhr, form !== null));
     }
-    banner(true);
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) {
@@ -112,6 +147,6 @@
     retry();
   });
   window.addEventListener("offline", function () {
-    banner(true);
+    banner(true, null);
   });
 })();

@@ -6,6 +6,8 @@ from flask import url_for
 from flask_login import current_user
 
 from defi.access import home_url
+from defi.errors import RETRY_AFTER_SECONDS
+from defi.errors import rollback_quietly
 from defi.extensions import db
 from defi.main import bp
 
@@ -20,10 +22,10 @@ def index():
 
 @bp.route("/healthz")
 def healthz():
-    """200 when the database answers, for the load balancer and the monitoring."""
+    """200 when the database answers, 503 when it does not: for the proxy and the monitoring."""
     try:
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        return {"status": "database unavailable"}, 503
+        rollback_quietly()
+        return {"status": "database unavailable"}, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return {"status": "ok"}
