@@ -17,6 +17,9 @@ from defi import create_app
 from defi.demo import load_demo
 from defi.extensions import db
 from defi.formatting import today
+from tests.browser.helpers import SMALL_PHONE
+from tests.browser.helpers import watch_csp
+from tests.conftest import BACKENDS
 from tests.conftest import make_config
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,7 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 375, "height": 812}
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 BLOCKING_IMPACTS = ("serious", "critical")
 BROWSER_DIR = Path(__file__).resolve().parent
@@ -45,6 +47,14 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(scope="session")
+def backend():
+    """The browser tests run once, not once per database: they check what a person sees, and
+    the rest of the suite runs the database code on both. On PostgreSQL when it is configured
+    (production's database, as in CI), on SQLite otherwise."""
+    return BACKENDS[-1]
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Launch Debian's Chromium (pytest-playwright's own options, e.g. --headed, kept)."""
     if not CHROMIUM.exists():
@@ -55,7 +65,7 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     """A small phone, in French."""
-    return {**browser_context_args, "viewport": VIEWPORT, "locale": "fr-FR"}
+    return {**browser_context_args, "viewport": SMALL_PHONE, "locale": "fr-FR"}
 
 
 def _truncate_all():
@@ -158,12 +168,6 @@ def axe():
 
 @pytest.fixture
 def csp_violations(page):
-    """The console messages about the Content Security Policy, collected for the whole test."""
-    messages = []
-
-    def on_console(message):
-        if "Content Security Policy" in message.text:
-            messages.append(f"{page.url}: {message.text}")
-
-    page.on("console", on_console)
-    return messages
+    """The page's Content Security Policy violations (events and console messages), collected
+    for the whole test."""
+    return watch_csp(page)

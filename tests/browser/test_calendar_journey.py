@@ -1,8 +1,7 @@
 """The calendar in a real browser at 375 × 812: a facilitator ticks attendance at the door.
 
 Each box saves itself with htmx as soon as it is tapped; without JavaScript the sheet's button
-saves every box. Every calendar page of the facilitator and of a foyer is checked with
-axe-core, for sideways scrolling and for Content Security Policy violations.
+saves every box. Every calendar page is checked with axe-core by `test_every_page.py`.
 """
 
 import re
@@ -16,29 +15,13 @@ from defi.extensions import db
 from defi.models import Attendance
 from defi.models import Event
 from defi.models import Household
-from tests.conftest import DEMO_PASSWORD
+from tests.browser.helpers import assert_no_csp_violation
+from tests.browser.helpers import htmx_settled
+from tests.browser.helpers import log_in
 
 pytestmark = pytest.mark.browser
 
 EVENT = "Visite de la Ferme du Bois"
-
-
-def log_in(page, base_url, username):
-    page.goto(f"{base_url}/connexion")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).not_to_have_url(re.compile(r"/connexion"))
-
-
-def htmx_settled(page):
-    page.wait_for_function(
-        "() => document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling') === null"
-    )
-
-
-def sideways_overflow(page):
-    return page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
 
 
 def present_at(app_config, title):
@@ -108,7 +91,7 @@ def test_facilitator_ticks_attendance_on_a_phone(
     expect(page.get_by_label(first, exact=True)).to_be_checked()
     expect(page.get_by_label(second, exact=True)).to_be_checked()
     screenshot(page, "calendar-attendance")
-    assert csp_violations == []
+    assert_no_csp_violation(csp_violations)
 
 
 def test_the_sheet_is_saved_without_javascript(
@@ -128,51 +111,3 @@ def test_the_sheet_is_saved_without_javascript(
         assert name in present_at(app_config, EVENT)
     finally:
         context.close()
-
-
-def test_every_calendar_page_is_accessible_on_a_small_phone(
-    page, live_server, csp_violations, axe, screenshot
-):
-    log_in(page, live_server, "animateur-est")
-    page.goto(f"{live_server}/calendrier/")
-    group_url = page.url
-    card = page.locator("article.event", has_text=EVENT)
-    attendance_url = live_server + card.get_by_role("button", name="Présences").get_attribute(
-        "href"
-    )
-    edit_url = live_server + card.get_by_role("button", name="Modifier").get_attribute("href")
-    pages = {
-        "calendar-group": group_url,
-        "calendar-new": f"{group_url}/nouveau",
-        "calendar-edit": edit_url,
-        "calendar-attendance": attendance_url,
-        "calendar-summary": f"{group_url}/presences",
-        "calendar-feed": f"{live_server}/calendrier/abonnement",
-    }
-    failures = []
-
-    def check(name, url=None):
-        if url is not None:
-            response = page.goto(url)
-            assert response.status == 200, f"{url} answered {response.status}"
-        url = page.url
-        screenshot(page, name)
-        violations = axe(page)
-        if violations:
-            failures.append(f"axe-core, serious or critical on {url}: {violations}")
-        overflow = sideways_overflow(page)
-        if overflow:
-            failures.append(f"{url} is {overflow} px wider than the 375 px screen")
-
-    for name, url in pages.items():
-        check(name, url)
-    # The address, once created, is long: it must not widen the page.
-    page.get_by_role("button", name="Créer mon adresse").click()
-    expect(page.get_by_label("Adresse de votre calendrier")).to_have_value(re.compile(r"\.ics$"))
-    check("calendar-feed-created")
-    page.get_by_role("button", name="Se déconnecter").click()
-    expect(page.locator("#flashes")).to_contain_text("déconnecté")
-    log_in(page, live_server, "foyer-est-01")
-    check("calendar-foyer", f"{live_server}/calendrier/")
-    assert failures == [], "\n".join(failures)
-    assert csp_violations == []

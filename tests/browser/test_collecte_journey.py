@@ -5,9 +5,10 @@ would: the period and the repas-convives (autosaved by htmx), three receipts wit
 decimals, a value typed while the network is cut (the French banner shows, the save is retried
 when the network is back), weighings, a recipe, a producer, the questionnaire; every page is
 then reloaded to show that nothing typed was lost, and the relevé is sent. Other tests check
-every foyer page with axe-core, for sideways scrolling and for CSP violations, and that the
-main forms work without JavaScript. Two tests hold the autosave to typing that arrives while a
-save is on its way, and to a link tapped right after typing.
+that the main forms work without JavaScript, and hold the autosave to typing that arrives while
+a save is on its way, and to a link tapped right after typing. Every foyer page is checked with
+axe-core by `test_every_page.py`, and the relevé filled with the keyboard alone by
+`test_keyboard_journey.py`.
 """
 
 import re
@@ -15,15 +16,12 @@ import time
 from urllib.parse import parse_qs
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from defi import create_app
-from defi.extensions import db
-from defi.models import Entry
-from defi.models import User
-from defi.models import Wave
-from tests.conftest import DEMO_PASSWORD
+from tests.browser import helpers
+from tests.browser.helpers import assert_no_csp_violation
+from tests.browser.helpers import htmx_settled
+from tests.browser.helpers import releve_in_db
 
 pytestmark = pytest.mark.browser
 
@@ -78,22 +76,9 @@ RETRY_TIMEOUT_MS = 12_000
 # Helpers
 
 
-def log_in(page, base_url, username=FOYER, password=DEMO_PASSWORD):
-    """Fill and send the login form as a person would."""
-    page.goto(f"{base_url}/connexion")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Se connecter").click()
+def log_in(page, base_url):
+    helpers.log_in(page, base_url, FOYER)
     expect(page).to_have_url(re.compile(r"/collecte/$"))
-
-
-def sideways_overflow(page):
-    """How many pixels the page is wider than the screen (0 when it does not scroll sideways)."""
-    return page.evaluate("Math.max(0, document.documentElement.scrollWidth - window.innerWidth)")
-
-
-def assert_no_csp_violation(messages):
-    assert messages == [], "Content Security Policy violations:\n" + "\n".join(messages)
 
 
 def is_autosave(response, path, **values):
@@ -107,19 +92,6 @@ def is_autosave(response, path, **values):
     return all(
         [item.replace("\r\n", "\n") for item in sent.get(name, [])] == [value]
         for name, value in values.items()
-    )
-
-
-def htmx_settled(page):
-    """Wait until htmx has no request in flight and has swapped and settled its last answer.
-
-    Playwright reports a response when its headers arrive; htmx swaps the section when the
-    body is in, and only wires the new form (its autosave triggers) when it settles. Typing in
-    between is typing into a form about to be replaced (see
-    `test_a_value_typed_while_a_save_is_in_flight_is_saved_too`).
-    """
-    page.wait_for_function(
-        "() => document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling') === null"
     )
 
 
@@ -146,45 +118,6 @@ def save_status(page):
 def figure(page, term):
     """The value (`<dd>`) after a `<dt>` of the figures block."""
     return page.locator(f"article.figures dt:text-is('{term}') + dd")
-
-
-def releve_in_db(app_config, username, rank):
-    """What the database holds of a foyer's relevé, read by an app of the test's own.
-
-    The engine is disposed of before returning, so that no connection of the test holds a
-    lock when the live server empties the PostgreSQL database.
-    """
-    app = create_app(app_config)
-    with app.app_context():
-        try:
-            user = db.session.scalar(sa.select(User).where(User.username == username))
-            entry = db.session.scalar(
-                sa.select(Entry)
-                .join(Wave, Entry.wave_id == Wave.id)
-                .where(Entry.household_id == user.household_id, Wave.rank == rank)
-            )
-            if entry is None:
-                return None
-            return {
-                "status": entry.status,
-                "submission_id": entry.submission_id,
-                "period_days": entry.period_days,
-                "persons": entry.persons,
-                "meals_per_day": entry.meals_per_day,
-                "meal_covers": entry.meal_covers,
-                "purchases": sorted(
-                    (p.total_cents, p.place_type, p.organic_cents, p.local_cents)
-                    for p in entry.purchases
-                ),
-                "weighings": sorted((w.grams, w.category) for w in entry.weighings),
-                "recipes": [(r.title, r.purpose, r.ingredients, r.steps) for r in entry.recipes],
-                "producers": [(p.name, p.commune, p.products) for p in entry.producers],
-                "answers": sorted((a.choice.question.key, a.choice.key) for a in entry.answers),
-                "changes": [(c.field, c.old_value, c.new_value) for c in entry.changes],
-            }
-        finally:
-            db.session.remove()
-            db.engine.dispose()
 
 
 # 1. The journey
@@ -465,77 +398,7 @@ def test_following_a_link_right_after_typing_changes_the_address(page, live_serv
     expect(page).to_have_url(f"{live_server}/collecte/{RANK}/pesees", timeout=2000)
 
 
-# 2. Every foyer page: axe-core, no sideways scroll, no CSP violation
-
-
-def test_every_foyer_page_is_accessible_on_a_small_phone(
-    page, live_server, csp_violations, axe, screenshot
-):
-    base = f"{live_server}/collecte/{RANK}"
-    log_in(page, live_server)
-
-    # Some content first, so that the lists, figures and edit pages are checked filled in.
-    page.goto(f"{base}/repas")
-    quick_add = page.locator("form.quick-add")
-    quick_add.get_by_label("Montant total (€)").fill("23,40")
-    quick_add.get_by_label("Dont bio (€)").fill("3,10")
-    quick_add.get_by_role("button", name="Ajouter cet achat").click()
-    htmx_settled(page)
-    expect(page.locator("ul.rows > li")).to_have_count(1)
-    edit = page.locator("ul.rows > li").get_by_role("link", name="Modifier")
-    purchase_url = live_server + edit.get_attribute("href")
-    page.goto(f"{base}/pesees")
-    page.locator("form.quick-add").get_by_label("Poids (kg)").fill("0,350")
-    page.locator("form.quick-add").get_by_role("button", name="Ajouter cette pesée").click()
-    htmx_settled(page)
-    expect(page.locator("ul.rows > li")).to_have_count(1)
-    page.goto(f"{base}/recettes")
-    new_recipe = page.get_by_role("button", name="Écrire une recette")
-    follow(page, new_recipe, re.compile(r"/recettes/\d+$"))
-    recipe_url = page.url
-    page.goto(f"{base}/producteurs")
-    new_producer = page.get_by_role("button", name="Ajouter un producteur")
-    follow(page, new_producer, re.compile(r"/producteurs/\d+$"))
-    producer_url = page.url
-
-    pages = {
-        "home": f"{live_server}/collecte/",
-        "meals": f"{base}/repas",
-        "purchase": purchase_url,
-        "weighings": f"{base}/pesees",
-        "recipes": f"{base}/recettes",
-        "recipe": recipe_url,
-        "producers": f"{base}/producteurs",
-        "producer": producer_url,
-        "questionnaire": f"{base}/questionnaire",
-        "submit": f"{base}/envoi",
-        # The first wave, closed: every section read-only, with the demo's relevé.
-        "closed-wave-meals": f"{live_server}/collecte/1/repas",
-        "closed-wave-weighings": f"{live_server}/collecte/1/pesees",
-        "closed-wave-recipes": f"{live_server}/collecte/1/recettes",
-        "closed-wave-producers": f"{live_server}/collecte/1/producteurs",
-        "closed-wave-questionnaire": f"{live_server}/collecte/1/questionnaire",
-        "closed-wave-submit": f"{live_server}/collecte/1/envoi",
-        "recipe-book": f"{live_server}/collecte/recettes",
-        "directory": f"{live_server}/collecte/producteurs",
-        "password": f"{live_server}/mot-de-passe",
-    }
-    failures = []
-    for name, url in pages.items():
-        response = page.goto(url)
-        assert response.status == 200, f"{url} answered {response.status}"
-        screenshot(page, f"foyer-page-{name}")
-        violations = axe(page)
-        if violations:
-            failures.append(f"axe-core, serious or critical on {url}: {violations}")
-        overflow = sideways_overflow(page)
-        if overflow:
-            failures.append(f"{url} is {overflow} px wider than the 375 px screen")
-    assert failures == [], "\n".join(failures)
-    assert_no_csp_violation(csp_violations)
-
-
-# 3. Without JavaScript
+# 2. Without JavaScript
 
 
 def test_meals_and_a_purchase_are_saved_without_javascript(

@@ -1,0 +1,321 @@
+"""Every page of every role, found by following the app's own links, on a phone and a laptop.
+
+For each role (anonymous, a foyer, a facilitator, a referent, the pilot) the test starts on
+the role's home and follows every same-site link, breadth first, keeping one page per route
+and set of arguments (another foyer's page of the same route is the same template). Every page
+is checked at 375 × 812 and at 1280 × 800: axe-core finds no serious or critical violation;
+at 375 px nothing scrolls sideways, every tap target is 44 px high or more, and every field has
+a label of its own; no Content Security Policy violation happens. Downloads (exports, "Mes
+données") are fetched, not checked by axe. A few pages only come back from a form (an
+invitation code, a new calendar address, the error page, the set-up of a défi not started
+yet): the test sends those forms and checks the answers too.
+
+So that a broken crawler cannot pass, the test asserts what it must have reached: every GET
+route that `defi.access.POLICY` opens to the role (the public ones for the anonymous visitor),
+and every page template of templates/ rendered at least once.
+"""
+
+import re
+from collections import deque
+from datetime import date
+from pathlib import Path
+from urllib.parse import parse_qsl
+from urllib.parse import urldefrag
+from urllib.parse import urlsplit
+
+import pytest
+from flask import template_rendered
+from playwright.sync_api import expect
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+
+from defi import create_app
+from defi.access import ANONYMOUS
+from defi.access import FACILITATOR
+from defi.access import HOUSEHOLD
+from defi.access import PILOT
+from defi.access import POLICY
+from defi.access import REFERENT
+from tests.browser.helpers import LAPTOP
+from tests.browser.helpers import SMALL_PHONE
+from tests.browser.helpers import assert_no_csp_violation
+from tests.browser.helpers import htmx_settled
+from tests.browser.helpers import log_in
+from tests.browser.helpers import sideways_overflow
+from tests.browser.helpers import watch_csp
+
+pytestmark = pytest.mark.browser
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+OPEN_RANK = 3  # the demo's open wave
+# GET routes that no page links to, and why.
+NOT_LINKED = {
+    "static": "the pages' CSS and scripts, not pages",
+    "main.healthz": "asked by the load balancer",
+    "calendar.ics": "asked by a calendar app, at a secret address",
+}
+# Templates that are not pages: the layout, the macros and parts (named `_*.html`), and the
+# error answer to an htmx request, which is swapped into a page.
+NOT_PAGES = {"base.html", "errors/fragment.html"}
+# The demo's actors: (name, username or None, the roles POLICY knows them by, their home).
+ACTORS = [
+    ("anonymous", None, {ANONYMOUS}, r"/connexion$"),
+    ("foyer", "foyer-est-01", {HOUSEHOLD}, r"/collecte/$"),
+    ("facilitator", "animateur-est", {FACILITATOR}, r"/groupe/\d+$"),
+    ("referent", "referent-mjep", {REFERENT}, r"/accompagnement/$"),
+    ("pilot", "pilote", {PILOT}, r"/pilote/$"),
+]
+# The controls a finger taps, under 44 px: a link within a sentence is exempt (WCAG 2.5.5), and
+# a box or a radio button is tapped through its label.
+SMALL_TARGETS = """() => {
+  const small = [];
+  const selector = "a[href], button, input:not([type=hidden]), select, textarea, summary";
+  for (const control of document.querySelectorAll(selector)) {
+    const target = control.matches("[type=checkbox], [type=radio]") && control.labels.length
+      ? control.labels[0] : control;
+    const box = target.getBoundingClientRect();
+    const hidden = box.width === 0 || getComputedStyle(target).visibility === "hidden";
+    if (hidden || box.right <= 0) continue;  // not shown, or off screen until focused
+    if (control.tagName === "A" && getComputedStyle(control).display === "inline"
+        && control.parentElement.innerText.trim() !== control.innerText.trim()) continue;
+    if (box.height < 44) {
+      small.push(`${target.outerHTML.slice(0, 120)} (${Math.round(box.height)} px high)`);
+    }
+  }
+  return small;
+}"""
+# Form fields that no label names (a label whose `for` points at a duplicated id names only
+# the first field with that id, which axe-core does not see).
+UNLABELLED = """() => Array.from(
+  document.querySelectorAll("input:not([type=hidden]), select, textarea")
+).filter(
+  (control) => control.labels.length === 0
+    && !control.hasAttribute("aria-label") && !control.hasAttribute("aria-labelledby")
+).map((control) => control.outerHTML.slice(0, 120))"""
+# Far more than any role has (about 30): a crawler that runs away fails instead.
+MAX_PAGES = 80
+
+
+def expected_routes(app, roles):
+    """The GET routes the actor must reach: those POLICY opens to it, public ones for the
+    anonymous visitor only, less the ones no page links to."""
+    expected = set()
+    for rule in app.url_map.iter_rules():
+        allowed = POLICY[rule.endpoint]
+        if "GET" not in rule.methods or not allowed & roles or rule.endpoint in NOT_LINKED:
+            continue
+        if ANONYMOUS in allowed and ANONYMOUS not in roles:
+            continue
+        expected.add(rule.endpoint)
+    return expected
+
+
+def page_templates():
+    return {
+        path.relative_to(TEMPLATES).as_posix()
+        for path in TEMPLATES.rglob("*.html")
+        if not path.name.startswith("_")
+    } - NOT_PAGES
+
+
+class Crawl:
+    """One actor's visit of the site: the pages checked, the routes reached, the failures."""
+
+    def __init__(self, page, base, adapter, axe, screenshot, actor):
+        self.page, self.base, self.adapter = page, base, adapter
+        self.axe, self.screenshot, self.actor = axe, screenshot, actor
+        self.routes = set()  # the endpoints reached, pages and downloads
+        self.checked = []  # the URLs checked with axe
+        self.seen = set()  # the keys of the pages checked or fetched
+        self.failures = []
+
+    def route(self, url):
+        """(endpoint, key): the key is the same for two pages that only differ by the
+        database ids or secrets in their address, or by the values of their query."""
+        parts = urlsplit(url)
+        endpoint, args = self.adapter.match(parts.path, method="GET")
+        shape = tuple(
+            sorted(
+                (name, "*" if name.endswith("_id") or name == "token" else str(value))
+                for name, value in args.items()
+            )
+        )
+        query = tuple(sorted({name for name, _value in parse_qsl(parts.query)}))
+        return endpoint, (endpoint, shape, query)
+
+    def check(self, name):
+        """axe-core at both sizes, and no sideways scroll on the phone, on the current page."""
+        url = self.page.url
+        self.checked.append(url)
+        self.screenshot(self.page, f"page-{self.actor}-{name}")
+        overflow = sideways_overflow(self.page)
+        if overflow:
+            self.failures.append(f"{url} is {overflow} px wider than the 375 px screen")
+        small = self.page.evaluate(SMALL_TARGETS)
+        if small:
+            self.failures.append(f"tap targets under 44 px on {url}: {small}")
+        unlabelled = self.page.evaluate(UNLABELLED)
+        if unlabelled:
+            self.failures.append(f"fields without a label on {url}: {unlabelled}")
+        for size in (SMALL_PHONE, LAPTOP):
+            self.page.set_viewport_size(size)
+            violations = self.axe(self.page)
+            if violations:
+                self.failures.append(
+                    f"axe-core at {size['width']} px, serious or critical on {url}: {violations}"
+                )
+        self.page.set_viewport_size(SMALL_PHONE)
+
+    def links(self):
+        hrefs = self.page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+        for href in hrefs:
+            url, _fragment = urldefrag(href)
+            if url.startswith(self.base + "/"):
+                yield url
+
+    def run(self, start, again=False):
+        """Check `start` and every page reached from it; `again`: check `start` even if a
+        page of its kind was checked already (the site has changed since)."""
+        queue = deque([start])
+        if again:
+            self.seen.discard(self.route(start)[1])
+        while queue:
+            url = queue.popleft()
+            try:
+                endpoint, key = self.route(url)
+            except (HTTPException, RequestRedirect):
+                self.failures.append(f"a link leads to no page of the app: {url}")
+                continue
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            assert len(self.seen) <= MAX_PAGES, f"{self.actor}'s crawl ran away: {self.seen}"
+            self.routes.add(endpoint)
+            # A download is fetched with the session's cookies, and not opened as a page.
+            answer = self.page.request.get(url)
+            if answer.status != 200:
+                self.failures.append(f"{url} answered {answer.status}")
+                continue
+            if not answer.headers.get("content-type", "").startswith("text/html"):
+                continue
+            response = self.page.goto(url)
+            if response.status != 200:
+                self.failures.append(f"{url} answered {response.status} in the browser")
+                continue
+            self.routes.add(self.route(self.page.url)[0])  # where a redirect led
+            self.check(re.sub(r"\W+", "-", urlsplit(url).path).strip("-") or "home")
+            queue.extend(self.links())
+
+
+def add_rows(page, releve):
+    """A purchase, a weighing, a recipe and a producer in the open relevé at `releve`, so that
+    the lists are checked filled in and their rows' pages are reached."""
+    page.goto(f"{releve}/repas")
+    quick_add = page.locator("form.quick-add")
+    quick_add.get_by_label("Montant total (€)").fill("23,40")
+    quick_add.get_by_label("Dont bio (€)").fill("3,10")
+    quick_add.get_by_role("button", name="Ajouter cet achat").click()
+    htmx_settled(page)
+    expect(page.locator("ul.rows > li")).to_have_count(1)
+    page.goto(f"{releve}/pesees")
+    page.locator("form.quick-add").get_by_label("Poids (kg)").fill("0,350")
+    page.locator("form.quick-add").get_by_role("button", name="Ajouter cette pesée").click()
+    htmx_settled(page)
+    expect(page.locator("ul.rows > li")).to_have_count(1)
+    for section, button in (
+        ("recettes", "Écrire une recette"),
+        ("producteurs", "Ajouter un producteur"),
+    ):
+        page.goto(f"{releve}/{section}")
+        page.get_by_role("button", name=button).click()
+        expect(page).to_have_url(re.compile(rf"/{section}/\d+$"))
+        htmx_settled(page)
+
+
+def prepare(page, base, actor):
+    """What the actor does before the crawl, so that its pages are checked with content."""
+    if actor == "foyer":
+        add_rows(page, f"{base}/collecte/{OPEN_RANK}")
+    elif actor == "referent":
+        foyer = page.locator("a[href*='/collecte/foyer/']").first.get_attribute("href")
+        add_rows(page, f"{base}{foyer}{OPEN_RANK}")
+
+
+def answers_to_forms(crawl, page, base, actor):
+    """The pages that only come back from a form: each is checked like the others."""
+    if actor == "anonymous":
+        response = page.goto(f"{base}/cette-page-n-existe-pas")
+        assert response.status == 404
+        crawl.check("not-found")
+    elif actor == "facilitator":
+        page.goto(f"{base}/calendrier/abonnement")
+        page.get_by_role("button", name="Créer mon adresse").click()
+        # The address, shown once, is long: it must not widen the page.
+        address = page.get_by_label("Adresse de votre calendrier")
+        expect(address).to_have_value(re.compile(r"\.ics$"))
+        crawl.check("calendar-feed-created")
+        page.goto(f"{base}/groupe/")
+        page.get_by_role("button", name=re.compile("^Nouveau (code|mot de passe)$")).first.click()
+        expect(page.locator(".invitation-code")).to_be_visible()
+        crawl.check("invitation-code")
+    elif actor == "pilot":
+        # A défi that has not started yet: its questionnaire can change, so its questions
+        # have pages.
+        page.goto(f"{base}/pilote/parametres")
+        new = page.locator("details").filter(has_text="Créer un nouveau défi")
+        new.locator("summary").click()
+        new.get_by_label("Nom du défi").fill("Défi de l'an prochain")
+        year = date.today().year + 1
+        for label, day in (
+            ("Collecte 1 (début) : ouverture", f"{year}-01-10"),
+            ("Collecte 1 : clôture", f"{year}-02-10"),
+            ("Collecte 2 : ouverture", f"{year}-06-10"),
+            ("Collecte 2 : clôture", f"{year}-07-10"),
+        ):
+            new.get_by_label(label).fill(day)
+        new.get_by_role("button", name="Créer le défi").click()
+        expect(page.locator("#flashes")).to_contain_text("Défi créé")
+        crawl.run(page.url, again=True)
+
+
+def test_every_page_of_every_role_is_accessible_on_a_phone_and_a_laptop(
+    browser, browser_context_args, live_server, app_config, axe, screenshot
+):
+    app = create_app(app_config)
+    adapter = app.url_map.bind("127.0.0.1")
+    rendered = set()
+
+    def on_render(_sender, template, **_extra):
+        rendered.add(template.name)
+
+    failures, missing, checked = [], {}, {}
+    with template_rendered.connected_to(on_render):
+        for actor, username, roles, home in ACTORS:
+            context = browser.new_context(**browser_context_args)
+            try:
+                page = context.new_page()
+                csp = watch_csp(page)
+                if username:
+                    log_in(page, live_server, username)
+                else:
+                    page.goto(f"{live_server}/")
+                expect(page).to_have_url(re.compile(home))
+                start = page.url
+                prepare(page, live_server, actor)
+                crawl = Crawl(page, live_server, adapter, axe, screenshot, actor)
+                crawl.run(start)
+                answers_to_forms(crawl, page, live_server, actor)
+                assert_no_csp_violation(csp)
+            finally:
+                context.close()
+            failures += crawl.failures
+            checked[actor] = crawl.checked
+            if expected_routes(app, roles) - crawl.routes:
+                missing[actor] = sorted(expected_routes(app, roles) - crawl.routes)
+
+    print("\n".join(f"{actor}: {len(urls)} pages" for actor, urls in checked.items()))
+    if missing:
+        failures.append(f"routes the crawl did not reach: {missing}")
+    if page_templates() - rendered:
+        failures.append(f"templates never shown: {sorted(page_templates() - rendered)}")
+    assert failures == [], "\n".join(failures)
