@@ -7,14 +7,15 @@ is checked at 375 × 812 and at 1280 × 800: axe-core finds no serious or critic
 at 375 px nothing scrolls sideways, every tap target is 44 px high or more, and every field has
 a label of its own; no Content Security Policy violation happens. Downloads (exports, "Mes
 données") are fetched, not checked by axe. A few pages only come back from a form (an
-invitation code, a new calendar address, the error page, the set-up of a défi not started
-yet): the test sends those forms and checks the answers too.
+invitation code, a new calendar address, the set-up of a défi not started yet) or from a
+failure (page not found, database unavailable): the test provokes them and checks them too.
 
 So that a broken crawler cannot pass, the test asserts what it must have reached: every GET
 route that `defi.access.POLICY` opens to the role (the public ones for the anonymous visitor),
 and every page template of templates/ rendered at least once.
 """
 
+import contextlib
 import re
 from collections import deque
 from datetime import date
@@ -24,6 +25,9 @@ from urllib.parse import urldefrag
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
+from flask import has_request_context
+from flask import request
 from flask import template_rendered
 from playwright.sync_api import expect
 from werkzeug.exceptions import HTTPException
@@ -241,9 +245,33 @@ def prepare(page, base, actor):
         add_rows(page, f"{base}{foyer}{OPEN_RANK}")
 
 
+@contextlib.contextmanager
+def database_down_for(path):
+    """Every query of the live server's requests for `path` fails as if the database were
+    gone (the server runs in this process); its other requests, the CSS included, work."""
+
+    def refuse(*_args):
+        if has_request_context() and request.path == path:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", refuse)
+
+
 def answers_to_forms(crawl, page, base, actor):
-    """The pages that only come back from a form: each is checked like the others."""
-    if actor == "anonymous":
+    """The pages that only come back from a form, or from a failure: each is checked like
+    the others."""
+    if actor == "foyer":
+        path = f"/collecte/{OPEN_RANK}/repas"
+        with database_down_for(path):
+            response = page.goto(base + path)
+        assert response.status == 503
+        expect(page.get_by_role("button", name="Réessayer")).to_be_visible()
+        crawl.check("database-unavailable")
+    elif actor == "anonymous":
         response = page.goto(f"{base}/cette-page-n-existe-pas")
         assert response.status == 404
         crawl.check("not-found")
