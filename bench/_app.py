@@ -1,5 +1,7 @@
 """A demo app on a throwaway SQLite file, with a logged-in client, for the benchmarks."""
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -7,22 +9,10 @@ import sqlalchemy as sa
 
 from config import TestConfig
 from defi import create_app
+from defi.demo import DEMO_PASSWORD
 from defi.demo import load_demo
 from defi.extensions import db
 from defi.formatting import today
-
-# The foyer's pages, measured by collecte_page.py and queries.py alike.
-FOYER_PAGES = (
-    "/collecte/",
-    "/collecte/3/repas",
-    "/collecte/3/pesees",
-    "/collecte/3/recettes",
-    "/collecte/3/producteurs",
-    "/collecte/3/questionnaire",
-    "/collecte/3/envoi",
-    "/collecte/recettes",
-    "/collecte/producteurs",
-)
 
 
 class QueryCounter:
@@ -37,8 +27,9 @@ class QueryCounter:
 
 
 def demo_app():
-    """(app, directory) with the demo défi loaded in a SQLite file."""
+    """(app, directory) with the demo défi loaded in a SQLite file, deleted at exit."""
     directory = tempfile.mkdtemp(prefix="defi-bench-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     url = f"sqlite:///{Path(directory) / 'bench.db'}"
     config = type("BenchConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url})
     app = create_app(config)
@@ -52,8 +43,6 @@ def demo_app():
 
 def logged_in(app, username):
     client = app.test_client()
-    response = client.post(
-        "/connexion", data={"username": username, "password": "carottes-et-poireaux"}
-    )
+    response = client.post("/connexion", data={"username": username, "password": DEMO_PASSWORD})
     assert response.status_code == 303, response.status_code
     return client
