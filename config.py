@@ -42,6 +42,8 @@ class Config:
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")
     # Redis out of reach: count in each worker's memory meanwhile, rather than refuse logins.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Said explicitly: the limiter is one object, and init_app takes its last state as default.
+    RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
 
