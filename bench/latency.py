@@ -15,13 +15,9 @@ Run: .venv/bin/python bench/latency.py [--households 40 10000] [--duration 60] [
 
 import argparse
 import http.client
-import os
 import random
 import re
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -44,16 +40,13 @@ from bench._pages import prepare  # noqa: E402
 from bench.generate import add_households  # noqa: E402
 from defi.demo import DEMO_PASSWORD  # noqa: E402
 from defi.extensions import db  # noqa: E402
+from tests.servers import Gunicorn  # noqa: E402
 
 DEMO_SIZE = 40
 RATIO = 3
 HEALTHZ = "/healthz"
 HEALTHZ_EVERY = 4  # /healthz after every 4 pages, so that it is measured as often as needed
 TIMEOUT = 120  # seconds a request may take before it counts as an error
-# The last line of a traceback: "sqlite3.OperationalError: database is locked"
-FAILURE = re.compile(r"^[\w.]+(Error|Exception): ")
-# Flask's log line: "[date] ERROR in errors: The database does not answer (503): ..."
-LOGGED = re.compile(r"\] ERROR in \w+: (.*)")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -69,70 +62,6 @@ def prepared_database(size):
         url = str(db.engine.url)
         db.engine.dispose()
     return url, pages
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Gunicorn:
-    """gunicorn serving `wsgi:app` on a database, as a subprocess, stopped on exit."""
-
-    def __init__(self, database_url, workers, log_path):
-        self.port = free_port()
-        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in __exit__
-        env = dict(
-            os.environ,
-            DATABASE_URL=database_url,
-            DEFI_ENV="production",
-            SECRET_KEY=secrets.token_hex(32),
-        )
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
-            + ["--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT), "wsgi:app"],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def __enter__(self):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.tail()}")
-            try:
-                if get(self.port, HEALTHZ)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer /healthz within 60 s:\n{self.tail()}")
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-    def tail(self):
-        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-20:])
-
-    def failures(self):
-        """{message: count} of the exceptions and worker timeouts in gunicorn's log (read it
-        once gunicorn has stopped, so that its workers have written everything)."""
-        found = Counter()
-        for line in Path(self.log.name).read_text(errors="replace").splitlines():
-            logged = LOGGED.search(line)
-            if logged and not logged[1].startswith("Exception on "):  # its traceback ends below
-                found[logged[1][:100]] += 1
-            elif FAILURE.match(line) or "WORKER TIMEOUT" in line:
-                found[line.split("] ")[-1][:100]] += 1
-        return found
 
 
 def get(port, path, headers=None):
@@ -252,7 +181,7 @@ def measure(size, args) -> Run:
     url, pages = prepared_database(size)
     log_path = Path(url.removeprefix("sqlite:///")).with_name("gunicorn.log")
     print(f"Starting gunicorn ({args.workers} workers)...", flush=True)
-    with Gunicorn(url, args.workers, log_path) as server:
+    with Gunicorn(url, log_path, workers=args.workers) as server:
         # One session per role, opened once.
         usernames = dict.fromkeys(page.username for page in pages)
         cookies = {username: log_in_over_http(server.port, username) for username in usernames}

@@ -31,19 +31,15 @@ import html
 import http.client
 import os
 import secrets
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from html.parser import HTMLParser
 from http.cookies import SimpleCookie
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -70,14 +66,16 @@ from tests.conftest import BACKENDS
 from tests.conftest import POSTGRES_URL
 from tests.conftest import make_config
 from tests.conftest import page_text
+from tests.servers import BIN
+from tests.servers import ROOT
+from tests.servers import WORKERS
+from tests.servers import Gunicorn
+from tests.servers import server_env
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent  # the venv's `defi` and `gunicorn`
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A PostgreSQL server that is not there: nothing listens on port 1.
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1"
 TIMEOUT = 60  # seconds: a request that takes longer counts as a connection error
-WORKERS = 2
 # 32 of the demo's 40 foyers: the 20 of Les LokoMotiv' and 12 of Graines d'idées.
 FOYERS = [f"foyer-est-{n:02d}" for n in range(1, 21)] + [
     f"foyer-ouest-{n:02d}" for n in range(1, 13)
@@ -327,21 +325,6 @@ def expect(recorder, response, status, what):
 # Databases holding the demo défi, and gunicorn serving them
 
 
-def server_env(database_url, **settings):
-    """The environment of a production install (docs/DEPLOY.md), on the test's database."""
-    env = dict(
-        os.environ,
-        DEFI_ENV="production",
-        SECRET_KEY="test-" + secrets.token_hex(16),
-        DATABASE_URL=database_url,
-        RATELIMIT_STORAGE_URI="memory://",
-        RATELIMIT_KEY_PREFIX="",
-        DEFI_TRUSTED_PROXIES="0",
-    )
-    env.update(settings)
-    return env
-
-
 def defi_command(database_url, *args):
     """Run the venv's `defi` command on a database, as an operator does."""
     result = subprocess.run(
@@ -429,56 +412,6 @@ def databases(tmp_path_factory):
     databases = Databases(tmp_path_factory.mktemp("servers"))
     yield databases
     databases.close()
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Gunicorn:
-    """The venv's gunicorn serving `wsgi:app` as a subprocess, as the systemd unit does."""
-
-    def __init__(self, database_url, log_path, workers=WORKERS, **settings):
-        self.port = free_port()
-        self.log_path = log_path
-        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        command = [str(BIN / "gunicorn"), "--workers", str(workers), "--graceful-timeout", "5"]
-        command += ["--bind", f"127.0.0.1:{self.port}", "wsgi:app"]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=server_env(database_url, **settings),
-            stdout=self.log,
-            stderr=self.log,
-        )
-
-    def wait_until_ready(self):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"gunicorn exited: {self.tail()}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                if Browser(self.port).request("GET", "/healthz").status == 200:
-                    return self
-            time.sleep(0.2)
-        raise AssertionError(f"gunicorn did not answer /healthz within 60 s: {self.tail()}")
-
-    def tail(self):
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-3000:]
-
-    def stop(self):
-        if self.process.poll() is None:
-            # SIGINT: gunicorn's quick shutdown (SIGTERM waits for idle workers to notice).
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture
