@@ -28,6 +28,8 @@ class Config:
 
     # A form left open for hours on a phone must still save.
     WTF_CSRF_TIME_LIMIT = None
+    # The CSRF check runs after the access policy (`access.check_csrf`), not before it.
+    WTF_CSRF_CHECK_DEFAULT = False
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -8,10 +8,14 @@ by the `*_or_404` helpers of each feature (another foyer's relevé answers 404).
 
 from flask import abort
 from flask import current_app
+from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from defi.extensions import csrf
 
 ANONYMOUS = "anonymous"
 HOUSEHOLD = "household"
@@ -99,8 +103,18 @@ def roles_of(user) -> frozenset[str]:
     return user.roles
 
 
+def rerender_on_csrf_error(view):
+    """Mark a view whose form shows itself again, typed values kept, when CSRF fails."""
+    view.rerender_on_csrf_error = True
+    return view
+
+
 def check_access():
-    """Refuse a request whose endpoint does not admit any role of the current user."""
+    """Refuse a request whose endpoint does not admit any role of the current user.
+
+    This runs before anything of the view, the CSRF check included: a request that the policy
+    (or the staff timeout, checked just before) refuses never reaches a view or its form.
+    """
     endpoint = request.endpoint
     if endpoint is None:
         return None  # no route matched: Flask answers 404 itself
@@ -109,10 +123,32 @@ def check_access():
         current_app.logger.error("endpoint %s is missing from the access policy", endpoint)
         abort(404)
     if allowed & roles_of(current_user):
+        check_csrf()
         return None
     if not current_user.is_authenticated:
-        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        # Only a page can be gone back to after logging in; a form's address answers 405.
+        target = request.full_path.rstrip("?") if request.method in ("GET", "HEAD") else None
+        return redirect(url_for("accounts.login", next=target))
     abort(403)
+
+
+def check_csrf():
+    """Refuse an unsafe request without a valid CSRF token, once the policy has admitted it.
+
+    A view marked `rerender_on_csrf_error` still runs: its own form fails the same check, so it
+    saves nothing and shows itself again with what was typed and a French message
+    (`_forms.html`); `database.refuse_writes` makes sure that nothing is written meanwhile.
+    Any other view is not run at all (`errors.handle_csrf_error`: 400).
+    """
+    if not current_app.config["WTF_CSRF_ENABLED"]:
+        return
+    try:
+        csrf.protect(apply_exemptions=True)
+    except CSRFError:
+        view = current_app.view_functions.get(request.endpoint)
+        if not getattr(view, "rerender_on_csrf_error", False):
+            raise
+        g.csrf_failed = True
 
 
 def home_url(user) -> str:

@@ -1,14 +1,24 @@
-"""Database engine settings: SQLite's pragmas and `BEGIN IMMEDIATE`; PostgreSQL's timeout.
+"""Database engine settings: SQLite's pragmas and transactions; PostgreSQL's timeout; requests
+that read only.
 
 With pysqlite's defaults, concurrent read-modify-write transactions silently lose updates, and a
 deferred `BEGIN` makes them fail with "database is locked" (NOTES.md, measured). Taking the write
-lock when the transaction starts, and waiting up to 5 s for it, loses and fails none.
+lock when the transaction starts, and waiting up to 5 s for it, loses and fails none. A request
+that only reads (GET, HEAD) opens a deferred transaction instead, which takes no lock in WAL
+mode: a long write (an import) never makes a page wait. Such a request must then write nothing,
+and `refuse_writes` makes sure of it, as it does for a form whose CSRF check failed.
 
 A PostgreSQL server that does not answer must give a 503 page in seconds (`errors.py`), not a
 request that hangs until gunicorn kills its worker: libpq waits forever by default.
 """
 
+import re
+
 import sqlalchemy as sa
+from flask import g
+from flask import has_request_context
+from flask import request
+from flask_wtf.csrf import CSRFError
 
 from defi.extensions import db
 
@@ -34,7 +44,7 @@ def configure_sqlite(engine):
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if reads_only() else "BEGIN IMMEDIATE")
 
 
 # Seconds to wait for a PostgreSQL connection (a `connect_timeout` in the URL wins).
@@ -49,9 +59,42 @@ def configure_postgresql(engine):
         parameters.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The start of a statement that changes rows.
+WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b", re.IGNORECASE)
+
+
+class WriteInReadOnlyRequest(RuntimeError):
+    """A GET or HEAD request tried to change a row: a bug, answered 500."""
+
+
+def mark_request():
+    """Decide, before anything reads the database, whether this request may write."""
+    g.reads_only = request.method in SAFE_METHODS
+
+
+def reads_only() -> bool:
+    return has_request_context() and g.get("reads_only", False)
+
+
+def refuse_writes(engine):
+    """Stop any write of a request that must write nothing, before it reaches the database."""
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def refuse(_connection, _cursor, statement, _parameters, _context, _executemany):
+        if not has_request_context() or not WRITE.match(statement):
+            return
+        if g.get("csrf_failed", False):
+            raise CSRFError("a form without a valid CSRF token tried to write")
+        if g.get("reads_only", False):
+            raise WriteInReadOnlyRequest(f"{request.method} {request.path}: {statement[:80]}")
+
+
 def init_app(app):
+    app.before_request(mark_request)
     with app.app_context():
         for engine in db.engines.values():
+            refuse_writes(engine)
             if engine.dialect.name == "sqlite":
                 configure_sqlite(engine)
             elif engine.dialect.name == "postgresql":

@@ -57,17 +57,23 @@ def handle_http_error(error):
     return response
 
 
-def handle_csrf_error(error):
-    """A form sent without a valid CSRF token: show it again with what was typed."""
-    from flask import current_app
-    from flask import request
+# A failed CSRF check, on a view that cannot show its form again (a button, a deletion).
+CSRF_TITLE = "Rien n'a été enregistré"
+CSRF_MESSAGE = (
+    "Cette page était trop ancienne, ou vous vous êtes reconnecté·e depuis : rien n'a été "
+    "enregistré. Rechargez la page, puis recommencez."
+)
 
-    view = current_app.view_functions.get(request.endpoint)
-    if getattr(view, "rerender_on_csrf_error", False):
-        # The view's own form fails the same CSRF check, so it writes nothing and shows the
-        # form again, filled with the request's values and a fresh token.
-        return view(**(request.view_args or {}))
-    return render_error(400)
+
+def handle_csrf_error(_error):
+    """An unsafe request without a valid CSRF token, already admitted by the access policy.
+
+    The view did not run (`access.check_csrf`), or it tried to write and was stopped
+    (`database.refuse_writes`): nothing of the request is kept.
+    """
+    rollback_quietly()
+    template = "errors/fragment.html" if is_htmx() else "errors/page.html"
+    return render_template(template, status=400, title=_(CSRF_TITLE), message=_(CSRF_MESSAGE)), 400
 
 
 def handle_stale_data(_error):

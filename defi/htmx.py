@@ -3,6 +3,7 @@
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask import template_rendered
 
 
 def is_htmx() -> bool:
@@ -22,4 +23,7 @@ def render(template_name, block=None, **context):
     template = app.jinja_env.get_template(template_name)
     app.update_template_context(context)
     render_block = template.blocks[block]
-    return "".join(render_block(template.new_context(context)))
+    html = "".join(render_block(template.new_context(context)))
+    # As render_template does: what was rendered can be observed (the access tests do).
+    template_rendered.send(app, template=template, context=context)
+    return html

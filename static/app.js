@@ -45,6 +45,14 @@
     return article.querySelector("p").textContent;
   }
 
+  // The sentence of our French error page (errors/fragment.html), or the page's general one.
+  function errorMessage(xhr) {
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var text = page.querySelector(".error-page p");
+    var element = document.getElementById("network-status");
+    return text ? text.textContent : element && element.getAttribute("data-refused");
+  }
+
   function retry() {
     Object.keys(pending).forEach(function (action) {
       var form = document.querySelector('form[data-autosave][action="' + action + '"]');
@@ -84,11 +92,15 @@
   });
   // A link or a form sent through hx-boost stays as it is too (a save still waiting on this
   // page would be lost with it): the message says to try again.
+  // Any other refusal (400: nothing saved, the page was too old; 403, 404, 413, 429) is not
+  // swapped either: its French sentence is shown in the banner, so that it is never silent.
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     if (RETRIED[xhr.status]) {
       var form = keepForRetry(event.detail.elt);
       banner(true, serverMessage(xhr, form !== null));
+    } else if (xhr.status >= 400 && xhr.status < 500) {
+      banner(true, errorMessage(xhr));
     }
   });
   document.addEventListener("htmx:afterRequest", function (event) {

@@ -554,7 +554,7 @@ def test_login_without_csrf_token_shows_the_form_again_with_the_typing(demo, csr
     )
     assert response.status_code == 200
     html = page_text(response)
-    assert "Le formulaire a expiré" in html
+    assert "Rien n'a été enregistré" in html
     assert 'value="foyer-est-01"' in html
     # The page carries a fresh token, and the form then works.
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
@@ -574,7 +574,7 @@ def test_logout_without_csrf_token_is_refused(demo, csrf_client):
     )
     refused = csrf_client.post("/deconnexion")
     assert refused.status_code == 400
-    assert "La demande n'a pas pu être comprise" in page_text(refused)
+    assert "Rien n'a été enregistré" in page_text(refused)
     assert csrf_client.get("/collecte/").status_code == 200
 
 
@@ -592,6 +592,6 @@ def test_invitation_without_csrf_token_writes_nothing(demo, csrf_client):
     )
     assert response.status_code == 200
     html = page_text(response)
-    assert "Le formulaire a expiré" in html
+    assert "Rien n'a été enregistré" in html
     assert 'value="Famille Sans Jeton"' in html
     assert household("EST-21") is None

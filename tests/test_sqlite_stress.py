@@ -195,3 +195,29 @@ def test_backup_taken_during_the_stress_test_is_sound_and_restores(tmp_path):
     assert 50 <= restored <= PROCESSES * TRANSACTIONS
     assert version == restored + 1
     assert _read_entry(url, entry_id)[0] == PROCESSES * TRANSACTIONS
+
+
+def test_pages_are_read_while_a_write_holds_the_lock(demo, client, auth, app, backend):
+    """A long write (an import) holds SQLite's write lock: reads go on, writes wait for it.
+
+    Every request once opened `BEGIN IMMEDIATE`, so a 24 s import left every page waiting
+    5 s for the lock, then answering 503.
+    """
+    if backend != "sqlite":
+        pytest.skip("SQLite's write lock; PostgreSQL locks rows, not the database")
+    assert auth.login("foyer-est-01").status_code == 303
+    holder = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with holder.connect() as connection:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # another process's long write
+        started = time.monotonic()
+        for path in ("/healthz", "/collecte/", "/collecte/3/repas", "/calendrier/"):
+            assert client.get(path).status_code == 200, path
+        read_in = time.monotonic() - started
+        # A write needs the lock: it waits for it (busy_timeout) and gets the French 503.
+        waiting = client.post("/collecte/3/repas", data={"persons": "3"})
+        assert waiting.status_code == 503
+        assert waiting.headers["Retry-After"] == "30"
+        connection.exec_driver_sql("ROLLBACK")
+    holder.dispose()
+    print(f"\n4 pages read in {read_in:.2f} s while the write lock was held")
+    assert client.post("/collecte/3/repas", data={"persons": "3"}).status_code == 303

@@ -19,6 +19,7 @@ from flask_login import login_user
 from flask_login import logout_user
 
 from defi.access import home_url
+from defi.access import rerender_on_csrf_error
 from defi.accounts import bp
 from defi.accounts.forms import DeleteAccountForm
 from defi.accounts.forms import LoginForm
@@ -37,12 +38,6 @@ from defi.formatting import today
 from defi.rights import erase_household
 from defi.rights import household_data
 from defi.security import start_session
-
-
-def rerender_on_csrf_error(view):
-    """Mark a view whose form shows itself again, typed values kept, when CSRF fails."""
-    view.rerender_on_csrf_error = True
-    return view
 
 
 def safe_next(target: str | None) -> str | None:

@@ -15,7 +15,7 @@ from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from defi.accounts.views import rerender_on_csrf_error
+from defi.access import rerender_on_csrf_error
 from defi.calendar import bp
 from defi.calendar import ical
 from defi.calendar import services

@@ -20,7 +20,7 @@ from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 
-from defi.accounts.views import rerender_on_csrf_error
+from defi.access import rerender_on_csrf_error
 from defi.collecte import bp
 from defi.collecte import services
 from defi.collecte.figures import sums_for

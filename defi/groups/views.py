@@ -8,9 +8,9 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from defi.access import rerender_on_csrf_error
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
-from defi.accounts.views import rerender_on_csrf_error
 from defi.extensions import db
 from defi.formatting import today
 from defi.groups import bp

@@ -6,9 +6,9 @@ from flask import url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from defi.access import rerender_on_csrf_error
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
-from defi.accounts.views import rerender_on_csrf_error
 from defi.extensions import db
 from defi.groups.forms import ConfirmForm
 from defi.groups.services import account_of
