@@ -39,7 +39,9 @@ class Config:
     STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
     STAFF_ABSOLUTE_TIMEOUT = timedelta(hours=12)
 
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Empty: a SQLite file in instance/, shared by the workers of this server (defi/ratelimit.py);
+    # several servers share theirs through Redis: redis://127.0.0.1:6379/0 (docs/DEPLOY.md).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "")
     # Several apps (or test runs) can share one Redis: each keeps its counters under a prefix.
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "")
     # Redis out of reach: count in each worker's memory meanwhile, rather than refuse logins.

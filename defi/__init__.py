@@ -28,6 +28,7 @@ def create_app(config_class=Config):
 
     from defi import compression
     from defi import database
+    from defi import ratelimit
     from defi import security
 
     security.require_secret_key(app)
@@ -46,6 +47,7 @@ def create_app(config_class=Config):
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app)
+    ratelimit.init_app(app)
     limiter.init_app(app)
     database.init_app(app)
     security.init_app(app)

@@ -60,9 +60,10 @@ def create_pilot_command(username):
     from defi.accounts.forms import USERNAME_PATTERN
     from defi.accounts.passwords import password_problem
     from defi.accounts.services import create_pilot
+    from defi.accounts.services import normalise_username
     from defi.accounts.services import username_taken
 
-    username = username.strip().lower()
+    username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise click.ClickException(
             "The username takes 3 to 40 characters: a-z, 0-9, dot, dash or underscore."

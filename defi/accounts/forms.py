@@ -15,6 +15,7 @@ from wtforms.validators import ValidationError
 from defi.accounts.passwords import MAX_LENGTH
 from defi.accounts.passwords import password_problem
 from defi.accounts.services import find_invitation
+from defi.accounts.services import normalise_username
 from defi.accounts.services import username_taken
 from defi.forms import strip as _strip
 
@@ -63,7 +64,7 @@ class RedeemForm(NewPasswordMixin, FlaskForm):
     )
     username = StringField(
         _l("Identifiant (pour vous connecter)"),
-        filters=[lambda value: _strip(value).lower() if value else value],
+        filters=[lambda value: normalise_username(value) if value else value],
         validators=[Length(max=40)],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )

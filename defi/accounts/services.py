@@ -5,6 +5,7 @@ Services flush but never commit: the view commits once per request.
 
 import hashlib
 import secrets
+import unicodedata
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -44,9 +45,21 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(normalise_code(code).encode()).hexdigest()
 
 
+USERNAME_LENGTH = 60
+
+
+def normalise_username(text: str | None) -> str:
+    """The account a typed username names: compatibility forms folded (NFKC), no space, control
+    or invisible character, lower case. The login and its throttling both go through here, so
+    that `foyer-est-20` and `Foyer-Est-20\x01` are one account and one count of failures."""
+    folded = unicodedata.normalize("NFKC", text or "")
+    kept = "".join(ch for ch in folded if unicodedata.category(ch)[0] not in "CZ")
+    return kept.lower()[:USERNAME_LENGTH]
+
+
 def authenticate(username: str, password: str) -> User | None:
     """The active user with these credentials, or None (same work whether or not it exists)."""
-    user = db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+    user = db.session.scalar(sa.select(User).where(User.username == normalise_username(username)))
     if not verify_password(user.password_hash if user else None, password):
         return None
     if user is None or not user.active:
@@ -108,7 +121,7 @@ def find_invitation(code: str) -> Invitation | None:
 def username_taken(username: str) -> bool:
     return (
         db.session.scalar(
-            sa.select(sa.func.count(User.id)).where(User.username == username.strip().lower())
+            sa.select(sa.func.count(User.id)).where(User.username == normalise_username(username))
         )
         > 0
     )
@@ -133,7 +146,7 @@ def redeem_invitation(invitation: Invitation, password: str, username: str = "")
         user = invitation.user
         user.active = True
     else:
-        user = User(username=username.strip().lower())
+        user = User(username=normalise_username(username))
         if invitation.role == "household":
             user.household = invitation.household
         else:
@@ -158,7 +171,7 @@ def set_password(user: User, password: str):
 
 
 def create_pilot(username: str, password: str) -> User:
-    user = User(username=username.strip().lower())
+    user = User(username=normalise_username(username))
     user.memberships.append(Membership(role="pilot"))
     set_password(user, password)
     db.session.add(user)

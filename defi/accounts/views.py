@@ -26,10 +26,13 @@ from defi.accounts.forms import LoginForm
 from defi.accounts.forms import PasswordChangeForm
 from defi.accounts.forms import RedeemForm
 from defi.accounts.passwords import verify_password
+from defi.accounts.services import CODE_LENGTH
 from defi.accounts.services import InvitationAlreadyUsed
 from defi.accounts.services import authenticate
 from defi.accounts.services import find_invitation
 from defi.accounts.services import format_code
+from defi.accounts.services import normalise_code
+from defi.accounts.services import normalise_username
 from defi.accounts.services import redeem_invitation
 from defi.accounts.services import set_password
 from defi.extensions import db
@@ -54,12 +57,29 @@ def safe_next(target: str | None) -> str | None:
 
 
 def _login_key():
-    return "login:" + (request.form.get("username") or "").strip().lower()[:60]
+    """The account a login names, as `authenticate` finds it: one count however it is spelled."""
+    return "login:" + normalise_username(request.form.get("username"))
+
+
+def _code_key():
+    """The invitation code a request names, in any spelling (case, dashes, spaces)."""
+    return "code:" + normalise_code(request.values.get("code", ""))[:CODE_LENGTH]
 
 
 def _failed(response):
     # A successful login redirects (303); a refused one shows the form again (200).
     return request.method == "POST" and response.status_code == 200
+
+
+def _looked_up_or_failed(response):
+    """A code looked up (a page that names the code's account), or a redemption refused."""
+    if request.method in ("GET", "HEAD"):
+        return bool(request.args.get("code"))
+    return _failed(response)
+
+
+def _no_code():
+    return not request.values.get("code")
 
 
 def sign_in(user):
@@ -69,10 +89,11 @@ def sign_in(user):
     start_session(user)
 
 
+# Per account, every attempt counts, taken before the password is checked: requests sent in
+# parallel cannot get more than 10 tries (a count of failures would only be known after).
+# Per address, failures only: 25 foyers of a workshop log in from one address.
 @bp.route("/connexion", methods=["GET", "POST"])
-@limiter.limit(
-    "10 per 15 minutes;100 per hour", key_func=_login_key, deduct_when=_failed, methods=["POST"]
-)
+@limiter.limit("10 per 15 minutes;100 per hour", key_func=_login_key, methods=["POST"])
 @limiter.limit("60 per 15 minutes", deduct_when=_failed, methods=["POST"])
 @rerender_on_csrf_error
 def login():
@@ -102,8 +123,20 @@ def logout():
     return redirect(url_for("accounts.login"), 303)
 
 
+# Looking a code up and failing to redeem one are counted per address and per code.
 @bp.route("/invitation", methods=["GET", "POST"])
-@limiter.limit("30 per 15 minutes", deduct_when=_failed, methods=["POST"])
+@limiter.limit(
+    "60 per 15 minutes;300 per day",
+    deduct_when=_looked_up_or_failed,
+    methods=["GET", "HEAD", "POST"],
+)
+@limiter.limit(
+    "10 per 15 minutes",
+    key_func=_code_key,
+    exempt_when=_no_code,
+    deduct_when=_looked_up_or_failed,
+    methods=["GET", "HEAD", "POST"],
+)
 @rerender_on_csrf_error
 def redeem():
     """Use an invitation code: create one's account, or choose a new password."""

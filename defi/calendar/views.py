@@ -24,6 +24,7 @@ from defi.calendar.forms import AttendanceForm
 from defi.calendar.forms import EventForm
 from defi.calendar.forms import MarkForm
 from defi.extensions import db
+from defi.extensions import limiter
 from defi.groups.forms import ConfirmForm
 from defi.groups.services import get_group_or_404
 from defi.htmx import is_htmx
@@ -254,7 +255,10 @@ def feed_revoke():
     return redirect(url_for("calendar.feed"), 303)
 
 
+# Guessing feed addresses is throttled per address; only unknown ones count, since calendar
+# services fetch the feeds of many users from a few addresses.
 @bp.route("/ical/<token>.ics")
+@limiter.limit("100 per hour", deduct_when=lambda response: response.status_code == 404)
 def ics(token):
     """The events of the user's groups as an iCal file, for a phone's calendar (no login:
     the secret token in the address is the key; an unknown one is a 404)."""
