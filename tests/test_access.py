@@ -15,6 +15,7 @@ from defi.models import Entry
 from defi.models import Event
 from defi.models import Group
 from defi.models import Household
+from defi.models import Membership
 from defi.models import Producer
 from defi.models import Purchase
 from defi.models import Question
@@ -60,6 +61,8 @@ OBJECT_OWNERS = {
     "calendar.mark": {"facilitator of the group"},
     "calendar.summary": {"facilitator of the group"},
     "referents.reset": {"referent"},
+    "referents.revoke": {"referent"},
+    "referents.cancel_invitation": {"referent"},
 }
 
 
@@ -141,6 +144,11 @@ def sample_args(rule, entries):
         "table": "comparaison",
         "wave_id": db.session.scalar(sa.select(Wave.id).where(Wave.rank == 3)),
         "question_id": db.session.scalar(sa.select(Question.id).order_by(Question.id.desc())),
+        # The MJEP referent's own access (not one it may take back), and no invitation.
+        "membership_id": db.session.scalar(
+            sa.select(Membership.id).where(Membership.role == "referent").order_by(Membership.id)
+        ),
+        "invitation_id": 1,
     }
 
 

@@ -426,7 +426,7 @@ def test_pilot_invitation_needs_a_group_or_a_structure(demo, client, auth):
         "/pilote/equipe/inviter", data={"role": "referent", "structure_name": ""}
     )
     assert response.status_code == 200
-    assert "Indiquez la structure" in page_text(response)
+    assert "Choisissez la structure du ou de la référent·e" in page_text(response)
     assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
 
 

@@ -172,6 +172,8 @@ EXPECTED["accompanied household"] = EXPECTED["household"]
 # POST routes no crawl reaches from the demo, and why.
 UNREACHED = {
     "calendar.feed_revoke": "shown once the user asked for a calendar address (a button)",
+    "referents.revoke": "shown once a referent joined the structure after this one (a button)",
+    "referents.cancel_invitation": "shown while the pilot's invitation waits (a button)",
 }
 
 # Posting these would end the actor's session.

@@ -15,9 +15,11 @@ from defi.accounts.passwords import hash_password
 from defi.accounts.passwords import needs_rehash
 from defi.accounts.passwords import verify_password
 from defi.extensions import db
+from defi.models import AuditEvent
 from defi.models import Invitation
 from defi.models import Membership
 from defi.models import User
+from defi.models.accounts import STAFF_ROLES
 from defi.models.base import utcnow
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand survives.
@@ -94,6 +96,9 @@ def issue_invitation(role, issued_by, *, household=None, group=None, structure=N
     )
     db.session.add(invitation)
     db.session.flush()
+    if role in STAFF_ROLES:
+        action = "invited" if user is None else "password_code"
+        record_staff_event(action, issued_by, role, subject=user, group=group, structure=structure)
     return invitation, code
 
 
@@ -115,6 +120,8 @@ def find_invitation(code: str) -> Invitation | None:
     )
     if invitation is None or not invitation.is_usable(utcnow()):
         return None
+    if invitation.user is not None and not invitation.user.active:
+        return None  # a deactivated account stays so: only the pilot brings it back
     return invitation
 
 
@@ -144,7 +151,8 @@ def redeem_invitation(invitation: Invitation, password: str, username: str = "")
         raise InvitationAlreadyUsed
     if invitation.user is not None:
         user = invitation.user
-        user.active = True
+        if not user.active:  # deactivated since the code was found
+            raise InvitationAlreadyUsed
     else:
         user = User(username=normalise_username(username))
         if invitation.role == "household":
@@ -155,11 +163,21 @@ def redeem_invitation(invitation: Invitation, password: str, username: str = "")
                     role=invitation.role,
                     group=invitation.group,
                     structure=invitation.structure,
+                    granted_by_id=invitation.issued_by_id,
                 )
             )
         db.session.add(user)
     set_password(user, password)
     db.session.flush()
+    if invitation.user is None and invitation.role in STAFF_ROLES:
+        record_staff_event(
+            "granted",
+            invitation.issued_by,
+            invitation.role,
+            subject=user,
+            group=invitation.group,
+            structure=invitation.structure,
+        )
     return user
 
 
@@ -176,7 +194,56 @@ def create_pilot(username: str, password: str) -> User:
     set_password(user, password)
     db.session.add(user)
     db.session.flush()
+    record_staff_event("granted", None, "pilot", subject=user)
     return user
+
+
+def record_staff_event(action, actor, role, *, subject=None, group=None, structure=None):
+    """Write a line of the staff audit trail: who did what to which staff role, when.
+
+    `actor` None is the command line. Names are copied: the line reads the same later.
+    """
+    scope = group or structure
+    db.session.add(
+        AuditEvent(
+            actor_id=actor.id if actor is not None else None,
+            actor_name=actor.username if actor is not None else "",
+            action=action,
+            subject_id=subject.id if subject is not None else None,
+            subject_name=subject.username if subject is not None else "",
+            role=role,
+            group_id=group.id if group is not None else None,
+            structure_id=structure.id if structure is not None else None,
+            scope_name=scope.name if scope is not None else "",
+        )
+    )
+
+
+def deactivate_staff(user: User, actor: User):
+    """A staff member leaves: every session ends, every open code of the account is void."""
+    user.active = False
+    user.rotate_session_token()
+    void_invitations(Invitation.user_id == user.id, utcnow())
+    record_for_each_role("deactivated", actor, user)
+
+
+def reactivate_staff(user: User, actor: User):
+    """Bring a staff account back (it then needs a new password code or its old password)."""
+    user.active = True
+    record_for_each_role("reactivated", actor, user)
+
+
+def record_for_each_role(action, actor, user: User):
+    """One line of the trail per staff role of the account (each group's, each structure's)."""
+    for membership in user.memberships:
+        record_staff_event(
+            action,
+            actor,
+            membership.role,
+            subject=user,
+            group=membership.group,
+            structure=membership.structure,
+        )
 
 
 class InvitationAlreadyUsed(Exception):

@@ -1,5 +1,6 @@
 """The data model of DESIGN.md, one module per feature, all importable from here."""
 
+from defi.models.accounts import AuditEvent
 from defi.models.accounts import Invitation
 from defi.models.accounts import Membership
 from defi.models.accounts import Structure
@@ -26,6 +27,7 @@ __all__ = [
     "Accompaniment",
     "Answer",
     "Attendance",
+    "AuditEvent",
     "Challenge",
     "Choice",
     "Entry",

@@ -52,7 +52,7 @@ class User(Versioned, db.Model):
 
     household: so.Mapped[Household | None] = so.relationship()
     memberships: so.Mapped[list["Membership"]] = so.relationship(
-        back_populates="user", cascade="all, delete-orphan"
+        back_populates="user", cascade="all, delete-orphan", foreign_keys="Membership.user_id"
     )
 
     def __repr__(self):
@@ -123,10 +123,17 @@ class Membership(db.Model):
     structure_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("structure.id", ondelete="CASCADE"), index=True
     )
+    # When the role was given, and by whom: the referents of a structure see each new access to
+    # their foyers, and may take back one given after theirs.
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    granted_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
 
-    user: so.Mapped[User] = so.relationship(back_populates="memberships")
+    user: so.Mapped[User] = so.relationship(back_populates="memberships", foreign_keys=[user_id])
     group: so.Mapped[Group | None] = so.relationship()
     structure: so.Mapped[Structure | None] = so.relationship()
+    granted_by: so.Mapped[User | None] = so.relationship(foreign_keys=[granted_by_id])
 
     def __repr__(self):
         return f"<Membership {self.role} of user {self.user_id}>"
@@ -174,9 +181,62 @@ class Invitation(db.Model):
     group: so.Mapped[Group | None] = so.relationship()
     structure: so.Mapped[Structure | None] = so.relationship()
     user: so.Mapped[User | None] = so.relationship(foreign_keys=[user_id])
+    issued_by: so.Mapped[User | None] = so.relationship(foreign_keys=[issued_by_id])
 
     def __repr__(self):
         return f"<Invitation {self.id} for {self.role}>"
 
     def is_usable(self, now: datetime) -> bool:
         return self.used_at is None and self.voided_at is None and now < self.expires_at
+
+
+AUDIT_ACTIONS = (
+    "invited",  # an invitation to a staff role was printed
+    "granted",  # an account took a staff role (an invitation redeemed, or the command line)
+    "revoked",  # a staff role was taken away
+    "invitation_voided",  # an invitation to a staff role was cancelled before use
+    "password_code",  # a code to choose a new password was printed for a staff account
+    "deactivated",
+    "reactivated",
+)
+
+
+class AuditEvent(db.Model):
+    """A staff role given or taken away, a staff account (de)activated: who, what, when.
+
+    Names are copied, so the trail reads the same after an account is deleted. Only staff roles
+    are recorded: never a foyer, its name or its account.
+    """
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "action IN (" + ", ".join(f"'{action}'" for action in AUDIT_ACTIONS) + ")",
+            name="audit_event_action",
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    # Who did it: NULL for the command line.
+    actor_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    actor_name: so.Mapped[str] = so.mapped_column(sa.String(60), default="")
+    action: so.Mapped[str] = so.mapped_column(sa.String(20))
+    # To whom: empty for an invitation that no account took yet.
+    subject_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL")
+    )
+    subject_name: so.Mapped[str] = so.mapped_column(sa.String(60), default="")
+    role: so.Mapped[str] = so.mapped_column(sa.String(20))
+    # The group or the structure the role is about, and its name then.
+    group_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("group.id", ondelete="SET NULL")
+    )
+    structure_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("structure.id", ondelete="SET NULL"), index=True
+    )
+    scope_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+
+    def __repr__(self):
+        return f"<AuditEvent {self.action} {self.role} by {self.actor_name!r}>"

@@ -34,13 +34,23 @@ class StaffInvitationForm(FlaskForm):
         validators=[InputRequired(_l("Choisissez un rôle."))],
     )
     group_id = SelectField(_l("Groupe (pour un·e animateur·rice)"), coerce=int, choices=[])
-    structure_name = StringField(
+    # An existing structure is chosen by name in a list, never matched from free text: its
+    # referents see the accompanied foyers' names, and this gives a new person that access.
+    structure_id = SelectField(
         _l("Structure (pour un·e référent·e)"),
+        coerce=int,
+        choices=[],
+        default=0,
+        description=_l(
+            "Le ou la référent·e verra les noms des foyers que cette structure accompagne ; "
+            "ses référents actuels verront cette invitation et pourront l'annuler."
+        ),
+    )
+    structure_name = StringField(
+        _l("Ou une nouvelle structure"),
         filters=[strip],
         validators=[Length(max=120, message=_l("120 caractères au plus."))],
-        description=_l(
-            "Une structure existante ou une nouvelle, par exemple « MJEP d'Isbergues »."
-        ),
+        description=_l("Par exemple « MJEP d'Isbergues »."),
     )
 
     def validate_group_id(self, field):
@@ -49,9 +59,26 @@ class StaffInvitationForm(FlaskForm):
         }:
             raise ValidationError(_l("Choisissez le groupe de l'animateur·rice."))
 
+    def validate_structure_id(self, field):
+        if self.role.data != "referent":
+            return
+        if field.data and self.structure_name.data:
+            raise ValidationError(
+                _l("Choisissez une structure de la liste ou nommez-en une nouvelle, pas les deux.")
+            )
+        if not field.data and not self.structure_name.data:
+            raise ValidationError(
+                _l("Choisissez la structure du ou de la référent·e, ou nommez-en une nouvelle.")
+            )
+
     def validate_structure_name(self, field):
-        if self.role.data == "referent" and not field.data:
-            raise ValidationError(_l("Indiquez la structure du ou de la référent·e."))
+        if self.role.data != "referent" or not field.data:
+            return
+        taken = {choice.label.casefold() for choice in self.structure_id.choices if choice.value}
+        if field.data.casefold() in taken:
+            raise ValidationError(
+                _l("Cette structure existe déjà : choisissez-la dans la liste ci-dessus.")
+            )
 
 
 class ImportForm(FlaskForm):

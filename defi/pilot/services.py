@@ -5,6 +5,7 @@ import sqlalchemy.orm as so
 from flask import abort
 
 from defi.extensions import db
+from defi.models import AuditEvent
 from defi.models import Entry
 from defi.models import Group
 from defi.models import Household
@@ -62,13 +63,34 @@ def staff():
     ).all()
 
 
-def get_or_create_structure(name: str) -> Structure:
-    structure = db.session.scalar(sa.select(Structure).where(Structure.name == name))
-    if structure is None:
-        structure = Structure(name=name)
-        db.session.add(structure)
-        db.session.flush()
+AUDIT_PAGE = 100
+
+
+def audit_events(before: int | None = None):
+    """A page of the staff audit trail, newest first: (events, id to ask for older ones)."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    events = db.session.scalars(query).all()
+    older = events[AUDIT_PAGE - 1].id if len(events) > AUDIT_PAGE else None
+    return events[:AUDIT_PAGE], older
+
+
+def structures() -> list[Structure]:
+    return db.session.scalars(sa.select(Structure).order_by(Structure.name)).all()
+
+
+def create_structure(name: str) -> Structure:
+    """A new referent structure (the form has checked that the name is new)."""
+    structure = Structure(name=name)
+    db.session.add(structure)
+    db.session.flush()
     return structure
+
+
+def staff_membership(user: User) -> Membership:
+    """The facilitator or referent role of a staff account (its first, if several)."""
+    return next(m for m in user.memberships if m.role in ("facilitator", "referent"))
 
 
 def get_staff_or_404(user_id: int) -> User:

@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from defi.accounts.services import record_staff_event
 from defi.extensions import db
 from defi.models import Challenge
 from defi.models import Choice
@@ -97,9 +98,10 @@ def questions_of(challenge):
     ).all()
 
 
-def start_next_challenge(previous: Challenge, name: str) -> Challenge:
+def start_next_challenge(previous: Challenge, name: str, actor=None) -> Challenge:
     """Next year's défi from this one's settings: waves a year later, the same groups and
-    facilitators, the same questionnaire (which the pilot can then change)."""
+    facilitators (each new role written to the audit trail), the same questionnaire (which the
+    pilot can then change)."""
     challenge = Challenge(name=name, previous_id=previous.id)
     challenge.waves = [
         Wave(
@@ -117,7 +119,15 @@ def start_next_challenge(previous: Challenge, name: str) -> Challenge:
             )
         ).all()
         for membership in facilitators:
-            db.session.add(Membership(user_id=membership.user_id, role="facilitator", group=copy))
+            db.session.add(
+                Membership(
+                    user=membership.user,
+                    role="facilitator",
+                    group=copy,
+                    granted_by_id=actor.id if actor is not None else None,
+                )
+            )
+            record_staff_event("granted", actor, "facilitator", subject=membership.user, group=copy)
     for question in questions_of(previous):
         copy = Question(
             challenge_id=challenge.id,

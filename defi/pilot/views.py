@@ -15,7 +15,9 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from defi.access import rerender_on_csrf_error
+from defi.accounts.services import deactivate_staff
 from defi.accounts.services import issue_invitation
+from defi.accounts.services import reactivate_staff
 from defi.accounts.views import invitation_page
 from defi.extensions import db
 from defi.formatting import today
@@ -28,6 +30,7 @@ from defi.groups.progress import submitted_rows
 from defi.indicators import indicator_labels
 from defi.models import Challenge
 from defi.models import Group
+from defi.models import Structure
 from defi.models.challenge import current_challenge
 from defi.pilot import bp
 from defi.pilot import setup
@@ -43,12 +46,15 @@ from defi.pilot.forms import StaffInvitationForm
 from defi.pilot.forms import WaveForm
 from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import import_entries as run_import
+from defi.pilot.services import audit_events
+from defi.pilot.services import create_structure
 from defi.pilot.services import event_attendance
-from defi.pilot.services import get_or_create_structure
 from defi.pilot.services import get_staff_or_404
 from defi.pilot.services import group_overview
 from defi.pilot.services import groups_of
 from defi.pilot.services import staff
+from defi.pilot.services import staff_membership
+from defi.pilot.services import structures
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -66,6 +72,9 @@ def _current_challenge():
 def _staff_form(challenge):
     form = StaffInvitationForm()
     form.group_id.choices = [SelectChoice(group.id, group.name) for group in groups_of(challenge)]
+    form.structure_id.choices = [SelectChoice(0, _("— une nouvelle structure —"))] + [
+        SelectChoice(structure.id, structure.name) for structure in structures()
+    ]
     return form
 
 
@@ -101,7 +110,9 @@ def invite_staff():
             invitation, code = issue_invitation("facilitator", current_user, group=group)
             recipient = group.name
         else:
-            structure = get_or_create_structure(form.structure_name.data)
+            structure = db.session.get(Structure, form.structure_id.data) or create_structure(
+                form.structure_name.data
+            )
             invitation, code = issue_invitation("referent", current_user, structure=structure)
             recipient = structure.name
         db.session.commit()
@@ -115,8 +126,13 @@ def reset(user_id):
     user = get_staff_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("pilot.index"), 303)
-    role = "facilitator" if "facilitator" in user.roles else "referent"
-    invitation, code = issue_invitation(role, current_user, user=user)
+    if not user.active:
+        flash(_("Réactivez d'abord le compte %(name)s.", name=user.username), "error")
+        return redirect(url_for("pilot.index"), 303)
+    membership = staff_membership(user)
+    invitation, code = issue_invitation(
+        membership.role, current_user, user=user, structure=membership.structure
+    )
     db.session.commit()
     return invitation_page(invitation, code, user.username, url_for("pilot.index"))
 
@@ -126,15 +142,23 @@ def staff_status(user_id):
     """Deactivate a facilitator or a referent who leaves (their sessions end), or bring one back."""
     user = get_staff_or_404(user_id)
     if ConfirmForm().validate_on_submit():
-        user.active = not user.active
-        if not user.active:
-            user.rotate_session_token()
+        if user.active:
+            deactivate_staff(user, current_user)
+        else:
+            reactivate_staff(user, current_user)
         db.session.commit()
         if user.active:
             flash(_("Le compte %(name)s est de nouveau actif.", name=user.username))
         else:
             flash(_("Le compte %(name)s est désactivé.", name=user.username))
     return redirect(url_for("pilot.index"), 303)
+
+
+@bp.route("/journal")
+def audit():
+    """Who gave or took away which staff role, and when (never a foyer)."""
+    events, older = audit_events(request.args.get("avant", type=int))
+    return render_template("pilot/audit.html", events=events, older=older)
 
 
 def _tables(challenge):
@@ -381,7 +405,7 @@ def next_challenge():
     challenge = current_challenge() or abort(404)
     form = NextChallengeForm()
     if form.validate_on_submit():
-        setup.start_next_challenge(challenge, form.name.data)
+        setup.start_next_challenge(challenge, form.name.data, current_user)
         db.session.commit()
         flash(_("Le nouveau défi est prêt : vérifiez ses dates et son questionnaire."), "success")
         return redirect(url_for("pilot.settings"), 303)

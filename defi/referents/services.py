@@ -5,12 +5,18 @@ import sqlalchemy.orm as so
 from flask import abort
 from flask_login import current_user
 
+from defi.accounts.services import record_staff_event
+from defi.accounts.services import void_invitations
 from defi.extensions import db
 from defi.models import Accompaniment
+from defi.models import AuditEvent
 from defi.models import Group
 from defi.models import Household
+from defi.models import Invitation
+from defi.models import Membership
 from defi.models import Structure
 from defi.models import User
+from defi.models.base import utcnow
 from defi.models.challenge import current_challenge
 
 
@@ -58,3 +64,111 @@ def open_groups():
     if challenge is None:
         return []
     return challenge.groups
+
+
+# Who else sees the names of the structure's foyers
+
+
+def my_memberships() -> dict[int, Membership]:
+    """{structure id: the current user's referent role there}."""
+    return {m.structure_id: m for m in current_user.memberships if m.role == "referent"}
+
+
+def structure_referents():
+    """Every referent of the current user's structures, with who gave the access and when."""
+    return db.session.scalars(
+        sa.select(Membership)
+        .options(
+            so.joinedload(Membership.user),
+            so.joinedload(Membership.granted_by),
+            so.joinedload(Membership.structure),
+        )
+        .where(
+            Membership.role == "referent",
+            Membership.structure_id.in_(current_user.structure_ids()),
+        )
+        .order_by(Membership.structure_id, Membership.created_at, Membership.id)
+    ).all()
+
+
+def is_newer_access(membership: Membership) -> bool:
+    """Given after the current user's own access to the same structure: one it may take back."""
+    mine = my_memberships().get(membership.structure_id)
+    return (
+        mine is not None
+        and membership.user_id != current_user.id
+        and (membership.created_at, membership.id) > (mine.created_at, mine.id)
+    )
+
+
+def pending_referent_invitations():
+    """Invitations that would give a new person access to the structures' foyers."""
+    return db.session.scalars(
+        sa.select(Invitation)
+        .options(so.joinedload(Invitation.issued_by), so.joinedload(Invitation.structure))
+        .where(
+            Invitation.role == "referent",
+            Invitation.user_id.is_(None),
+            Invitation.structure_id.in_(current_user.structure_ids()),
+            Invitation.used_at.is_(None),
+            Invitation.voided_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+        .order_by(Invitation.created_at)
+    ).all()
+
+
+def structure_events(limit=20):
+    """The latest lines of the audit trail about the current user's structures."""
+    referents = sa.select(Membership.user_id).where(
+        Membership.role == "referent", Membership.structure_id.in_(current_user.structure_ids())
+    )
+    return db.session.scalars(
+        sa.select(AuditEvent)
+        .where(
+            sa.or_(
+                AuditEvent.structure_id.in_(current_user.structure_ids()),
+                sa.and_(AuditEvent.role == "referent", AuditEvent.subject_id.in_(referents)),
+            )
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def get_revocable_membership_or_404(membership_id: int) -> Membership:
+    """Another referent's access to one of the user's structures, given after the user's own."""
+    membership = db.session.scalar(
+        sa.select(Membership).where(
+            Membership.id == membership_id,
+            Membership.role == "referent",
+            Membership.structure_id.in_(current_user.structure_ids()),
+        )
+    )
+    if membership is None or not is_newer_access(membership):
+        abort(404)
+    return membership
+
+
+def get_pending_invitation_or_404(invitation_id: int) -> Invitation:
+    invitation = next((i for i in pending_referent_invitations() if i.id == invitation_id), None)
+    if invitation is None:
+        abort(404)
+    return invitation
+
+
+def revoke_referent(membership: Membership, actor: User):
+    """Take a referent's access to a structure away: its sessions and open codes end with it."""
+    user, structure = membership.user, membership.structure
+    user.memberships.remove(membership)
+    user.rotate_session_token()
+    void_invitations(Invitation.user_id == user.id, utcnow())
+    if not user.memberships and user.household_id is None:
+        user.active = False  # no role is left: nothing to log in for
+    record_staff_event("revoked", actor, "referent", subject=user, structure=structure)
+
+
+def cancel_referent_invitation(invitation: Invitation, actor: User):
+    """Void an invitation to the structure before anyone uses it."""
+    invitation.voided_at = utcnow()
+    record_staff_event("invitation_voided", actor, invitation.role, structure=invitation.structure)

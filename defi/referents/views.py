@@ -1,8 +1,10 @@
 """The referent's foyers, and their invitations."""
 
+from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -19,20 +21,55 @@ from defi.models import Structure
 from defi.referents import bp
 from defi.referents.forms import AccompaniedHouseholdForm
 from defi.referents.services import accompanied_households
+from defi.referents.services import cancel_referent_invitation
 from defi.referents.services import get_accompanied_household_or_404
+from defi.referents.services import get_pending_invitation_or_404
+from defi.referents.services import get_revocable_membership_or_404
+from defi.referents.services import is_newer_access
 from defi.referents.services import my_structures
 from defi.referents.services import open_groups
+from defi.referents.services import pending_referent_invitations
+from defi.referents.services import revoke_referent
+from defi.referents.services import structure_events
+from defi.referents.services import structure_referents
 
 
 @bp.route("/")
 def index():
-    """The foyers the referent's structures accompany."""
+    """The foyers the referent's structures accompany, and who else has access to them."""
     return render_template(
         "referents/index.html",
         rows=accompanied_households(),
         structures=my_structures(),
+        referents=structure_referents(),
+        is_newer_access=is_newer_access,
+        invitations=pending_referent_invitations(),
+        events=structure_events(),
         confirm=ConfirmForm(),
     )
+
+
+@bp.route("/acces/<int:membership_id>/retirer", methods=["POST"])
+def revoke(membership_id):
+    """Take back an access to the structure's foyers given after one's own."""
+    membership = get_revocable_membership_or_404(membership_id)
+    if ConfirmForm().validate_on_submit():
+        name = membership.user.username
+        revoke_referent(membership, current_user)
+        db.session.commit()
+        flash(_("%(name)s n'a plus accès à vos foyers.", name=name), "success")
+    return redirect(url_for("referents.index"), 303)
+
+
+@bp.route("/invitations/<int:invitation_id>/annuler", methods=["POST"])
+def cancel_invitation(invitation_id):
+    """Cancel an invitation that would give a new referent access to the structure's foyers."""
+    invitation = get_pending_invitation_or_404(invitation_id)
+    if ConfirmForm().validate_on_submit():
+        cancel_referent_invitation(invitation, current_user)
+        db.session.commit()
+        flash(_("L'invitation est annulée : son code ne marche plus."), "success")
+    return redirect(url_for("referents.index"), 303)
 
 
 def _household_form():

@@ -1,0 +1,290 @@
+"""Staff who leave stay out, and every new access to the accompanied foyers' names is seen
+(QUALITY.md, security: staff lifecycle).
+
+- Deactivating a staff account voids every open code of it; a code never brings a deactivated
+  account back, even one issued before (a referent once regained the names for 72 h).
+- The pilot gives a referent access to an existing structure by choosing it in a list, never by
+  retyping its name; the structure's referents see the invitation at once and may cancel it,
+  then see the new access ("nouvel accès à vos foyers", who invited, when) and may take it
+  back: the newcomer's sessions end. A newcomer cannot take back an older access.
+- Every grant and removal of a staff role is in the audit trail the pilot reads, with who and
+  when; no foyer ever is.
+"""
+
+import sqlalchemy as sa
+
+from defi.extensions import db
+from defi.models import AuditEvent
+from defi.models import Invitation
+from defi.models import Membership
+from defi.models import Structure
+from defi.models import User
+from tests.conftest import Auth
+from tests.conftest import page_text
+from tests.test_accounts import GOOD_PASSWORD
+from tests.test_accounts import code_in
+from tests.test_accounts import group
+from tests.test_accounts import user
+
+
+def redeem(app, code, username=None, password=GOOD_PASSWORD):
+    """Use a code in a fresh browser: (its client, the answer)."""
+    browser = app.test_client()
+    data = {"code": code, "password": password, "confirm": password}
+    if username:
+        data["username"] = username
+    return browser, browser.post("/invitation", data=data)
+
+
+def structure(name):
+    return db.session.scalar(sa.select(Structure).where(Structure.name == name))
+
+
+def audit_rows():
+    return db.session.execute(
+        sa.select(
+            AuditEvent.actor_name,
+            AuditEvent.action,
+            AuditEvent.subject_name,
+            AuditEvent.role,
+            AuditEvent.scope_name,
+        ).order_by(AuditEvent.id)
+    ).all()
+
+
+# Staff who leave
+
+
+def test_deactivation_voids_the_accounts_open_codes(demo, client, auth, app):
+    auth.login("pilote")
+    target = user("referent-mjep")
+    code = code_in(client.post(f"/pilote/equipe/{target.id}/code"))
+    assert client.post(f"/pilote/equipe/{target.id}/statut").status_code == 303
+    db.session.expire_all()
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Invitation.id)).where(
+                Invitation.user_id == target.id, Invitation.voided_at.is_(None)
+            )
+        )
+        == 0
+    )
+    _browser, answer = redeem(app, code)
+    assert answer.status_code == 200
+    assert "Ce code n'est pas valable" in page_text(answer)
+    db.session.expire_all()
+    assert user("referent-mjep").active is False
+    assert Auth(app.test_client()).login("referent-mjep", GOOD_PASSWORD).status_code == 200
+
+
+def test_a_code_never_brings_a_deactivated_account_back(demo, client, auth, app):
+    # A code issued while the account was active, the account then deactivated some other way
+    # (an older version, or by hand): the code still does not open it.
+    auth.login("pilote")
+    target = user("referent-mjep")
+    code = code_in(client.post(f"/pilote/equipe/{target.id}/code"))
+    target.active = False
+    db.session.commit()
+    looked_up = app.test_client().get("/invitation", query_string={"code": code})
+    assert "referent-mjep" not in page_text(looked_up)
+    browser, answer = redeem(app, code)
+    assert answer.status_code == 200
+    assert "Ce code n'est pas valable" in page_text(answer)
+    db.session.expire_all()
+    assert user("referent-mjep").active is False
+    assert browser.get("/accompagnement/").status_code == 302
+
+
+def test_a_reset_code_for_a_deactivated_account_is_refused_by_the_pilot(demo, client, auth):
+    auth.login("pilote")
+    target = user("animateur-est")
+    client.post(f"/pilote/equipe/{target.id}/statut")
+    refused = client.post(f"/pilote/equipe/{target.id}/code", follow_redirects=True)
+    assert "Réactivez d'abord le compte animateur-est." in page_text(refused)
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Invitation.id)).where(Invitation.user_id == target.id)
+        )
+        == 0
+    )
+
+
+# A new referent of a structure that has referents
+
+
+def test_an_existing_structure_is_chosen_never_retyped(demo, client, auth):
+    auth.login("pilote")
+    page = page_text(client.get("/pilote/"))
+    assert "MJEP d&#39;Isbergues" in page or "MJEP d'Isbergues" in page
+    for typed in ("MJEP d'Isbergues", "mjep d'isbergues"):
+        answer = client.post(
+            "/pilote/equipe/inviter", data={"role": "referent", "structure_name": typed}
+        )
+        assert answer.status_code == 200
+        assert "Cette structure existe déjà : choisissez-la dans la liste" in page_text(answer)
+    both = client.post(
+        "/pilote/equipe/inviter",
+        data={
+            "role": "referent",
+            "structure_id": str(structure("MJEP d'Isbergues").id),
+            "structure_name": "Autre",
+        },
+    )
+    assert "pas les deux" in page_text(both)
+    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == 2
+
+
+def invite_referent(client, structure_name):
+    page = client.post(
+        "/pilote/equipe/inviter",
+        data={"role": "referent", "structure_id": str(structure(structure_name).id)},
+    )
+    assert page.status_code == 200
+    return code_in(page)
+
+
+def test_referents_see_and_cancel_an_invitation_to_their_structure(demo, client, auth, app):
+    auth.login("pilote")
+    code = invite_referent(client, "MJEP d'Isbergues")
+    referent = app.test_client()
+    Auth(referent).login("referent-mjep")
+    home = page_text(referent.get("/accompagnement/"))
+    assert "Invitation en attente pour MJEP d'Isbergues" in home
+    assert "nouvel accès à vos foyers" in home
+    assert "par pilote" in home
+    # Another structure's referent does not see it, and cannot cancel it.
+    other = app.test_client()
+    Auth(other).login("referent-noeux")
+    assert "Invitation en attente" not in page_text(other.get("/accompagnement/"))
+    invitation = db.session.scalar(sa.select(Invitation).where(Invitation.role == "referent"))
+    assert other.post(f"/accompagnement/invitations/{invitation.id}/annuler").status_code == 404
+
+    cancelled = referent.post(
+        f"/accompagnement/invitations/{invitation.id}/annuler", follow_redirects=True
+    )
+    assert "L'invitation est annulée" in page_text(cancelled)
+    _browser, answer = redeem(app, code, "nouvelle-referente")
+    assert "Ce code n'est pas valable" in page_text(answer)
+    assert user("nouvelle-referente") is None
+    assert ("referent-mjep", "invitation_voided", "", "referent", "MJEP d'Isbergues") in (
+        audit_rows()
+    )
+
+
+def test_referents_see_a_new_access_and_take_it_back(demo, client, auth, app):
+    auth.login("pilote")
+    code = invite_referent(client, "MJEP d'Isbergues")
+    newcomer, answer = redeem(app, code, "nouvelle-referente")
+    assert answer.status_code == 303
+    foyers = page_text(newcomer.get("/accompagnement/"))
+    assert "Mes foyers accompagnés" in foyers
+    mine = db.session.scalar(
+        sa.select(Membership).join(Membership.user).where(User.username == "nouvelle-referente")
+    )
+    older = db.session.scalar(
+        sa.select(Membership).join(Membership.user).where(User.username == "referent-mjep")
+    )
+    assert mine.granted_by_id == user("pilote").id
+    # The newcomer cannot take the older access back: it is not a newer one.
+    refused = newcomer.post(f"/accompagnement/acces/{older.id}/retirer")
+    assert refused.status_code == 404
+
+    referent = app.test_client()
+    Auth(referent).login("referent-mjep")
+    home = page_text(referent.get("/accompagnement/"))
+    assert "nouvelle-referente" in home
+    assert "nouvel accès à vos foyers" in home
+    assert "invité·e par pilote" in home
+    taken = referent.post(f"/accompagnement/acces/{mine.id}/retirer", follow_redirects=True)
+    assert "nouvelle-referente n'a plus accès à vos foyers." in page_text(taken)
+    # The newcomer's session is over, and its account has no role left.
+    assert newcomer.get("/accompagnement/").status_code == 302
+    db.session.expire_all()
+    assert user("nouvelle-referente").active is False
+    assert Auth(app.test_client()).login("nouvelle-referente", GOOD_PASSWORD).status_code == 200
+    assert [row[1:] for row in audit_rows()] == [
+        ("invited", "", "referent", "MJEP d'Isbergues"),
+        ("granted", "nouvelle-referente", "referent", "MJEP d'Isbergues"),
+        ("revoked", "nouvelle-referente", "referent", "MJEP d'Isbergues"),
+    ]
+    assert [row[0] for row in audit_rows()] == ["pilote", "pilote", "referent-mjep"]
+
+
+# The audit trail
+
+
+def test_the_pilot_reads_every_grant_and_removal_and_no_foyer(demo, client, auth, app):
+    auth.login("pilote")
+    ouest = group("OUEST")
+    page = client.post(
+        "/pilote/equipe/inviter", data={"role": "facilitator", "group_id": str(ouest.id)}
+    )
+    redeem(app, code_in(page), "co-animatrice")
+    client.post(
+        "/pilote/equipe/inviter", data={"role": "referent", "structure_name": "CCAS de Lillers"}
+    )
+    target = user("animateur-est")
+    client.post(f"/pilote/equipe/{target.id}/code")
+    client.post(f"/pilote/equipe/{target.id}/statut")
+    client.post(f"/pilote/equipe/{target.id}/statut")
+    # A facilitator invites a foyer: not staff, not in the trail.
+    facilitator = app.test_client()
+    Auth(facilitator).login("animatrice-ouest")
+    facilitator.post(
+        f"/groupe/{ouest.id}/inviter",
+        data={"display_name": "Famille Tournesol", "adults": "2", "children": "1"},
+    )
+    assert audit_rows() == [
+        ("pilote", "invited", "", "facilitator", "Graines d'idées"),
+        ("pilote", "granted", "co-animatrice", "facilitator", "Graines d'idées"),
+        ("pilote", "invited", "", "referent", "CCAS de Lillers"),
+        ("pilote", "password_code", "animateur-est", "facilitator", ""),
+        ("pilote", "deactivated", "animateur-est", "facilitator", "Les LokoMotiv'"),
+        ("pilote", "reactivated", "animateur-est", "facilitator", "Les LokoMotiv'"),
+    ]
+    journal = client.get("/pilote/journal")
+    assert journal.status_code == 200
+    text = page_text(journal)
+    for sentence in (
+        "a imprimé une invitation",
+        "a donné l'accès",
+        "a imprimé un code de mot de passe",
+        "a désactivé le compte",
+        "a réactivé le compte",
+        "co-animatrice",
+        "CCAS de Lillers",
+    ):
+        assert sentence in text, sentence
+    assert "Tournesol" not in text
+    assert "foyer-" not in text
+
+
+def test_the_audit_trail_is_paged(demo, client, auth):
+    from defi.accounts.services import record_staff_event
+
+    pilot = user("pilote")
+    for _ in range(130):
+        record_staff_event("password_code", pilot, "facilitator", subject=user("animateur-est"))
+    db.session.commit()
+    auth.login("pilote")
+    first = page_text(client.get("/pilote/journal"))
+    assert first.count("a imprimé un code de mot de passe") == 100
+    older = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.id)).all()[30]
+    assert f"/pilote/journal?avant={older}" in first
+    second = page_text(client.get(f"/pilote/journal?avant={older}"))
+    assert second.count("a imprimé un code de mot de passe") == 30
+    assert "Plus anciens" not in second
+
+
+def test_next_years_facilitators_and_a_new_pilot_are_in_the_trail(demo, client, auth, app):
+    auth.login("pilote")
+    answer = client.post("/pilote/defis/suivant", data={"name": "Défi Famille 2022-2023"})
+    assert answer.status_code == 303
+    granted = [row for row in audit_rows() if row[1] == "granted"]
+    assert ("pilote", "granted", "animateur-est", "facilitator", "Les LokoMotiv'") in granted
+    assert len(granted) == 2
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-pilot", "cheffe-projet"], input=f"{GOOD_PASSWORD}\n" * 2)
+    assert result.exit_code == 0, result.output
+    assert audit_rows()[-1] == ("", "granted", "cheffe-projet", "pilot", "")
