@@ -92,6 +92,7 @@ POLICY: dict[str, frozenset[str]] = {
     "pilot.report": frozenset({PILOT}),
     "pilot.settings": frozenset({PILOT}),
     "pilot.challenge_create": frozenset({PILOT}),
+    "pilot.challenge_choose": frozenset({PILOT}),
     "pilot.wave_update": frozenset({PILOT}),
     "pilot.group_create": frozenset({PILOT}),
     "pilot.question_edit": frozenset({PILOT}),

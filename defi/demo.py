@@ -36,6 +36,7 @@ from defi.models import User
 from defi.models import Wave
 from defi.models import Weighing
 from defi.models import event_groups as event_groups_table
+from defi.models.challenge import make_current
 from defi.models.collecte import PLACE_TYPES
 from defi.producers import dedup_key
 from defi.questionnaire import seed_default_questions
@@ -167,6 +168,7 @@ def load_demo(today: date) -> Challenge:
     ]
     db.session.add(challenge)
     db.session.flush()
+    make_current(challenge)
     seed_default_questions(challenge)
     questions = db.session.scalars(
         sa.select(Question).where(Question.challenge_id == challenge.id).order_by(Question.position)

@@ -161,6 +161,8 @@ EXPECTED = {
         "pilot.group_create",
         "pilot.next_challenge",
         "pilot.challenge_create",
+        # Shown once there are two défis (the fuzz of the form above makes some).
+        "pilot.challenge_choose",
         "pilot.import_entries",
         # Shown once a défi that has not started exists (made by the fuzz of the forms above).
         "pilot.question_edit",

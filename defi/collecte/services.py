@@ -41,7 +41,7 @@ class StaleVersion(Exception):
 
 
 class WaveClosed(Exception):
-    """The wave is closed: its relevé can be read, no longer changed."""
+    """The wave is closed, or the foyer has left the défi: its relevé can be read, not changed."""
 
 
 def get_household_or_404(household_id: int | None) -> Household:
@@ -96,7 +96,7 @@ def get_or_create_entry(household: Household, wave: Wave, today: date) -> Entry:
     writers of the same relevé (the foyer's phone and its referent) take turns, as SQLite's
     `BEGIN IMMEDIATE` does, so that version checks compare with what is really stored.
     """
-    if not wave.is_open(today):
+    if not wave.is_open(today) or not household.is_active:
         raise WaveClosed
     if find_entry(household, wave) is None:
         try:

@@ -21,6 +21,17 @@ WAVE_LABELS = {1: "début", 2: "milieu", 3: "fin"}
 class Challenge(Versioned, db.Model):
     """One edition of the défi, e.g. "Défi Famille à alimentation positive 2021-2022"."""
 
+    __table_args__ = (
+        # At most one current défi.
+        sa.Index(
+            "uq_challenge_current",
+            "is_current",
+            unique=True,
+            sqlite_where=sa.text("is_current"),
+            postgresql_where=sa.text("is_current"),
+        ),
+    )
+
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
@@ -28,6 +39,9 @@ class Challenge(Versioned, db.Model):
     previous_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("challenge.id", ondelete="SET NULL")
     )
+    # The défi being run, chosen by the pilot: its pages, the referents' enrolment and an import
+    # without a défi's name are about it. An import of a past year's défi never changes it.
+    is_current: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
 
     waves: so.Mapped[list["Wave"]] = so.relationship(
         back_populates="challenge", order_by="Wave.rank", cascade="all, delete-orphan"
@@ -46,8 +60,19 @@ class Challenge(Versioned, db.Model):
 
 
 def current_challenge() -> Challenge | None:
-    """The défi being run: the one created last."""
-    return db.session.scalar(sa.select(Challenge).order_by(Challenge.id.desc()).limit(1))
+    """The défi being run, as the pilot chose it."""
+    return db.session.scalar(sa.select(Challenge).where(Challenge.is_current))
+
+
+def make_current(challenge: Challenge):
+    """Make this défi the one being run (and no other)."""
+    db.session.execute(
+        sa.update(Challenge)
+        .where(Challenge.is_current, Challenge.id != challenge.id)
+        .values(is_current=False)
+    )
+    challenge.is_current = True
+    db.session.flush()
 
 
 class Wave(Versioned, db.Model):

@@ -229,3 +229,14 @@ class NextChallengeForm(FlaskForm):
 
     def validate_name(self, field):
         ChallengeForm.validate_name(self, field)
+
+
+class CurrentChallengeForm(FlaskForm):
+    """Which défi is being run: the pilot's pages and the referents' enrolment are about it."""
+
+    challenge_id = SelectField(
+        _l("Défi en cours"),
+        coerce=int,
+        choices=[],
+        validators=[InputRequired(_l("Choisissez un défi."))],
+    )

@@ -17,11 +17,13 @@ from defi.models import Group
 from defi.models import Membership
 from defi.models import Question
 from defi.models import Wave
+from defi.models.challenge import make_current
 from defi.questionnaire import seed_default_questions
 
 
 def create_challenge(name: str, dates: list[tuple[date, date]]) -> Challenge:
-    """A new défi with its 2 or 3 waves and the source's questionnaire."""
+    """A new défi with its 2 or 3 waves and the source's questionnaire; it becomes the current
+    one (the pilot creates it to run it, and can choose another again)."""
     challenge = Challenge(name=name)
     challenge.waves = [
         Wave(rank=rank, opens_on=opens, closes_on=closes)
@@ -30,7 +32,13 @@ def create_challenge(name: str, dates: list[tuple[date, date]]) -> Challenge:
     db.session.add(challenge)
     db.session.flush()
     seed_default_questions(challenge)
+    make_current(challenge)
     return challenge
+
+
+def challenges() -> list[Challenge]:
+    """Every défi, the latest first."""
+    return db.session.scalars(sa.select(Challenge).order_by(Challenge.id.desc())).all()
 
 
 def add_group(challenge: Challenge, name: str, sector: str, prefix: str) -> Group:
@@ -111,6 +119,7 @@ def start_next_challenge(previous: Challenge, name: str, actor=None) -> Challeng
     ]
     db.session.add(challenge)
     db.session.flush()
+    make_current(challenge)
     for group in previous.groups:
         copy = add_group(challenge, group.name, group.sector, group.code_prefix)
         facilitators = db.session.scalars(

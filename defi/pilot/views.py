@@ -32,12 +32,14 @@ from defi.models import Challenge
 from defi.models import Group
 from defi.models import Structure
 from defi.models.challenge import current_challenge
+from defi.models.challenge import make_current
 from defi.pilot import bp
 from defi.pilot import setup
 from defi.pilot.exports import comparison_tables
 from defi.pilot.exports import to_csv
 from defi.pilot.exports import to_xlsx
 from defi.pilot.forms import ChallengeForm
+from defi.pilot.forms import CurrentChallengeForm
 from defi.pilot.forms import GroupForm
 from defi.pilot.forms import ImportForm
 from defi.pilot.forms import NextChallengeForm
@@ -64,8 +66,7 @@ def _current_challenge():
     return db.session.scalar(
         sa.select(Challenge)
         .options(so.joinedload(Challenge.groups), so.joinedload(Challenge.waves))
-        .order_by(Challenge.id.desc())
-        .limit(1)
+        .where(Challenge.is_current)
     )
 
 
@@ -273,7 +274,16 @@ def report():
 # Setting the défi up
 
 
+def _current_form(challenge, formdata=None):
+    form = CurrentChallengeForm(formdata=formdata)
+    form.challenge_id.choices = [SelectChoice(c.id, c.name) for c in setup.challenges()]
+    if formdata is None and challenge is not None:
+        form.challenge_id.data = challenge.id
+    return form
+
+
 def _render_setup(challenge, **forms):
+    forms.setdefault("current_form", _current_form(challenge))
     forms.setdefault("challenge_form", ChallengeForm(formdata=None))
     forms.setdefault("group_form", GroupForm(formdata=None))
     forms.setdefault("next_form", NextChallengeForm(formdata=None))
@@ -299,6 +309,21 @@ def _render_setup(challenge, **forms):
 def settings():
     """The défi's collectes, groups and questionnaire; a new défi; next year's from this one."""
     return _render_setup(current_challenge())
+
+
+@bp.route("/defis/en-cours", methods=["POST"])
+@rerender_on_csrf_error
+def challenge_choose():
+    """Choose the défi being run (an import of a past year's défi never changes it)."""
+    challenge = current_challenge()
+    form = _current_form(challenge, formdata=request.form)
+    if form.validate_on_submit():
+        chosen = db.session.get(Challenge, form.challenge_id.data)
+        make_current(chosen)
+        db.session.commit()
+        flash(_("« %(name)s » est maintenant le défi en cours.", name=chosen.name), "success")
+        return redirect(url_for("pilot.settings"), 303)
+    return _render_setup(challenge, current_form=form)
 
 
 @bp.route("/defis", methods=["POST"])
