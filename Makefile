@@ -23,7 +23,7 @@ run: install
 	$(RUN_ENV) $(BIN)/defi db upgrade
 	$(RUN_ENV) $(BIN)/defi demo --if-empty
 	@echo "Serving on http://$(HOST):$(PORT)"
-	$(RUN_ENV) $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(RUN_ENV) $(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install
 	$(BIN)/ruff check .

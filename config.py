@@ -31,6 +31,13 @@ class Config:
     # The CSRF check runs after the access policy (`access.check_csrf`), not before it.
     WTF_CSRF_CHECK_DEFAULT = False
 
+    # Requests each worker process runs at once (defi/workers.py); gunicorn's threads beyond
+    # them only wait for a slow client's bytes. 0: no limit.
+    MAX_CONCURRENT_REQUESTS = int(os.environ.get("DEFI_CONCURRENT_REQUESTS", "2"))
+    # The largest request body, in bytes: a form is a few KB, its longest texts a few tens.
+    # The import of past relevés takes a larger file (`security.body_limit`).
+    MAX_CONTENT_LENGTH = 256 * 1024
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("DEFI_ENV", "production") == "production"

@@ -20,6 +20,9 @@ def create_app(config_class=Config):
         instance_relative_config=True,
     )
     app.config.from_object(config_class)
+    from defi import workers
+
+    workers.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         # Behind nginx: the client's address (for the login throttling) and the scheme come
         # from the proxies' X-Forwarded-For and X-Forwarded-Proto, and from those only.

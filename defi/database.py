@@ -6,7 +6,9 @@ deferred `BEGIN` makes them fail with "database is locked" (NOTES.md, measured).
 lock when the transaction starts, and waiting up to 5 s for it, loses and fails none. A request
 that only reads (GET, HEAD) opens a deferred transaction instead, which takes no lock in WAL
 mode: a long write (an import) never makes a page wait. Such a request must then write nothing,
-and `refuse_writes` makes sure of it, as it does for a form whose CSRF check failed.
+and `refuse_writes` makes sure of it, as it does for a form whose CSRF check failed. So does a
+request once it has committed: what it reads after (the page it shows) does not hold the lock
+that every other writer waits for.
 
 A PostgreSQL server that does not answer must give a 503 page in seconds (`errors.py`), not a
 request that hangs until gunicorn kills its worker: libpq waits forever by default.
@@ -15,6 +17,7 @@ request that hangs until gunicorn kills its worker: libpq waits forever by defau
 import re
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import g
 from flask import has_request_context
 from flask import request
@@ -44,7 +47,8 @@ def configure_sqlite(engine):
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN" if reads_only() else "BEGIN IMMEDIATE")
+        deferred = reads_only() or (has_request_context() and g.get("committed", False))
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 # Seconds to wait for a PostgreSQL connection (a `connect_timeout` in the URL wins).
@@ -75,6 +79,13 @@ def mark_request():
 
 def reads_only() -> bool:
     return has_request_context() and g.get("reads_only", False)
+
+
+@sa.event.listens_for(so.Session, "after_commit")
+def note_commit(_session):
+    """The request has written what it came for; what follows is most often its page."""
+    if has_request_context():
+        g.committed = True
 
 
 def refuse_writes(engine):

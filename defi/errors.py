@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
@@ -21,7 +22,14 @@ MESSAGES = {
     404: "Cette page n'existe pas, ou plus.",
     405: "Cette action n'est pas possible ici.",
     409: "Ces données ont été modifiées entre-temps.",
-    413: "Ce que vous avez envoyé est trop gros.",
+    411: (
+        "Votre navigateur a envoyé la demande sans en donner la taille : rien n'a été "
+        "enregistré. Réessayez depuis la page du site."
+    ),
+    413: (
+        "Ce que vous avez envoyé dépasse %(limit)s : rien n'a été enregistré. Raccourcissez le "
+        "texte, ou découpez le fichier en plusieurs."
+    ),
     429: "Trop de tentatives. Attendez quelques minutes avant de réessayer.",
     500: "Une erreur s'est produite de notre côté. Ce que vous avez saisi avant est enregistré.",
     503: "Le service est momentanément indisponible. Réessayez dans un instant.",
@@ -32,6 +40,7 @@ TITLES = {
     404: "Page introuvable",
     405: "Action impossible",
     409: "Conflit de modification",
+    411: "Envoi incomplet",
     413: "Envoi trop gros",
     429: "Trop de tentatives",
     500: "Erreur",
@@ -39,17 +48,27 @@ TITLES = {
 }
 
 
-def render_error(status):
+def render_error(status, **values):
     template = "errors/fragment.html" if is_htmx() else "errors/page.html"
     return (
         render_template(
-            template, status=status, title=_(TITLES[status]), message=_(MESSAGES[status])
+            template, status=status, title=_(TITLES[status]), message=_(MESSAGES[status], **values)
         ),
         status,
     )
 
 
+def french_size(size: int) -> str:
+    """262144 → "256 Ko", 20971520 → "20 Mo"."""
+    if size >= 1024 * 1024:
+        return _("%(n)s Mo", n=format_decimal(size / (1024 * 1024), "#,##0.#"))
+    return _("%(n)s Ko", n=format_decimal(size / 1024, "#,##0"))
+
+
 def handle_http_error(error):
+    if error.code == 413:
+        limit = request.max_content_length or current_app.config["MAX_CONTENT_LENGTH"]
+        return render_error(413, limit=french_size(limit))
     response = render_error(error.code if error.code in MESSAGES else 400)
     if error.code == 429 and error.response is not None:
         # Flask-Limiter's response carries Retry-After; keep it on our French page.

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import abort
+from flask import current_app
+from flask import request
 from flask import session
 from flask_login import current_user
 from flask_login import logout_user
@@ -81,6 +84,35 @@ def check_session_age(app):
     session["seen_at"] = now
 
 
+def body_limit(size: int):
+    """Let a view take a body larger than MAX_CONTENT_LENGTH (a file to import)."""
+
+    def mark(view):
+        view.max_body_bytes = size
+        return view
+
+    return mark
+
+
+def limit_body():
+    """Refuse a body over the route's limit with a French 413, before a byte of it is read.
+
+    Forms are small: MAX_CONTENT_LENGTH (a few hundred KB) is theirs. A body sent without its
+    size (chunked) is refused too (411): browsers always send the size of a form, and Werkzeug
+    would cut such a body at the limit without a word, saving half a text.
+    """
+    view = current_app.view_functions.get(request.endpoint)
+    limit = getattr(view, "max_body_bytes", current_app.config["MAX_CONTENT_LENGTH"])
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
+    if (
+        request.content_length is None
+        and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        abort(411)
+
+
 def set_headers(app, response):
     """The security headers of QUALITY.md, on every response."""
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -97,6 +129,8 @@ def set_headers(app, response):
 
 
 def init_app(app):
+    # Before any other check of the request: an oversized body is refused without reading it.
+    app.before_request_funcs.setdefault(None, []).insert(0, limit_body)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
     login_manager.session_protection = "basic"

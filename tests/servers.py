@@ -53,7 +53,8 @@ class Gunicorn:
         self.port = free_port()
         self.log_path = Path(log_path)
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        command = [str(BIN / "gunicorn"), "--workers", str(workers), "--graceful-timeout", "5"]
+        command = [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")]
+        command += ["--workers", str(workers), "--graceful-timeout", "5"]
         command += ["--bind", f"127.0.0.1:{self.port}", "wsgi:app"]
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command,

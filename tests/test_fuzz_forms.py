@@ -68,7 +68,7 @@ from werkzeug.routing import RequestRedirect
 
 from defi.accounts import passwords
 from defi.collecte.services import questions_for
-from defi.errors import MESSAGES
+from defi.errors import TITLES
 from defi.extensions import db
 from defi.formatting import today
 from defi.forms import FIRST_DAY
@@ -513,7 +513,8 @@ class Probe:
             return
         text = page_text(response)
         if response.status_code >= 400:
-            if not any(message in text for message in MESSAGES.values()):
+            # A French error page (its title; a 413's sentence names the size limit).
+            if not any(f"<h1>{title}</h1>" in text for title in TITLES.values()):
                 self.fail(f"{label}: {response.status_code} without a French error page")
             return
         found = re.search(rf'id="{re.escape(field.id or "")}-error"[^>]*>(.*?)</small>', text, re.S)

@@ -57,6 +57,7 @@ from defi.pilot.services import groups_of
 from defi.pilot.services import staff
 from defi.pilot.services import staff_membership
 from defi.pilot.services import structures
+from defi.security import body_limit
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -216,15 +217,14 @@ def _download(data, mimetype, filename):
 
 @bp.route("/import", methods=["GET", "POST"])
 @rerender_on_csrf_error
+@body_limit(MAX_IMPORT_BYTES)
 def import_entries():
     """Import past relevés from a CSV file: all of it, or nothing and the line at fault."""
     form = ImportForm()
     result = None
     if form.validate_on_submit():
-        data = form.file.data.read(MAX_IMPORT_BYTES + 1)
+        data = form.file.data.read()
         try:
-            if len(data) > MAX_IMPORT_BYTES:
-                raise ImportRejected(_("Le fichier dépasse 20 Mo."))
             result = run_import(data, form.challenge_name.data or None)
         except ImportRejected as rejected:
             db.session.rollback()

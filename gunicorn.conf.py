@@ -1,0 +1,25 @@
+"""gunicorn's settings, read by `make run`, the server tests, the benchmarks and the systemd
+unit of docs/DEPLOY.md (`gunicorn -c gunicorn.conf.py wsgi:app`).
+
+Threaded workers (gthread): a sync worker serves one connection at a time, so four clients
+sending their headers a byte at a time left /healthz unanswered for about a minute on `make
+run`'s two workers. A gthread worker reads each connection in a thread of its pool: four slow
+clients hold four of the sixteen threads, and a connection that stays silent goes back to the
+worker's poller after a few seconds. In production, nginx reads whole requests before passing
+them on (docs/DEPLOY.md), so slow clients never reach gunicorn.
+"""
+
+import os
+
+worker_class = "gthread"
+workers = int(os.environ.get("DEFI_WORKERS", "2"))
+# Connections a worker serves at once: a client that sends its request slowly holds one of
+# these threads until its request is complete. The requests themselves run at most
+# MAX_CONCURRENT_REQUESTS at once per worker (defi/workers.py): more would only queue for the
+# interpreter and for SQLite's write lock.
+threads = int(os.environ.get("DEFI_THREADS", "8"))
+# A request that takes longer is killed (an import of 50,000 rows takes a few seconds).
+timeout = 60
+graceful_timeout = 10
+# How long an idle browser connection is kept for its next request.
+keepalive = 5
