@@ -34,9 +34,10 @@ class Config:
     # Requests each worker process runs at once (defi/workers.py); gunicorn's threads beyond
     # them only wait for a slow client's bytes. 0: no limit.
     MAX_CONCURRENT_REQUESTS = int(os.environ.get("DEFI_CONCURRENT_REQUESTS", "2"))
-    # The largest request body, in bytes: a form is a few KB, its longest texts a few tens.
+    # The largest request body, in bytes: a form is a few KB, its longest texts a few tens;
+    # texts pasted past a field's length still reach the form, which says so beside the field.
     # The import of past relevés takes a larger file (`security.body_limit`).
-    MAX_CONTENT_LENGTH = 256 * 1024
+    MAX_CONTENT_LENGTH = 512 * 1024
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

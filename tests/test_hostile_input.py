@@ -26,9 +26,11 @@ are gathered and reported together, so that one run lists every defect with its 
 import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from hypothesis import HealthCheck
 from hypothesis import Phase
 from hypothesis import given
@@ -210,10 +212,20 @@ def check_text_row(probe, url, kind, values, mode):
     read = reader(model, model.id == row_id(url))
     before = read(list(values))
     payload = "\n".join(values.values())
-    response = probe.send("POST", url, {**valid, **values}, mode, "+".join(values), payload)
+    data = {**valid, **values}
+    response = probe.send("POST", url, data, mode, "+".join(values), payload)
     if response is None:
         return
     after = read(list(values))
+    if len(urlencode(data).encode()) > current_app.config["MAX_CONTENT_LENGTH"]:
+        # Thousands of characters in every field at once: more than any form takes. The whole
+        # post is refused (a French 413), and nothing of it is stored.
+        label = f"POST {url} [{mode}] {'+'.join(values)}={payload!r:.60}"
+        if response.status_code != 413 or "Envoi trop gros" not in page_text(response):
+            probe.fail(f"{label}: {response.status_code}, not the French 413 of a too large post")
+        if after != before:
+            probe.fail(f"{label}: refused, yet a value was replaced")
+        return
     for name, raw in values.items():
         label = f"POST {url} [{mode}] {name}={raw!r:.60}"
         # The app keeps the text without surrounding spaces and control characters.
