@@ -18,6 +18,7 @@ SCRIPTS = (
     ("Latency under 32 connections on gunicorn", "latency.py"),
     ("Weight of the foyer's pages", "collecte_page.py"),
     ("Comparison export, 10,000 foyers × 3 waves", "export.py"),
+    ("Import of past relevés, 10,000 rows and the cap", "import.py"),
 )
 
 
