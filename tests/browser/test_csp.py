@@ -66,7 +66,8 @@ def facilitator(page, base):
 def referent(page, base):
     """Assisted entry: the referent opens an accompanied foyer's relevé and fills it."""
     log_in(page, base, "referent-mjep")
-    page.locator("a[href*='/collecte/foyer/']").first.click()
+    # A foyer still taking part: one that withdrew reads its relevé only.
+    page.locator("tr", has_text="actif").locator("a[href*='/collecte/foyer/']").first.click()
     expect(page).to_have_url(re.compile(r"/collecte/foyer/\d+/$"))
     page.get_by_role("button", name="Commencer mon relevé").click()
     expect(page.get_by_text("saisie accompagnée pour")).to_be_visible()
