@@ -90,9 +90,28 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A migration in batch mode rebuilds a table (copy, drop, rename): with foreign keys
+            # on, dropping a parent table deletes every row that refers to it (ON DELETE
+            # CASCADE), the whole défi for its `challenge` table. They are off while migrating,
+            # and checked before the commit. The pragma is ignored inside a transaction: it
+            # goes to the driver's connection, before the migration's BEGIN.
+            set_sqlite_foreign_keys(connection, on=False)
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration breaks foreign keys: {broken[:10]}")
+        finally:
+            if sqlite:
+                set_sqlite_foreign_keys(connection, on=True)
 
-        with context.begin_transaction():
-            context.run_migrations()
+
+def set_sqlite_foreign_keys(connection, on):
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 if context.is_offline_mode():

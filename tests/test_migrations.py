@@ -152,3 +152,68 @@ def test_downgrade_to_base_then_upgrade_again_on_sqlite(tmp_path):
             _assert_schema_is_the_models()
         finally:
             db.engine.dispose()
+
+
+# Migrations on a database that holds data: every row stays.
+
+# The revision before the accompaniment's audit and the current défi (a migration of each
+# kind since: a new table, columns added to a parent table whose rebuild on SQLite would
+# drop every row that refers to it).
+BEFORE_ISSUE_10 = "61bea0638b88"
+
+
+def _row_counts():
+    return {
+        table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }
+
+
+def _migrate_down_and_up_with_the_demo(app):
+    from defi.demo import load_demo
+    from defi.formatting import today
+    from defi.models import Challenge
+    from defi.models import Membership
+
+    flask_migrate.upgrade()
+    with app.test_request_context():
+        load_demo(today())
+    db.session.commit()
+    before = _row_counts()
+    assert before["household"] == 40 and before["entry"] > 60
+    db.session.remove()
+
+    flask_migrate.downgrade(revision=BEFORE_ISSUE_10)
+    flask_migrate.upgrade()
+    _assert_schema_is_the_models()
+    assert _row_counts() == before
+    # The défi that was current is still, and each role has the date its account was made.
+    assert db.session.scalar(sa.select(Challenge.name).where(Challenge.is_current))
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Membership.id)).where(Membership.created_at.is_(None))
+        )
+        == 0
+    )
+
+
+def test_migrations_keep_every_row_on_sqlite(tmp_path):
+    # A rebuilt table (Alembic's batch mode) once cascaded: the demo lost every wave, group,
+    # foyer and relevé on `make run` after an upgrade.
+    app = create_app(make_config(f"sqlite:///{tmp_path / 'data.db'}"))
+    with app.app_context():
+        try:
+            _migrate_down_and_up_with_the_demo(app)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_migrations_keep_every_row_on_postgresql(postgres_migrations_url):
+    app = create_app(make_config(postgres_migrations_url))
+    with app.app_context():
+        try:
+            _migrate_down_and_up_with_the_demo(app)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
