@@ -94,6 +94,12 @@ def body_limit(size: int):
     return mark
 
 
+def route_body_limit(app, endpoint) -> int:
+    """The largest body a route takes: its `body_limit`, or MAX_CONTENT_LENGTH."""
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "max_body_bytes", app.config["MAX_CONTENT_LENGTH"])
+
+
 def limit_body():
     """Refuse a body over the route's limit with a French 413, before a byte of it is read.
 
@@ -101,8 +107,7 @@ def limit_body():
     size (chunked) is refused too (411): browsers always send the size of a form, and Werkzeug
     would cut such a body at the limit without a word, saving half a text.
     """
-    view = current_app.view_functions.get(request.endpoint)
-    limit = getattr(view, "max_body_bytes", current_app.config["MAX_CONTENT_LENGTH"])
+    limit = route_body_limit(current_app, request.endpoint)
     request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
         abort(413)

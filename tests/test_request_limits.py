@@ -22,10 +22,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import encode_multipart
 
+from defi.access import POLICY
 from defi.pilot.views import MAX_IMPORT_BYTES
 from tests.conftest import Auth
 from tests.conftest import page_text
+from tests.test_servers import Browser
 from tests.test_servers import databases  # noqa: F401 - the fixture
+from tests.test_servers import login
 from tests.test_servers import start_server  # noqa: F401 - the fixture
 
 FORM_LIMIT = 512 * 1024
@@ -144,28 +147,33 @@ def test_the_import_takes_a_file_larger_than_a_form(app, demo, client, auth):
     assert "9000 relevé(s) créé(s)" in page_text(client.get("/pilote/import"))
 
 
-def test_a_worker_runs_at_most_its_limit_of_requests_at_once():
-    from defi.workers import ConcurrencyLimit
+def test_a_worker_runs_at_most_its_limit_of_requests_at_once(app, monkeypatch):
+    from defi.access import EVERYONE
 
     lock, inside, most = threading.Lock(), [0], [0]
 
-    def app(_environ, start_response):
+    def slow():
         with lock:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
         time.sleep(0.05)
         with lock:
             inside[0] -= 1
-        start_response("200 OK", [])
-        return [b"ok"]
+        return "ok"
 
-    limited = ConcurrencyLimit(app, 2)
-    threads = [threading.Thread(target=limited, args=({}, lambda *args: None)) for _ in range(8)]
+    app.add_url_rule("/lent", "slow", slow)
+    monkeypatch.setitem(POLICY, "slow", EVERYONE)
+    statuses = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(app.test_client().get("/lent").status_code))
+        for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert most[0] == 2
+    assert statuses == [200] * 8
+    assert most[0] == app.config["MAX_CONCURRENT_REQUESTS"] == 2
 
 
 # On gunicorn
@@ -225,6 +233,71 @@ def test_slow_clients_do_not_starve_the_server(databases, start_server):  # noqa
             sock.close()
     assert max(durations) < 1, durations
     print(f"\n/healthz with 4 clients trickling headers: max {max(durations) * 1000:.0f} ms")
+
+
+def trickle_post(port, path, stop, cookie=""):
+    """A POST whose 2,000-byte body comes a byte every half second (until `stop`)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        + (f"Cookie: {cookie}\r\n" if cookie else "")
+        + "\r\n"
+    )
+    sock.sendall(head.encode())
+    try:
+        for _ in range(2000):
+            if stop.wait(0.5):
+                break
+            sock.send(b"a")
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+@pytest.mark.slow
+def test_slow_bodies_hold_no_slot_nor_the_write_lock(databases, start_server):  # noqa: F811
+    # A request runs once its body is read (defi/workers.py): a logged-in foyer trickling a
+    # save, whose first query would take SQLite's write lock, and three visitors trickling a
+    # login once left /healthz and every other save waiting, then 503.
+    server = start_server(databases.new("sqlite"))
+    foyer = Browser(server.port, js=False)
+    login(foyer, "foyer-est-01")
+    cookie = "; ".join(f"{name}={value}" for name, value in foyer.cookies.items())
+    stop = threading.Event()
+    senders = [
+        threading.Thread(target=trickle_post, args=(server.port, "/collecte/3/repas", stop, cookie))
+    ]
+    senders += [
+        threading.Thread(target=trickle_post, args=(server.port, "/connexion", stop))
+        for _ in range(3)
+    ]
+    for sender in senders:
+        sender.start()
+    time.sleep(3)
+    durations, logins = [], []
+    try:
+        for number in range(2, 6):
+            started = time.monotonic()
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().status == 200
+            connection.close()
+            durations.append(time.monotonic() - started)
+            started = time.monotonic()
+            login(Browser(server.port, js=False), f"foyer-est-{number:02d}")  # writes its login
+            logins.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    assert max(durations) < 1, durations
+    assert max(logins) < 3, logins
+    print(
+        f"\n4 slow bodies: /healthz max {max(durations) * 1000:.0f} ms, "
+        f"a login (a write) max {max(logins) * 1000:.0f} ms"
+    )
 
 
 @pytest.mark.slow
