@@ -11,6 +11,8 @@
   when; no foyer ever is.
 """
 
+import re
+
 import sqlalchemy as sa
 
 from defi.extensions import db
@@ -121,7 +123,7 @@ def test_an_existing_structure_is_chosen_never_retyped(demo, client, auth):
             "/pilote/equipe/inviter", data={"role": "referent", "structure_name": typed}
         )
         assert answer.status_code == 200
-        assert "Cette structure existe déjà : choisissez-la dans la liste" in page_text(answer)
+        assert "Une structure porte déjà ce nom : choisissez-la dans la liste" in page_text(answer)
     both = client.post(
         "/pilote/equipe/inviter",
         data={
@@ -288,3 +290,57 @@ def test_next_years_facilitators_and_a_new_pilot_are_in_the_trail(demo, client, 
     result = runner.invoke(args=["create-pilot", "cheffe-projet"], input=f"{GOOD_PASSWORD}\n" * 2)
     assert result.exit_code == 0, result.output
     assert audit_rows()[-1] == ("", "granted", "cheffe-projet", "pilot", "")
+
+
+def test_the_imported_foyers_structure_takes_no_referent(demo, client, auth):
+    # Nobody is a referent there, so nobody would see a new access to its foyers' names.
+    from defi.pilot.imports import import_entries
+    from defi.pilot.imports.write import IMPORT_STRUCTURE
+    from tests.test_import import releves
+
+    import_entries(releves(3), "Défi 2016")  # H-00000 is said accompanied: the structure is made
+    db.session.commit()
+    imported = structure(IMPORT_STRUCTURE)
+    assert imported is not None
+    auth.login("pilote")
+    assert IMPORT_STRUCTURE not in page_text(client.get("/pilote/"))
+    chosen = client.post(
+        "/pilote/equipe/inviter", data={"role": "referent", "structure_id": str(imported.id)}
+    )
+    assert chosen.status_code == 200
+    typed = client.post(
+        "/pilote/equipe/inviter",
+        data={"role": "referent", "structure_name": IMPORT_STRUCTURE.upper()},
+    )
+    assert "Une structure porte déjà ce nom" in page_text(typed)
+    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
+
+
+def test_referents_see_and_cancel_a_password_code_for_one_of_theirs(demo, client, auth, app):
+    # Whoever holds such a code takes the account, and with it the foyers' names.
+    auth.login("pilote")
+    target = user("referent-mjep")
+    code = code_in(client.post(f"/pilote/equipe/{target.id}/code"))
+    referent = app.test_client()
+    Auth(referent).login("referent-mjep")
+    home = re.sub(r"<[^>]+>", "", page_text(referent.get("/accompagnement/")))
+    assert "Code pour choisir un nouveau mot de passe du compte referent-mjep" in home
+    assert "par pilote" in home
+    other = app.test_client()
+    Auth(other).login("referent-noeux")
+    assert "referent-mjep" not in page_text(other.get("/accompagnement/"))
+    invitation = db.session.scalar(sa.select(Invitation).where(Invitation.user_id == target.id))
+    assert other.post(f"/accompagnement/invitations/{invitation.id}/annuler").status_code == 404
+    cancelled = referent.post(
+        f"/accompagnement/invitations/{invitation.id}/annuler", follow_redirects=True
+    )
+    assert cancelled.status_code == 200
+    _browser, answer = redeem(app, code)
+    assert "Ce code n'est pas valable" in page_text(answer)
+    assert audit_rows()[-1] == (
+        "referent-mjep",
+        "invitation_voided",
+        "referent-mjep",
+        "referent",
+        "MJEP d'Isbergues",
+    )

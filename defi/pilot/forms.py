@@ -72,12 +72,16 @@ class StaffInvitationForm(FlaskForm):
             )
 
     def validate_structure_name(self, field):
+        from defi.pilot.services import structure_name_taken
+
         if self.role.data != "referent" or not field.data:
             return
-        taken = {choice.label.casefold() for choice in self.structure_id.choices if choice.value}
-        if field.data.casefold() in taken:
+        if structure_name_taken(field.data):
             raise ValidationError(
-                _l("Cette structure existe déjà : choisissez-la dans la liste ci-dessus.")
+                _l(
+                    "Une structure porte déjà ce nom : choisissez-la dans la liste ci-dessus "
+                    "(celle des foyers importés ne reçoit pas de référent·e)."
+                )
             )
 
 

@@ -13,6 +13,7 @@ from defi.models import Membership
 from defi.models import Structure
 from defi.models import User
 from defi.models import Wave
+from defi.pilot.imports.write import IMPORT_STRUCTURE
 
 
 def group_overview(challenge):
@@ -77,7 +78,17 @@ def audit_events(before: int | None = None):
 
 
 def structures() -> list[Structure]:
-    return db.session.scalars(sa.select(Structure).order_by(Structure.name)).all()
+    """The structures a referent may be invited to: not the one of imported foyers, which no
+    referent follows (nobody would see that a new one reads their names)."""
+    return db.session.scalars(
+        sa.select(Structure).where(Structure.name != IMPORT_STRUCTURE).order_by(Structure.name)
+    ).all()
+
+
+def structure_name_taken(name: str) -> bool:
+    """Whether a structure has this name, whatever its case (the import's one included)."""
+    names = db.session.scalars(sa.select(Structure.name)).all()
+    return name.casefold() in {taken.casefold() for taken in names}
 
 
 def create_structure(name: str) -> Structure:

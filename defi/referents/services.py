@@ -102,14 +102,23 @@ def is_newer_access(membership: Membership) -> bool:
 
 
 def pending_referent_invitations():
-    """Invitations that would give a new person access to the structures' foyers."""
+    """The codes that would open the structures' foyers to someone: an invitation of a new
+    referent, or a code to choose a new password for one of theirs (whoever holds it takes
+    the account)."""
+    mine = current_user.structure_ids()
     return db.session.scalars(
         sa.select(Invitation)
-        .options(so.joinedload(Invitation.issued_by), so.joinedload(Invitation.structure))
+        .options(
+            so.joinedload(Invitation.issued_by),
+            so.joinedload(Invitation.structure),
+            so.joinedload(Invitation.user),
+        )
         .where(
             Invitation.role == "referent",
-            Invitation.user_id.is_(None),
-            Invitation.structure_id.in_(current_user.structure_ids()),
+            sa.or_(
+                sa.and_(Invitation.user_id.is_(None), Invitation.structure_id.in_(mine)),
+                Invitation.user_id.in_(referents_of(mine)),
+            ),
             Invitation.used_at.is_(None),
             Invitation.voided_at.is_(None),
             Invitation.expires_at > utcnow(),
@@ -118,17 +127,27 @@ def pending_referent_invitations():
     ).all()
 
 
-def structure_events(limit=20):
-    """The latest lines of the audit trail about the current user's structures."""
-    referents = sa.select(Membership.user_id).where(
-        Membership.role == "referent", Membership.structure_id.in_(current_user.structure_ids())
+def referents_of(structure_ids):
+    """The ids of the accounts that are referents of these structures (a subquery)."""
+    return sa.select(Membership.user_id).where(
+        Membership.role == "referent", Membership.structure_id.in_(structure_ids)
     )
+
+
+def structure_events(limit=20):
+    """The latest lines of the audit trail about the current user's structures (and those
+    about one of their referents that name no structure)."""
+    mine = current_user.structure_ids()
     return db.session.scalars(
         sa.select(AuditEvent)
         .where(
             sa.or_(
-                AuditEvent.structure_id.in_(current_user.structure_ids()),
-                sa.and_(AuditEvent.role == "referent", AuditEvent.subject_id.in_(referents)),
+                AuditEvent.structure_id.in_(mine),
+                sa.and_(
+                    AuditEvent.structure_id.is_(None),
+                    AuditEvent.role == "referent",
+                    AuditEvent.subject_id.in_(referents_of(mine)),
+                ),
             )
         )
         .order_by(AuditEvent.id.desc())
@@ -169,6 +188,12 @@ def revoke_referent(membership: Membership, actor: User):
 
 
 def cancel_referent_invitation(invitation: Invitation, actor: User):
-    """Void an invitation to the structure before anyone uses it."""
+    """Void a code to the structure's foyers (an invitation, a password code) before its use."""
     invitation.voided_at = utcnow()
-    record_staff_event("invitation_voided", actor, invitation.role, structure=invitation.structure)
+    record_staff_event(
+        "invitation_voided",
+        actor,
+        invitation.role,
+        subject=invitation.user,
+        structure=invitation.structure,
+    )

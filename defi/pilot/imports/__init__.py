@@ -34,6 +34,6 @@ def import_entries(data: bytes, challenge_name: str | None) -> dict:
     challenge = get_or_create_challenge(challenge_name)
     check_choices(rows, challenge)
     group_ids = get_or_create_groups(challenge, rows)
-    households = get_or_create_households(challenge, group_ids, rows)
-    accompany_households(challenge, group_ids, households, rows)
+    households, created = get_or_create_households(challenge, group_ids, rows)
+    accompany_households(challenge, group_ids, households, created, rows)
     return write_entries(challenge, households, rows)

@@ -120,8 +120,9 @@ def get_or_create_groups(challenge, rows) -> dict:
     return dict(db.session.execute(statement).all())
 
 
-def get_or_create_households(challenge, group_ids, rows) -> dict:
-    """{code: (id, group id)} of the défi's foyers, with those the file names and it lacks.
+def get_or_create_households(challenge, group_ids, rows) -> tuple[dict, set]:
+    """{code: (id, group id)} of the défi's foyers, with those the file names and it lacks;
+    the codes of the foyers it created.
 
     A missing foyer is created from its first row, named by its code; a foyer already in
     another group than its row's refuses the file.
@@ -150,13 +151,19 @@ def get_or_create_households(challenge, group_ids, rows) -> dict:
                 row.line, _("le foyer %(code)s est déjà dans un autre groupe."), code=row.code
             )
     if not missing:
-        return households
+        return households, set()
     insert(Household, missing)
-    return {code: (id_, group_id) for code, id_, group_id in stream(statement)}
+    created = {values["code"] for values in missing}
+    return {code: (id_, group_id) for code, id_, group_id in stream(statement)}, created
 
 
-def accompany_households(challenge, group_ids, households, rows):
-    """Record the foyers said accompanied and not yet so, each under a random label."""
+def accompany_households(challenge, group_ids, households, created, rows):
+    """Record the foyers the file creates and says accompanied, each under a random label.
+
+    A foyer that was already there keeps what it was: made accompanied by an import, a named
+    foyer would leave its facilitator's roster and a new label appear in its place, telling
+    who it is (QUALITY.md, privacy). Only its referent's enrolment makes a foyer accompanied.
+    """
     accompanied = dict.fromkeys(households[row.code] for row in rows if row.accompanied)
     if not accompanied:
         return
@@ -166,6 +173,17 @@ def accompany_households(challenge, group_ids, households, rows):
         .where(Group.challenge_id == challenge.id)
     ).all()
     already = {household_id for household_id, _group_id, _label in existing}
+    for row in rows:
+        if row.accompanied and row.code not in created and households[row.code][0] not in already:
+            raise rejected(
+                row.line,
+                _(
+                    "le foyer %(code)s est déjà inscrit sans accompagnement : un import ne "
+                    "peut pas le déclarer accompagné (seul·e sa ou son référent·e l'inscrit "
+                    "comme tel)."
+                ),
+                code=row.code,
+            )
     waiting = defaultdict(list)  # {group id: [household id]}
     for household_id, group_id in accompanied:
         if household_id not in already:
