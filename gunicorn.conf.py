@@ -18,7 +18,9 @@ workers = int(os.environ.get("DEFI_WORKERS", "2"))
 # MAX_CONCURRENT_REQUESTS at once per worker (defi/workers.py): more would only queue for the
 # interpreter and for SQLite's write lock.
 threads = int(os.environ.get("DEFI_THREADS", "8"))
-# A request that takes longer is killed (an import of 50,000 rows takes a few seconds).
+# A worker whose main loop stays silent this long is restarted. In a threaded worker a slow
+# request does not silence it: slow queries are cut by the database (PostgreSQL's
+# statement_timeout, SQLite's busy_timeout, defi/database.py).
 timeout = 60
 graceful_timeout = 10
 # How long an idle browser connection is kept for its next request.

@@ -53,14 +53,19 @@ def configure_sqlite(engine):
 
 # Seconds to wait for a PostgreSQL connection (a `connect_timeout` in the URL wins).
 POSTGRESQL_CONNECT_TIMEOUT = 5
+# The longest a statement may run, in ms (`options` in the URL win): gunicorn's threaded workers
+# never kill a slow request, and the largest import or export takes a few seconds.
+POSTGRESQL_STATEMENT_TIMEOUT = 60_000
 
 
 def configure_postgresql(engine):
-    """Give up connecting to an unreachable PostgreSQL server after a few seconds."""
+    """Give up connecting to an unreachable PostgreSQL server after a few seconds, and cut a
+    statement that runs for a minute."""
 
     @sa.event.listens_for(engine, "do_connect")
     def on_connect(_dialect, _record, _args, parameters):
         parameters.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT)
+        parameters.setdefault("options", f"-c statement_timeout={POSTGRESQL_STATEMENT_TIMEOUT}")
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -69,7 +74,8 @@ WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b", re.IGNORECASE)
 
 
 class WriteInReadOnlyRequest(RuntimeError):
-    """A GET or HEAD request tried to change a row: a bug, answered 500."""
+    """A GET or HEAD request tried to change a row, or a request wrote again after its
+    commit: a bug, answered 500."""
 
 
 def mark_request():
@@ -82,9 +88,10 @@ def reads_only() -> bool:
 
 
 @sa.event.listens_for(so.Session, "after_commit")
-def note_commit(_session):
+def note_commit(session):
     """The request has written what it came for; what follows is most often its page."""
-    if has_request_context():
+    # A savepoint released (begin_nested) is a commit too, inside the request's transaction.
+    if has_request_context() and not session.in_nested_transaction():
         g.committed = True
 
 
@@ -99,6 +106,12 @@ def refuse_writes(engine):
             raise CSRFError("a form without a valid CSRF token tried to write")
         if g.get("reads_only", False):
             raise WriteInReadOnlyRequest(f"{request.method} {request.path}: {statement[:80]}")
+        if g.get("committed", False):
+            # Each request commits once (STYLE.md); on SQLite what follows its commit runs in
+            # a deferred transaction, where a write would fail at once when another waits.
+            raise WriteInReadOnlyRequest(
+                f"{request.method} {request.path} wrote after its commit: {statement[:80]}"
+            )
 
 
 def init_app(app):

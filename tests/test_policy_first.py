@@ -341,3 +341,26 @@ def test_a_get_that_writes_is_a_bug_and_writes_nothing(app, client, writer_route
         with pytest.raises(WriteInReadOnlyRequest):
             client.open("/ecrit-en-lisant", method=method)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(writer_routes)) == 0
+
+
+def test_a_request_that_writes_after_its_commit_is_a_bug(app, client, monkeypatch):
+    # On SQLite what follows a commit runs deferred (the page after a save holds no lock),
+    # where a second write could fail at once: each request commits once (STYLE.md).
+    from defi.access import EVERYONE
+    from defi.database import WriteInReadOnlyRequest
+    from defi.models import Structure
+
+    def twice():
+        db.session.add(Structure(name="Première"))
+        db.session.commit()
+        db.session.add(Structure(name="Seconde"))
+        db.session.commit()
+        return "written"
+
+    app.add_url_rule("/deux-fois", "writes_twice", twice, methods=["POST"])
+    monkeypatch.setitem(POLICY, "writes_twice", EVERYONE)
+    token = TOKEN.search(client.get("/connexion").get_data(as_text=True)).group(1)
+    with pytest.raises(WriteInReadOnlyRequest):
+        client.post("/deux-fois", data={"csrf_token": token})
+    names = db.session.scalars(sa.select(Structure.name)).all()
+    assert names == ["Première"]

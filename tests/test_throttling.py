@@ -195,8 +195,8 @@ def test_looking_codes_up_is_throttled_per_address(demo, app, client):
 
 
 def test_guessing_calendar_addresses_is_throttled_per_address(demo, client):
-    statuses = [client.get(f"/calendrier/ical/devine-{n}.ics").status_code for n in range(101)]
-    assert statuses == [404] * 100 + [429]
+    statuses = [client.get(f"/calendrier/ical/devine-{n}.ics").status_code for n in range(1001)]
+    assert statuses == [404] * 1000 + [429]
 
 
 # On gunicorn

@@ -107,6 +107,8 @@ def login():
             sign_in(user)
             db.session.commit()
             return redirect(safe_next(form.next.data) or home_url(user), 303)
+        # Nothing to write: end the transaction (on SQLite, the write lock) before the page.
+        db.session.rollback()
         form.password.errors.append(_("Identifiant ou mot de passe incorrect."))
     expired = session.pop("expired", False)
     return render_template("accounts/login.html", form=form, expired=expired)

@@ -255,10 +255,10 @@ def feed_revoke():
     return redirect(url_for("calendar.feed"), 303)
 
 
-# Guessing feed addresses is throttled per address; only unknown ones count, since calendar
-# services fetch the feeds of many users from a few addresses.
+# Guessing feed addresses is throttled per address; only unknown ones count, and many, since
+# calendar services fetch the feeds of many users (revoked ones too) from a few addresses.
 @bp.route("/ical/<token>.ics")
-@limiter.limit("100 per hour", deduct_when=lambda response: response.status_code == 404)
+@limiter.limit("1000 per hour", deduct_when=lambda response: response.status_code == 404)
 def ics(token):
     """The events of the user's groups as an iCal file, for a phone's calendar (no login:
     the secret token in the address is the key; an unknown one is a 404)."""

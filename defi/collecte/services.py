@@ -44,6 +44,12 @@ class WaveClosed(Exception):
     """The wave is closed, or the foyer has left the défi: its relevé can be read, not changed."""
 
 
+def is_writable(household: Household, wave: Wave, today: date) -> bool:
+    """A relevé can change while its wave is open and its foyer takes part (one that left the
+    défi reads its relevés, never changes them)."""
+    return wave.is_open(today) and household.is_active
+
+
 def get_household_or_404(household_id: int | None) -> Household:
     """The foyer whose relevé is open: one's own, or one the referent accompanies."""
     if household_id is None:
@@ -96,7 +102,7 @@ def get_or_create_entry(household: Household, wave: Wave, today: date) -> Entry:
     writers of the same relevé (the foyer's phone and its referent) take turns, as SQLite's
     `BEGIN IMMEDIATE` does, so that version checks compare with what is really stored.
     """
-    if not wave.is_open(today) or not household.is_active:
+    if not is_writable(household, wave, today):
         raise WaveClosed
     if find_entry(household, wave) is None:
         try:

@@ -70,8 +70,7 @@ class Releve:
 
     @property
     def editable(self):
-        """While the wave is open, and the foyer still takes part (a withdrawn one reads only)."""
-        return self.wave.is_open(today()) and self.household.is_active
+        return services.is_writable(self.household, self.wave, today())
 
     def url(self, endpoint, **values):
         return url_for(endpoint, rank=self.wave.rank, household_id=self.household_id, **values)
@@ -141,7 +140,7 @@ def index(household_id):
             {
                 "wave": wave,
                 "entry": entry,
-                "open": wave.is_open(today()) and household.is_active,
+                "open": services.is_writable(household, wave, today()),
                 "missing": services.missing_parts(entry, sums, asked),
                 "sections": section_progress(entry, sums),
                 "question_count": len(asked),

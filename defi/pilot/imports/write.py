@@ -7,6 +7,7 @@ import itertools
 import secrets
 from collections import defaultdict
 
+import psycopg
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
@@ -343,9 +344,13 @@ def copy_rows(table, values):
     quote = db.session.get_bind().dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in [*given, *defaults])
     statement = f"COPY {quote(table.name)} ({names}) FROM STDIN"
-    with db.session.connection().connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in itertools.chain([first], values):
-            copy.write_row([*(row[name] for name in given), *added])
+    try:
+        with db.session.connection().connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in itertools.chain([first], values):
+                copy.write_row([*(row[name] for name in given), *added])
+    except psycopg.Error as error:
+        # As SQLAlchemy raises it for its own statements: a lost database is then a French 503.
+        raise sa.exc.DBAPIError.instance(statement, [], error, psycopg.Error) from error
 
 
 def execute_many(statement, values) -> int:
