@@ -65,6 +65,11 @@ class Config:
     # Identities are purged this many months after the end of a défi.
     RETENTION_MONTHS = int(os.environ.get("DEFI_RETENTION_MONTHS", "12"))
     HSTS = os.environ.get("DEFI_ENV", "production") == "production"
+    # The host names the site answers to (comma-separated): a request naming another gets 400,
+    # so that no link the app writes (an invitation's, a calendar's) names a forged host.
+    TRUSTED_HOSTS = [
+        h.strip() for h in os.environ.get("DEFI_TRUSTED_HOSTS", "").split(",") if h.strip()
+    ] or None
     # How many reverse proxies (nginx...) stand in front of gunicorn: the client's address and
     # scheme are then read from their X-Forwarded-For and X-Forwarded-Proto (docs/DEPLOY.md).
     # 0 trusts no such header: a client could forge them to dodge the login throttling.

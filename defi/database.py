@@ -22,6 +22,7 @@ from flask import g
 from flask import has_request_context
 from flask import request
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from defi.extensions import db
 
@@ -66,6 +67,27 @@ def configure_postgresql(engine):
     def on_connect(_dialect, _record, _args, parameters):
         parameters.setdefault("connect_timeout", POSTGRESQL_CONNECT_TIMEOUT)
         parameters.setdefault("options", f"-c statement_timeout={POSTGRESQL_STATEMENT_TIMEOUT}")
+
+
+# The largest id a URL can name: PostgreSQL's integer (SQLite could not even take 2**63).
+LARGEST_ID = 2**31 - 1
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:…>` in a route: a larger number matches no route (404), instead of a query that
+    fails (an integer out of range: a 500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", LARGEST_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def database_id(text: str) -> int:
+    """An id from a query string (`request.args.get(name, type=database_id)`): None if not."""
+    value = int(text)
+    if not 0 <= value <= LARGEST_ID:
+        raise ValueError(text)
+    return value
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -115,6 +137,7 @@ def refuse_writes(engine):
 
 
 def init_app(app):
+    app.url_map.converters["int"] = DatabaseId
     app.before_request(mark_request)
     with app.app_context():
         for engine in db.engines.values():

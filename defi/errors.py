@@ -10,6 +10,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import SecurityError
 
 from defi.extensions import db
 from defi.extensions import login_manager
@@ -149,6 +150,16 @@ def handle_database_unavailable(error):
     return html, 503, headers
 
 
+def handle_untrusted_host(_error):
+    """A request naming a host the site does not answer to (TRUSTED_HOSTS): no page of ours
+    can be drawn for it, since every link would name that host."""
+    return (
+        _("Cette adresse n'est pas celle du site."),
+        400,
+        {"Content-Type": "text/plain; charset=utf-8"},
+    )
+
+
 def handle_server_error(_error):
     db.session.rollback()
     return render_error(500)
@@ -159,6 +170,7 @@ def init_app(app):
         if status != 500:
             app.register_error_handler(status, handle_http_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(SecurityError, handle_untrusted_host)
     app.register_error_handler(StaleDataError, handle_stale_data)
     for error_class in DATABASE_UNAVAILABLE:
         app.register_error_handler(error_class, handle_database_unavailable)

@@ -1,6 +1,7 @@
 """What every form of the app shares."""
 
 import re
+import unicodedata
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -18,6 +19,18 @@ LAST_DAY = date(2100, 12, 31)
 def strip(value):
     """Typed text without surrounding spaces nor control characters."""
     return _CONTROL.sub("", value).strip() if isinstance(value, str) else value
+
+
+def one_line(value):
+    """A name on one line: no control or invisible character, one space between words."""
+    if not isinstance(value, str):
+        return value
+    visible = "".join(
+        " " if ch.isspace() else ch
+        for ch in value
+        if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
+    return " ".join(visible.split())
 
 
 def within_defi_years(_form, field):

@@ -595,3 +595,32 @@ def test_invitation_without_csrf_token_writes_nothing(demo, csrf_client):
     assert "Rien n'a été enregistré" in html
     assert 'value="Famille Sans Jeton"' in html
     assert household("EST-21") is None
+
+
+def test_a_bogus_code_says_nothing_of_the_usernames(demo, client):
+    # "Cet identifiant est déjà pris" with any code told who has an account.
+    for username in ("pilote", "foyer-est-01", "personne-ici"):
+        answer = client.post(
+            "/invitation",
+            data={
+                "code": "ABCD-EFGH-JKMN",
+                "username": username,
+                "password": GOOD_PASSWORD,
+                "confirm": GOOD_PASSWORD,
+            },
+        )
+        assert answer.status_code == 200
+        text = page_text(answer)
+        assert "Ce code n'est pas valable" in text
+        assert "déjà pris" not in text
+
+
+def test_a_request_for_another_host_is_refused(app_config, demo):
+    from defi import create_app
+
+    config = type("Config", (app_config,), {"TRUSTED_HOSTS": ["defi.example.org"]})
+    client = create_app(config).test_client()
+    assert client.get("/connexion", headers={"Host": "defi.example.org"}).status_code == 200
+    refused = client.get("/connexion", headers={"Host": "evil.example"})
+    assert refused.status_code == 400
+    assert "Cette adresse n'est pas celle du site." in refused.get_data(as_text=True)

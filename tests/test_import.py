@@ -356,3 +356,19 @@ def test_accompanied_foyers_get_random_labels_unique_in_their_group(demo):
     other = db.session.scalar(sa.select(Challenge.id).where(Challenge.name == "Défi 2014"))
     second = labels_of(other)
     assert second.keys() == first.keys() and second != first
+
+
+def test_a_row_for_a_collecte_the_defi_lacks_is_refused(app):
+    from datetime import date
+
+    from defi.pilot.setup import create_challenge
+
+    two = [(date(2030, 1, 1), date(2030, 1, 31)), (date(2030, 6, 1), date(2030, 6, 30))]
+    create_challenge("Défi en deux collectes", two)
+    db.session.commit()
+    before = fingerprint()
+    with pytest.raises(ImportRejected) as refused:
+        import_entries(releves(3), "Défi en deux collectes")  # rows 0-2: collectes 1, 2, 3
+    db.session.rollback()
+    assert refused.value.message == ("Ligne 4 : le défi n'a pas de collecte 3 (il en a 2).")
+    assert fingerprint() == before

@@ -13,6 +13,7 @@
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from defi.extensions import db
@@ -344,3 +345,63 @@ def test_referents_see_and_cancel_a_password_code_for_one_of_theirs(demo, client
         "referent",
         "MJEP d'Isbergues",
     )
+
+
+def test_codes_a_staff_member_printed_die_with_its_access(demo, client, auth, app):
+    # A facilitator who left kept a printed code: it opened a foyer's account, or a new one.
+    facilitator = app.test_client()
+    Auth(facilitator).login("animatrice-ouest")
+    ouest = group("OUEST")
+    from tests.test_accounts import household
+
+    target = household("OUEST-05")
+    reset = code_in(facilitator.post(f"/groupe/{ouest.id}/foyers/{target.id}/code"))
+    invited = code_in(
+        facilitator.post(
+            f"/groupe/{ouest.id}/inviter",
+            data={"display_name": "Famille Tournesol", "adults": "2", "children": "1"},
+        )
+    )
+    auth.login("pilote")
+    gone = client.post(
+        f"/pilote/equipe/{user('animatrice-ouest').id}/statut", follow_redirects=True
+    )
+    assert "Les 2 codes qu'il ou elle avait imprimés pour des foyers ne marchent plus" in (
+        page_text(gone)
+    )
+    for code, username in ((reset, None), (invited, "famille-tournesol")):
+        _browser, answer = redeem(app, code, username)
+        assert answer.status_code == 200
+        assert "Ce code n'est pas valable" in page_text(answer)
+    assert user("famille-tournesol") is None
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "  MJEP   d'Isbergues ",
+        "MJEP\u00a0d'Isbergues",
+        "MJ\u200bEP d'Isbergues",
+        "\uff2d\uff2a\uff25\uff30 d'Isbergues",
+        "MJÉP d’Isbergues",
+        "Nœux Environnement",
+        "noeux-environnement",
+    ],
+)
+def test_a_structure_that_reads_the_same_is_not_new(demo, client, auth, typed):
+    auth.login("pilote")
+    answer = client.post(
+        "/pilote/equipe/inviter", data={"role": "referent", "structure_name": typed}
+    )
+    assert "Une structure porte déjà ce nom" in page_text(answer), repr(typed)
+    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == 2
+
+
+def test_a_new_structure_is_stored_on_one_line(demo, client, auth):
+    auth.login("pilote")
+    page = client.post(
+        "/pilote/equipe/inviter",
+        data={"role": "referent", "structure_name": " CCAS\u200b  de\tLillers "},
+    )
+    assert page.status_code == 200
+    assert structure("CCAS de Lillers") is not None

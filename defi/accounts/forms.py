@@ -89,7 +89,9 @@ class RedeemForm(NewPasswordMixin, FlaskForm):
             )
 
     def validate_username(self, field):
-        if self.invitation is not None and self.invitation.user is not None:
+        if self.invitation is None:
+            return  # no valid code: say nothing of the usernames (taken or not)
+        if self.invitation.user is not None:
             return  # a password reset keeps the account's username
         if not field.data:
             raise ValidationError(_l("Choisissez un identifiant."))

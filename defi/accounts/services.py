@@ -102,12 +102,14 @@ def issue_invitation(role, issued_by, *, household=None, group=None, structure=N
     return invitation, code
 
 
-def void_invitations(condition, now: datetime):
-    db.session.execute(
+def void_invitations(condition, now: datetime) -> int:
+    """Void the open codes that meet the condition; how many there were."""
+    return db.session.execute(
         sa.update(Invitation)
         .where(condition, Invitation.used_at.is_(None), Invitation.voided_at.is_(None))
         .values(voided_at=now)
-    )
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def find_invitation(code: str) -> Invitation | None:
@@ -219,12 +221,16 @@ def record_staff_event(action, actor, role, *, subject=None, group=None, structu
     )
 
 
-def deactivate_staff(user: User, actor: User):
-    """A staff member leaves: every session ends, every open code of the account is void."""
+def deactivate_staff(user: User, actor: User) -> int:
+    """A staff member leaves: every session ends, every open code of the account and every code
+    it printed (a foyer's invitation or new password: whoever keeps one gets into that foyer)
+    is void. Returns how many codes it had printed, to print again for the foyers."""
     user.active = False
     user.rotate_session_token()
     void_invitations(Invitation.user_id == user.id, utcnow())
+    printed = void_invitations(Invitation.issued_by_id == user.id, utcnow())
     record_for_each_role("deactivated", actor, user)
+    return printed
 
 
 def reactivate_staff(user: User, actor: User):

@@ -18,6 +18,7 @@ from wtforms.validators import Optional
 from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
+from defi.forms import one_line
 from defi.forms import strip
 from defi.forms import within_defi_years
 
@@ -48,7 +49,7 @@ class StaffInvitationForm(FlaskForm):
     )
     structure_name = StringField(
         _l("Ou une nouvelle structure"),
-        filters=[strip],
+        filters=[one_line],
         validators=[Length(max=120, message=_l("120 caractères au plus."))],
         description=_l("Par exemple « MJEP d'Isbergues »."),
     )

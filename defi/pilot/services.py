@@ -1,5 +1,7 @@
 """The défi's overview for the pilot, and the staff it invites."""
 
+import unicodedata
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort
@@ -85,10 +87,20 @@ def structures() -> list[Structure]:
     ).all()
 
 
+LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
+
+
+def structure_key(name: str) -> str:
+    """What a structure's name reads as: "MJEP d’Isbergues", "mjep  D'ISBERGUES" and
+    "ＭＪＥＰ dIsbergues" are one name (accents, case, spaces and punctuation aside)."""
+    plain = unicodedata.normalize("NFKD", name).casefold().translate(LIGATURES)
+    return "".join(ch for ch in plain if ch.isalnum() and not unicodedata.combining(ch))
+
+
 def structure_name_taken(name: str) -> bool:
-    """Whether a structure has this name, whatever its case (the import's one included)."""
+    """Whether a structure has a name that reads the same (the import's one included)."""
     names = db.session.scalars(sa.select(Structure.name)).all()
-    return name.casefold() in {taken.casefold() for taken in names}
+    return structure_key(name) in {structure_key(taken) for taken in names}
 
 
 def create_structure(name: str) -> Structure:

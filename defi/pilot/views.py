@@ -11,6 +11,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -19,6 +20,7 @@ from defi.accounts.services import deactivate_staff
 from defi.accounts.services import issue_invitation
 from defi.accounts.services import reactivate_staff
 from defi.accounts.views import invitation_page
+from defi.database import database_id
 from defi.extensions import db
 from defi.formatting import today
 from defi.groups.forms import ConfirmForm
@@ -144,8 +146,9 @@ def staff_status(user_id):
     """Deactivate a facilitator or a referent who leaves (their sessions end), or bring one back."""
     user = get_staff_or_404(user_id)
     if ConfirmForm().validate_on_submit():
+        printed = 0
         if user.active:
-            deactivate_staff(user, current_user)
+            printed = deactivate_staff(user, current_user)
         else:
             reactivate_staff(user, current_user)
         db.session.commit()
@@ -153,13 +156,24 @@ def staff_status(user_id):
             flash(_("Le compte %(name)s est de nouveau actif.", name=user.username))
         else:
             flash(_("Le compte %(name)s est désactivé.", name=user.username))
+        if printed:
+            flash(
+                ngettext(
+                    "Le code qu'il ou elle avait imprimé pour un foyer ne marche plus : "
+                    "imprimez-en un nouveau si ce foyer n'a pas encore créé son compte.",
+                    "Les %(num)d codes qu'il ou elle avait imprimés pour des foyers ne marchent "
+                    "plus : imprimez-en de nouveaux pour les foyers qui n'ont pas encore créé "
+                    "leur compte.",
+                    printed,
+                )
+            )
     return redirect(url_for("pilot.index"), 303)
 
 
 @bp.route("/journal")
 def audit():
     """Who gave or took away which staff role, and when (never a foyer)."""
-    events, older = audit_events(request.args.get("avant", type=int))
+    events, older = audit_events(request.args.get("avant", type=database_id))
     return render_template("pilot/audit.html", events=events, older=older)
 
 
@@ -172,7 +186,7 @@ def comparison():
     """Start / mid / end of every indicator, for all groups together or one group."""
     challenge = _current_challenge() or abort(404)
     groups = list(challenge.groups)
-    chosen = request.args.get("groupe", type=int)
+    chosen = request.args.get("groupe", type=database_id)
     scope = [group for group in groups if group.id == chosen] or groups
     k = current_app.config["DEFI_MIN_COUNT"]
     group_ids = [group.id for group in scope]
@@ -334,7 +348,13 @@ def challenge_create():
     if form.validate_on_submit():
         setup.create_challenge(form.name.data, form.dates())
         db.session.commit()
-        flash(_("Défi créé. Ajoutez ses groupes."), "success")
+        flash(
+            _(
+                "Défi créé. Ajoutez ses groupes. C'est maintenant le défi en cours : vous pouvez "
+                "revenir au précédent ci-dessus."
+            ),
+            "success",
+        )
         return redirect(url_for("pilot.settings"), 303)
     return _render_setup(current_challenge(), challenge_form=form)
 
@@ -432,6 +452,12 @@ def next_challenge():
     if form.validate_on_submit():
         setup.start_next_challenge(challenge, form.name.data, current_user)
         db.session.commit()
-        flash(_("Le nouveau défi est prêt : vérifiez ses dates et son questionnaire."), "success")
+        flash(
+            _(
+                "Le nouveau défi est prêt, et c'est maintenant le défi en cours : vérifiez ses "
+                "dates et son questionnaire. Vous pouvez revenir au précédent ci-dessus."
+            ),
+            "success",
+        )
         return redirect(url_for("pilot.settings"), 303)
     return _render_setup(challenge, next_form=form)

@@ -182,6 +182,8 @@ def revoke_referent(membership: Membership, actor: User):
     user.memberships.remove(membership)
     user.rotate_session_token()
     void_invitations(Invitation.user_id == user.id, utcnow())
+    # The foyers it invited meanwhile get new codes from the structure's other referents.
+    void_invitations(Invitation.issued_by_id == user.id, utcnow())
     if not user.memberships and user.household_id is None:
         user.active = False  # no role is left: nothing to log in for
     record_staff_event("revoked", actor, "referent", subject=user, structure=structure)

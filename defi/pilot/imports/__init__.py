@@ -19,6 +19,7 @@ from defi.pilot.imports.parse import check_size
 from defi.pilot.imports.parse import parse
 from defi.pilot.imports.write import accompany_households
 from defi.pilot.imports.write import check_choices
+from defi.pilot.imports.write import check_waves
 from defi.pilot.imports.write import get_or_create_challenge
 from defi.pilot.imports.write import get_or_create_groups
 from defi.pilot.imports.write import get_or_create_households
@@ -32,6 +33,7 @@ def import_entries(data: bytes, challenge_name: str | None) -> dict:
     check_size(data)
     rows = parse(data)
     challenge = get_or_create_challenge(challenge_name)
+    check_waves(rows, challenge)
     check_choices(rows, challenge)
     group_ids = get_or_create_groups(challenge, rows)
     households, created = get_or_create_households(challenge, group_ids, rows)

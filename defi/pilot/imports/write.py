@@ -60,6 +60,19 @@ def get_or_create_challenge(name):
     return challenge
 
 
+def check_waves(rows, challenge):
+    """Refuse a row for a collecte the défi does not have (a défi may have 2)."""
+    ranks = {wave.rank for wave in challenge.waves}
+    for row in rows:
+        if row.rank not in ranks:
+            raise rejected(
+                row.line,
+                _("le défi n'a pas de collecte %(rank)d (il en a %(count)d)."),
+                rank=row.rank,
+                count=len(ranks),
+            )
+
+
 def check_choices(rows, challenge):
     """Check the choices each row ticks against the questionnaire; note them as row.answers."""
     statement = (
