@@ -238,6 +238,9 @@ def import_entries():
     result = None
     if form.validate_on_submit():
         data = form.file.data.read()
+        # The file is read and checked before the database is touched again: on SQLite the
+        # write lock, which every other writer waits for, is taken for the writing alone.
+        db.session.rollback()
         try:
             result = run_import(data, form.challenge_name.data or None)
         except ImportRejected as rejected:
