@@ -24,12 +24,13 @@ from bench._doc import markdown_table  # noqa: E402
 from bench._doc import write_section  # noqa: E402
 from bench.generate import add_households  # noqa: E402
 from defi.extensions import db  # noqa: E402
+from defi.figures.export import comparison_tables  # noqa: E402
+from defi.figures.export import microdata_table  # noqa: E402
+from defi.figures.files import to_csv  # noqa: E402
+from defi.figures.files import to_xlsx  # noqa: E402
 from defi.models import Entry  # noqa: E402
 from defi.models import Wave  # noqa: E402
 from defi.models.challenge import current_challenge  # noqa: E402
-from defi.pilot.exports import comparison_tables  # noqa: E402
-from defi.pilot.exports import to_csv  # noqa: E402
-from defi.pilot.exports import to_xlsx  # noqa: E402
 
 LIMIT_SECONDS = 3
 LIMIT_MB = 300
@@ -99,6 +100,7 @@ def main():
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started, cpu_started = time.perf_counter(), time.process_time()
         tables = comparison_tables(challenge, app.config["DEFI_MIN_COUNT"])
+        tables.append(microdata_table(challenge))
         built = time.perf_counter() - started
         csv_bytes = sum(len(to_csv(table)) for table in tables)
         csv_done = time.perf_counter() - started

@@ -41,6 +41,7 @@ from defi.demo import load_demo  # noqa: E402
 from defi.extensions import db  # noqa: E402
 from defi.formatting import today  # noqa: E402
 from defi.households import ANONYMOUS_LABELS  # noqa: E402
+from defi.households import draw_code  # noqa: E402
 from defi.models import Accompaniment  # noqa: E402
 from defi.models import Answer  # noqa: E402
 from defi.models import Attendance  # noqa: E402
@@ -159,16 +160,33 @@ class _Context:
             .where(Event.challenge_id == challenge.id)
         ):
             self.events.setdefault(group_id, []).append((event_id, starts_at.date()))
-        self.next_household_id = _next_id(Household)
+        self.household_ids = set(db.session.scalars(sa.select(Household.id)))
+        self.usernames = set(db.session.scalars(sa.select(User.username)))
         self.next_entry_id = _next_id(Entry)
         return self
 
+    def new_household_id(self, rng) -> int:
+        """An id at random, as the app draws them (models.challenge.random_household_id)."""
+        while True:
+            candidate = rng.randrange(1, 2**31 - 1)
+            if candidate not in self.household_ids:
+                self.household_ids.add(candidate)
+                return candidate
+
+    def new_code(self, rng, prefix: str) -> str:
+        """A code at random, as the app draws them (households.draw_code)."""
+        code = draw_code(prefix, self.codes, choice=rng.choice)
+        self.codes.add(code)
+        return code
+
     def numbers(self, prefix: str, count: int) -> list[int]:
-        """The next `count` free foyer numbers of the group (EST-21, EST-22...)."""
+        """The next `count` free foyer numbers of the group: its accounts are named by them
+        (foyer-est-21, foyer-est-22...), its codes are drawn at random."""
+        account_prefix = self.groups[prefix][1]
         used = [
-            int(code.rsplit("-", 1)[1])
-            for code in self.codes
-            if code.startswith(prefix + "-") and code.rsplit("-", 1)[1].isdigit()
+            int(name.rsplit("-", 1)[1])
+            for name in self.usernames
+            if name.startswith(account_prefix + "-") and name.rsplit("-", 1)[1].isdigit()
         ]
         first = max(used, default=0) + 1
         return list(range(first, first + count))
@@ -210,8 +228,7 @@ def _insert_batch(rng, context, plan):
     structures = (context.structures[MJEP], context.structures[NOEUX])
     for prefix, number in plan:
         group_id, account_prefix = context.groups[prefix]
-        household_id = context.next_household_id
-        context.next_household_id += 1
+        household_id = context.new_household_id(rng)
         withdrawn = rng.random() < WITHDRAWN_SHARE
         withdrawn_on = None
         if withdrawn:  # between the first two collectes
@@ -225,7 +242,7 @@ def _insert_batch(rng, context, plan):
                 "version": 1,
                 "challenge_id": context.challenge_id,
                 "group_id": group_id,
-                "code": f"{prefix}-{number:02d}",
+                "code": context.new_code(rng, prefix),
                 "display_name": f"Famille {surname}",
                 "adults": adults,
                 "children": children,
@@ -394,7 +411,7 @@ def _fix_sequences():
     """PostgreSQL: move the id sequences past the ids chosen here (SQLite needs nothing)."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    for table in ("household", "entry"):
+    for table in ("entry",):  # foyers' ids are drawn at random, never from the sequence
         db.session.execute(
             sa.text(
                 f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "  # noqa: S608

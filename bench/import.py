@@ -137,12 +137,19 @@ def postgresql_app(server_url):
         admin.dispose()
 
 
+def demo_structure():
+    """The id of the demo's first structure, which accompanies the file's accompanied foyers."""
+    from defi.models import Structure
+
+    return db.session.scalar(sa.select(Structure.id).order_by(Structure.id).limit(1))
+
+
 def timed_import(app, counter, data, name):
     """(wall s, CPU s, statements, counts) of one import and its commit."""
     with app.app_context():
         before = counter.count
         started, cpu_started = time.perf_counter(), time.process_time()
-        counts = import_entries(data, name)
+        counts = import_entries(data, name, demo_structure())
         db.session.commit()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         return wall, cpu, counter.count - before, counts
@@ -153,7 +160,7 @@ def traced_import(app, data, name):
     with app.app_context():
         tracemalloc.start()
         try:
-            import_entries(data, name)
+            import_entries(data, name, demo_structure())
             db.session.commit()
             return tracemalloc.get_traced_memory()[1] / 1e6
         finally:
@@ -222,7 +229,8 @@ def post_import(port, cookie, data, challenge_name):
     jar = cookies_of(headers, dict(part.split("=", 1) for part in cookie.split("; ")))
     cookie = "; ".join(f"{name}={value}" for name, value in jar.items())
     token = CSRF.search(body.decode()).group(1)
-    fields = {"csrf_token": token, "challenge_name": challenge_name}
+    structure = re.search(r'<option value="([1-9][0-9]*)"', body.decode())
+    fields = {"csrf_token": token, "challenge_name": challenge_name, "structure_id": structure[1]}
     body, content_type = multipart(fields, "releves.csv", data)
     try:
         status, seconds, content, _headers = request(

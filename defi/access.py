@@ -87,6 +87,7 @@ POLICY: dict[str, frozenset[str]] = {
     "pilot.audit": frozenset({PILOT}),
     "pilot.comparison": frozenset({PILOT}),
     "pilot.export_csv": frozenset({PILOT}),
+    "pilot.export_microdata": frozenset({PILOT}),
     "pilot.export_xlsx": frozenset({PILOT}),
     "pilot.import_entries": frozenset({PILOT}),
     "pilot.report": frozenset({PILOT}),

@@ -108,16 +108,18 @@ def find_challenge(name):
 def export_comparison_command(file_format, output, challenge_name):
     """Export the start / mid / end comparison (CSV or XLSX).
 
-    With --format csv, OUTPUT holds the comparison and three files beside it hold the other
-    tables: OUTPUT-retention.csv, OUTPUT-donnees.csv and OUTPUT-questionnaire.csv.
+    These are the tables for partners, every cell through the disclosure step. With --format
+    csv, OUTPUT holds the comparison and two files beside it hold the other tables:
+    OUTPUT-retention.csv and OUTPUT-questionnaire.csv. The relevés themselves are
+    `defi export-microdata`'s, for the pilot alone.
     """
     from pathlib import Path
 
     from flask import current_app
 
-    from defi.pilot.exports import comparison_tables
-    from defi.pilot.exports import to_csv
-    from defi.pilot.exports import to_xlsx
+    from defi.figures.export import comparison_tables
+    from defi.figures.files import to_csv
+    from defi.figures.files import to_xlsx
 
     challenge = find_challenge(challenge_name)
     tables = comparison_tables(challenge, current_app.config["DEFI_MIN_COUNT"])
@@ -136,21 +138,53 @@ def export_comparison_command(file_format, output, challenge_name):
     click.echo("\n".join(written))
 
 
+@click.command("export-microdata")
+@click.argument("output", type=click.Path(dir_okay=False, writable=True))
+@click.option("--challenge", "challenge_name", help="The défi's name (default: the current one).")
+@with_appcontext
+def export_microdata_command(output, challenge_name):
+    """Export the pseudonymised relevés, one row per foyer and wave (CSV), for the pilot alone.
+
+    The file's first line says it is confidential; it is never a file for partners.
+    """
+    from pathlib import Path
+
+    from defi.figures.export import microdata_table
+    from defi.figures.files import to_csv
+
+    Path(output).write_bytes(to_csv(microdata_table(find_challenge(challenge_name))))
+    click.echo(output)
+
+
 @click.command("import-entries")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--challenge", "challenge_name", default=None, help="The défi's name (created if missing)."
 )
+@click.option(
+    "--structure",
+    "structure_name",
+    default=None,
+    help="The structure (existing) that accompanies the new foyers the file says accompanied.",
+)
 @with_appcontext
-def import_entries_command(path, challenge_name):
+def import_entries_command(path, challenge_name, structure_name):
     """Import past relevés from a CSV file (all of it, or nothing if one line is wrong)."""
     from pathlib import Path
 
+    from defi.models import Structure
     from defi.pilot.imports import ImportRejected
     from defi.pilot.imports import import_entries
 
+    structure_id = None
+    if structure_name is not None:
+        structure_id = db.session.scalar(
+            sa.select(Structure.id).where(Structure.name == structure_name)
+        )
+        if structure_id is None:
+            raise click.ClickException(f"No structure named {structure_name!r}.")
     try:
-        counts = import_entries(Path(path).read_bytes(), challenge_name)
+        counts = import_entries(Path(path).read_bytes(), challenge_name, structure_id)
     except ImportRejected as rejected:
         db.session.rollback()
         raise click.ClickException(rejected.message) from None
@@ -203,6 +237,7 @@ def register_commands(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(create_pilot_command)
     app.cli.add_command(export_comparison_command)
+    app.cli.add_command(export_microdata_command)
     app.cli.add_command(import_entries_command)
     app.cli.add_command(purge_command)
     app.cli.add_command(backup_command)

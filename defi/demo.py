@@ -20,6 +20,7 @@ from defi.accounts.passwords import hash_password
 from defi.extensions import db
 from defi.households import accompany
 from defi.households import create_household
+from defi.households import draw_code
 from defi.models import Answer
 from defi.models import Attendance
 from defi.models import Challenge
@@ -213,6 +214,16 @@ def load_demo(today: date) -> Challenge:
     return challenge
 
 
+def demo_codes(prefix: str) -> dict[int, str]:
+    """The demo foyers' codes, {number: code}: drawn at random like any foyer's, from a fixed
+    seed, so that every load of the demo (and its tests) gives the same."""
+    rng = random.Random(f"demo-codes-{prefix}")
+    codes: dict[int, str] = {}
+    for number in range(1, 21):
+        codes[number] = draw_code(prefix, set(codes.values()), choice=rng.choice)
+    return codes
+
+
 def _structure(name):
     structure = db.session.scalar(sa.select(Structure).where(Structure.name == name))
     if structure is None:
@@ -227,7 +238,7 @@ def _household(rng, group, prefix, number, structures):
     surname = SURNAMES[(number - 1) * 2 + (prefix == "OUEST")]
     household = create_household(
         group,
-        code=f"{prefix}-{number:02d}",
+        code=demo_codes(prefix)[number],
         display_name=f"Famille {surname}",
         adults=rng.choice((1, 2, 2, 2)),
         children=rng.choice((0, 1, 1, 2, 2, 3)),

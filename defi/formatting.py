@@ -94,11 +94,28 @@ def navigation():
     return {"nav_links": links, "today": today()}
 
 
+def hidden_reason(reason):
+    """Why a figure is not shown, in French (figures.REASONS)."""
+    from defi.figures import REASONS
+
+    return REASONS.get(reason, reason)
+
+
 def init_app(app):
     app.context_processor(navigation)
     app.add_template_filter(money)
+    app.add_template_filter(hidden_reason)
     app.add_template_filter(euros)
     app.add_template_filter(decimal)
     app.add_template_filter(percent)
     app.add_template_filter(day)
     app.add_template_filter(moment)
+
+
+# What makes a spreadsheet read a text cell as a formula (DESIGN.md, exports).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def neutralise(text: str) -> str:
+    """A text cell that a spreadsheet would read as a formula gets a leading quote."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from defi.extensions import db
 from defi.models import Accompaniment
 from defi.models import Household
+from defi.models import RetiredCode
 
 # Labels that say nothing about a foyer; drawn at random, never derived from its id or code.
 ANONYMOUS_LABELS = (
@@ -25,16 +26,37 @@ ANONYMOUS_LABELS = (
 )  # fmt: skip
 
 
-def next_household_code(group) -> str:
-    """The next free code of the group: EST-01, EST-02, ... (never reused within the défi)."""
-    codes = db.session.scalars(
-        sa.select(Household.code).where(
-            Household.challenge_id == group.challenge_id,
-            Household.code.like(group.code_prefix + "-%"),
+# The letters of a code: no 0/O, 1/I/L, U, nothing read two ways on paper or over the phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 4
+
+
+def draw_code(prefix: str, taken, choice=secrets.choice) -> str:
+    """A code such as EST-7KQ2, drawn at random and not in `taken`.
+
+    Random, not the next number: a facilitator sees the named foyers' codes, and gaps or an
+    order in a sequence would tell where a referent enrolled an accompanied foyer.
+    """
+    while True:
+        code = f"{prefix}-" + "".join(choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if code not in taken:
+            return code
+
+
+def new_household_code(group) -> str:
+    """A code never given before, in any défi, nor to an erased foyer (never reused)."""
+    while True:
+        code = draw_code(group.code_prefix, ())
+        used = db.session.scalar(
+            sa.select(sa.literal(1)).where(
+                sa.or_(
+                    sa.exists().where(Household.code == code),
+                    sa.exists().where(RetiredCode.code == code),
+                )
+            )  # fmt: skip
         )
-    ).all()
-    numbers = [int(code.rsplit("-", 1)[1]) for code in codes if code.rsplit("-", 1)[1].isdigit()]
-    return f"{group.code_prefix}-{max(numbers, default=0) + 1:02d}"
+        if used is None:
+            return code
 
 
 def create_household(group, *, code=None, **fields) -> Household:
@@ -42,7 +64,7 @@ def create_household(group, *, code=None, **fields) -> Household:
     household = Household(
         challenge_id=group.challenge_id,
         group=group,
-        code=code or next_household_code(group),
+        code=code or new_household_code(group),
         **fields,
     )
     db.session.add(household)

@@ -13,6 +13,7 @@ from defi.models import Challenge
 from defi.models import Entry
 from defi.models import Household
 from defi.models import Invitation
+from defi.models import RetiredCode
 from defi.models import User
 from defi.models import Wave
 from defi.models.base import utcnow
@@ -20,8 +21,8 @@ from defi.models.base import utcnow
 
 def household_data(household: Household) -> dict:
     """Everything the app holds about a foyer, for its own download."""
-    from defi.collecte.figures import sums_for
-    from defi.indicators import foyer_values
+    from defi.figures.indicators import foyer_values
+    from defi.figures.sums import sums_for
 
     # Each relevé's rows in one query per kind, whatever the number of relevés.
     entries = db.session.scalars(
@@ -128,9 +129,12 @@ def household_data(household: Household) -> dict:
 
 def erase_household(household: Household):
     """Delete the foyer and everything of it: accounts, relevés and their rows, attendance,
-    invitations, accompaniment (the database cascades from the foyer's row)."""
-    household_id = household.id
+    invitations, accompaniment (the database cascades from the foyer's row). Its code is
+    kept apart, alone, so that it is never given to another foyer."""
+    household_id, code = household.id, household.code
     db.session.expunge_all()
+    if db.session.get(RetiredCode, code) is None:
+        db.session.add(RetiredCode(code=code))
     db.session.execute(sa.delete(User).where(User.household_id == household_id))
     db.session.execute(sa.delete(Household).where(Household.id == household_id))
     db.session.flush()

@@ -136,3 +136,29 @@ def auth(client):
 def page_text(response):
     """The response's HTML with entities decoded, to look for French sentences in it."""
     return html.unescape(response.get_data(as_text=True))
+
+
+def demo_code(name: str) -> str:
+    """The demo's code of a foyer named by its group and number: "EST-05" → "EST-CXW7".
+
+    The demo draws its codes at random (from a fixed seed), as the app draws every code.
+    """
+    from defi.demo import demo_codes
+
+    prefix, number = name.rsplit("-", 1)
+    return demo_codes(prefix)[int(number)]
+
+
+def new_household(prefix: str):
+    """The one foyer of the group with this code prefix that the demo did not load, or None."""
+    from defi.demo import demo_codes
+    from defi.models import Household
+
+    found = db.session.scalars(
+        sa.select(Household).where(
+            Household.code.like(f"{prefix}-%"),
+            Household.code.not_in(list(demo_codes(prefix).values())),
+        )
+    ).all()
+    assert len(found) <= 1, found
+    return found[0] if found else None

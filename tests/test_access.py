@@ -24,6 +24,7 @@ from defi.models import Recipe
 from defi.models import User
 from defi.models import Wave
 from defi.models import Weighing
+from tests.conftest import demo_code
 
 ACTORS = {
     "anonymous": None,
@@ -124,7 +125,7 @@ def relevé_with_rows(code):
 def sample_args(rule, entries):
     est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
     referent_url = rule.endpoint.startswith("referents.") or is_referent_url(rule)
-    code = "EST-05" if referent_url else "EST-01"
+    code = demo_code("EST-05") if referent_url else demo_code("EST-01")
     household = db.session.scalar(sa.select(Household).where(Household.code == code))
     user = db.session.scalar(sa.select(User).where(User.username == "animateur-est"))
     rows = entries[code]
@@ -173,7 +174,7 @@ def test_no_unexpected_2xx(app, demo, client, auth, actor):
     if ACTORS[actor]:
         assert auth.login(ACTORS[actor]).status_code == 303
     role = ROLE_OF_ACTOR[actor]
-    entries = {code: relevé_with_rows(code) for code in ("EST-01", "EST-05")}
+    entries = {code: relevé_with_rows(code) for code in (demo_code("EST-01"), demo_code("EST-05"))}
     checked = 0
     for rule in app.url_map.iter_rules():
         allowed = role in POLICY[rule.endpoint]
@@ -218,7 +219,9 @@ def test_public_endpoints_are_few():
 
 
 def test_facilitator_cannot_reach_an_accompanied_foyer_account(demo, client, auth):
-    accompanied = db.session.scalar(sa.select(Household).where(Household.code == "EST-05"))
+    accompanied = db.session.scalar(
+        sa.select(Household).where(Household.code == demo_code("EST-05"))
+    )
     auth.login("animateur-est")
     response = client.post(f"/groupe/{accompanied.group_id}/foyers/{accompanied.id}/code")
     assert response.status_code == 404
@@ -226,7 +229,7 @@ def test_facilitator_cannot_reach_an_accompanied_foyer_account(demo, client, aut
 
 def test_referent_cannot_reach_a_foyer_of_another_structure(demo, client, auth):
     # EST-12 is accompanied by Noeux Environnement, not by the MJEP.
-    other = db.session.scalar(sa.select(Household).where(Household.code == "EST-12"))
+    other = db.session.scalar(sa.select(Household).where(Household.code == demo_code("EST-12")))
     auth.login("referent-mjep")
     assert client.post(f"/accompagnement/foyers/{other.id}/code").status_code == 404
     auth.logout()
@@ -267,7 +270,7 @@ def test_reads_write_nothing(app, demo, client, auth, actor):
     # waits behind a write: it must write nothing. Flask answers HEAD with the GET view, and a
     # view that read "not GET" as a submission once blanked a producer's name.
     auth.login(ACTORS[actor])
-    entries = {code: relevé_with_rows(code) for code in ("EST-01", "EST-05")}
+    entries = {code: relevé_with_rows(code) for code in (demo_code("EST-01"), demo_code("EST-05"))}
     before = database_fingerprint()
     reads = 0
     for rule in app.url_map.iter_rules():
@@ -288,7 +291,7 @@ def test_reads_write_nothing(app, demo, client, auth, actor):
 def test_ids_too_large_for_the_database_match_no_page(app, demo, client, auth, actor):
     # 2**63 in a URL once reached SQLite's driver ("Python int too large") and answered 500.
     auth.login(ACTORS[actor])
-    entries = {code: relevé_with_rows(code) for code in ("EST-01", "EST-05")}
+    entries = {code: relevé_with_rows(code) for code in (demo_code("EST-01"), demo_code("EST-05"))}
     tried = 0
     for rule in app.url_map.iter_rules():
         ids = {

@@ -18,6 +18,8 @@ from defi.models import Structure
 from defi.models import User
 from defi.models.base import utcnow
 from tests.conftest import Auth
+from tests.conftest import demo_code
+from tests.conftest import new_household
 from tests.conftest import page_text
 
 GOOD_PASSWORD = "le jardin de mamie en mai"
@@ -223,7 +225,7 @@ def test_facilitator_invites_a_foyer_who_creates_its_account(demo, client, auth,
     assert "72" in html or "valable jusqu" in html
     code = code_in(page)
     assert all(ch in CODE_ALPHABET + "-" for ch in code)
-    new = household("EST-21")
+    new = new_household("EST")
     assert new.display_name == "Famille Nouvelle" and new.persons == 3
     assert new.phone == "06 12 34 56 78"
     stored = db.session.scalar(sa.select(Invitation).where(Invitation.household_id == new.id))
@@ -285,7 +287,7 @@ def test_expired_code_is_refused(demo, client, auth, app):
 def test_a_new_code_voids_the_previous_one(demo, client, auth, app):
     est = group("EST")
     first = code_in(invite_foyer(client, auth))
-    new = household("EST-21")
+    new = new_household("EST")
     second = code_in(client.post(f"/groupe/{est.id}/foyers/{new.id}/code"))
     assert first != second
     family = app.test_client()
@@ -301,7 +303,7 @@ def test_reset_code_gives_a_new_password_and_ends_other_sessions(demo, client, a
     assert phone.get("/collecte/").status_code == 200
 
     auth.login("animateur-est")
-    target = household("EST-02")
+    target = household(demo_code("EST-02"))
     page = client.post(f"/groupe/{target.group_id}/foyers/{target.id}/code")
     assert page.status_code == 200
     assert "Nouveau mot de passe pour foyer-est-02" in page_text(page)
@@ -349,7 +351,7 @@ def test_referent_enrols_an_accompanied_foyer_under_a_random_label(demo, client,
     )
     assert response.status_code == 200
     code_in(response)
-    new = household("EST-21")
+    new = new_household("EST")
     accompaniment = db.session.scalar(
         sa.select(Accompaniment).where(Accompaniment.household_id == new.id)
     )
@@ -378,7 +380,7 @@ def test_referent_cannot_use_a_structure_it_does_not_belong_to(demo, client, aut
         },
     )
     assert response.status_code == 200
-    assert household("EST-21") is None
+    assert new_household("EST") is None
 
 
 def test_pilot_invites_a_facilitator_and_a_referent(demo, client, auth, app):
@@ -594,7 +596,7 @@ def test_invitation_without_csrf_token_writes_nothing(demo, csrf_client):
     html = page_text(response)
     assert "Rien n'a été enregistré" in html
     assert 'value="Famille Sans Jeton"' in html
-    assert household("EST-21") is None
+    assert new_household("EST") is None
 
 
 def test_a_bogus_code_says_nothing_of_the_usernames(demo, client):

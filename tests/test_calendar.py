@@ -19,13 +19,14 @@ from defi.models import Household
 from defi.models import User
 from defi.models.base import utcnow
 from defi.models.calendar import EVENT_KINDS
+from tests.conftest import demo_code
 from tests.conftest import page_text
 
 HTMX = {"HX-Request": "true"}
 EST_ONLY = "Visite de la Ferme du Bois"
 OUEST_ONLY = "Visite du Verger Delobel"
 SHARED = "Visite de la Chèvrerie de la Lys"
-ACCOMPANIED_EST = ("EST-05", "EST-12", "EST-18")
+ACCOMPANIED_EST = (demo_code("EST-05"), demo_code("EST-12"), demo_code("EST-18"))
 
 
 def group(prefix):
@@ -207,7 +208,11 @@ def test_cancel_an_event_and_take_it_back(facilitator, client):
 
 
 def test_tick_and_untick_a_foyer_at_once_with_htmx(facilitator, client):
-    target, foyer, other = event(EST_ONLY), household("EST-02"), household("EST-03")
+    target, foyer, other = (
+        event(EST_ONLY),
+        household(demo_code("EST-02")),
+        household(demo_code("EST-03")),
+    )
     db.session.execute(sa.delete(Attendance).where(Attendance.event_id == target.id))
     db.session.commit()
     url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences/cocher"
@@ -230,7 +235,7 @@ def test_tick_and_untick_a_foyer_at_once_with_htmx(facilitator, client):
 
 
 def test_one_box_without_htmx_goes_back_to_the_sheet(facilitator, client):
-    target, foyer = event(EST_ONLY), household("EST-02")
+    target, foyer = event(EST_ONLY), household(demo_code("EST-02"))
     db.session.execute(sa.delete(Attendance).where(Attendance.event_id == target.id))
     db.session.commit()
     base = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
@@ -243,7 +248,7 @@ def test_one_box_without_htmx_goes_back_to_the_sheet(facilitator, client):
 def test_a_box_of_another_group_or_an_unknown_one_is_404(facilitator, client):
     target = event(EST_ONLY)
     url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences/cocher"
-    ouest_foyer = household("OUEST-01")
+    ouest_foyer = household(demo_code("OUEST-01"))
     ouest_label = db.session.scalar(
         sa.select(Accompaniment.label).where(Accompaniment.group_id == group("OUEST").id)
     )
@@ -252,7 +257,7 @@ def test_a_box_of_another_group_or_an_unknown_one_is_404(facilitator, client):
             sa.select(Accompaniment.label).where(Accompaniment.group_id == facilitator.id)
         )
     )
-    for key in (str(ouest_foyer.id), str(household("EST-05").id), "Foyer Inconnu"):
+    for key in (str(ouest_foyer.id), str(household(demo_code("EST-05")).id), "Foyer Inconnu"):
         response = client.post(url, data={"foyer": key, "present": [key]}, headers=HTMX)
         assert response.status_code == 404, key
     if ouest_label not in est_labels:
@@ -271,7 +276,7 @@ def test_the_sheet_saves_every_box_without_javascript(facilitator, client):
     html = page_text(page)
     assert 'type="submit">Enregistrer les présences' in html
     assert 'type="checkbox"' in html
-    ticked = [str(household("EST-01").id), str(household("EST-04").id)]
+    ticked = [str(household(demo_code("EST-01")).id), str(household(demo_code("EST-04")).id)]
     response = client.post(url, data={"present": ticked, "accompanied": "1"})
     assert response.status_code == 303
     assert response.headers["Location"] == url
@@ -282,7 +287,7 @@ def test_the_sheet_saves_every_box_without_javascript(facilitator, client):
             .where(Attendance.event_id == target.id)
         )
     )
-    assert present == {"EST-01", "EST-04"}
+    assert present == {demo_code("EST-01"), demo_code("EST-04")}
     assert accompanied_count(target, facilitator) == 1
     html = page_text(client.get(url))
     assert "Présences enregistrées : 3 foyer(s)." in html
@@ -296,7 +301,7 @@ def test_the_sheet_saves_every_box_without_javascript(facilitator, client):
 
 
 def test_withdrawn_foyers_are_on_the_sheet_only_where_they_were_ticked(facilitator, client):
-    withdrawn = household("EST-07")
+    withdrawn = household(demo_code("EST-07"))
     assert not withdrawn.is_active
     first, later = event("Atelier : lancement et premières mesures"), event(EST_ONLY)
     first = db.session.scalar(
@@ -348,7 +353,7 @@ def test_a_shared_event_shows_and_counts_only_the_groups_foyers(facilitator, cli
     est_present += accompanied_count(shared, facilitator)
     html = page_text(client.get(f"/calendrier/groupe/{facilitator.id}/{shared.id}/presences"))
     assert f"<strong>{est_present}</strong> foyer(s) présent(s)" in html
-    assert household("OUEST-01").display_name not in html
+    assert household(demo_code("OUEST-01")).display_name not in html
 
 
 def test_attendance_figures_per_event_and_per_foyer(facilitator, client):
@@ -366,7 +371,7 @@ def test_attendance_figures_per_event_and_per_foyer(facilitator, client):
     card = html.split(EST_ONLY, 1)[1].split("</article>", 1)[0]
     assert f"<strong>{counts[EST_ONLY]}</strong> foyer(s) présent(s)" in card
     # Per foyer: the Est group had 6 events, all past, none cancelled.
-    first = household("EST-01")
+    first = household(demo_code("EST-01"))
     came = db.session.scalar(
         sa.select(sa.func.count(Attendance.id)).where(Attendance.household_id == first.id)
     )
@@ -414,7 +419,7 @@ def test_accompanied_foyers_are_counted_never_named_nor_labelled(facilitator, cl
     # A label is no key of the sheet: it ticks nobody.
     by_label = client.post(
         f"{base}/{est_event.id}/presences/cocher",
-        data={"foyer": label_of("EST-05"), "present": [label_of("EST-05")]},
+        data={"foyer": label_of(demo_code("EST-05")), "present": [label_of(demo_code("EST-05"))]},
         headers=HTMX,
     )
     assert by_label.status_code == 404
@@ -527,7 +532,7 @@ def test_a_foyer_sees_its_groups_calendar_only(demo, auth, client):
     assert "annulé" in card
     assert html.count("annulé</strong>") == 1
     assert 'href="/calendrier/"' in html  # in the menu
-    if attendance_of(event(EST_ONLY), household("EST-01")):
+    if attendance_of(event(EST_ONLY), household(demo_code("EST-01"))):
         assert "Vous y étiez." in html
     assert client.get(f"/calendrier/groupe/{group('EST').id}").status_code == 403
     auth.logout()

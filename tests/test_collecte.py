@@ -17,6 +17,7 @@ from defi.models import Purchase
 from defi.models import Recipe
 from defi.models import Wave
 from defi.models import Weighing
+from tests.conftest import demo_code
 from tests.conftest import page_text
 
 HTMX = {"HX-Request": "true"}
@@ -72,7 +73,7 @@ def test_cost_per_meal_and_shares_update_as_purchases_are_added(foyer, client):
     assert "7,1 %" in html
     assert "25,0 %" in html
     assert "<html" not in html
-    entry = entry_of("EST-01")
+    entry = entry_of(demo_code("EST-01"))
     assert sorted(p.total_cents for p in entry.purchases) == [1200, 3000]
     assert sorted(p.local_cents for p in entry.purchases) == [450, 600]
 
@@ -80,7 +81,7 @@ def test_cost_per_meal_and_shares_update_as_purchases_are_added(foyer, client):
 @pytest.mark.parametrize("typed", ["3,50", "3.50", " 3,5 ", "3,50 €"])
 def test_decimal_comma_and_point_mean_the_same(foyer, client, typed):
     assert add_purchase(client, typed).status_code == 200
-    assert [p.total_cents for p in entry_of("EST-01").purchases] == [350]
+    assert [p.total_cents for p in entry_of(demo_code("EST-01")).purchases] == [350]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +114,7 @@ def test_impossible_purchases_are_refused_beside_the_field(foyer, client, fields
     assert db.session.scalar(sa.select(sa.func.count(Purchase.id))) == sum(
         1 for _ in db.session.scalars(sa.select(Purchase.id))
     )
-    entry = entry_of("EST-01")
+    entry = entry_of(demo_code("EST-01"))
     assert entry is None or entry.purchases == []
 
 
@@ -129,7 +130,7 @@ def test_meals_helper_and_direct_cost(foyer, client):
     assert "= 84" in html.replace("<strong>", "").replace("</strong>", "")
     direct = fill_meals(client, cost_mode="direct", direct_cost="2,45")
     assert direct.status_code == 200
-    entry = entry_of("EST-01")
+    entry = entry_of(demo_code("EST-01"))
     assert entry.cost_mode == "direct" and entry.direct_cost_cents == 245
     assert "2,45 €" in normalise(page_text(client.get("/collecte/3/repas")))
 
@@ -140,9 +141,9 @@ def test_autosave_keeps_valid_fields_and_refuses_the_rest(foyer, client):
     html = page_text(response)
     assert "Entre 1 et 40 personnes." in html
     assert "Certaines valeurs ne sont pas enregistrées" in html
-    entry = entry_of("EST-01")
+    entry = entry_of(demo_code("EST-01"))
     assert entry.period_days == 10
-    assert entry.persons == 2 or entry.persons == household("EST-01").persons
+    assert entry.persons == 2 or entry.persons == household(demo_code("EST-01")).persons
 
 
 def test_autosave_fragment_preserves_the_inputs(foyer, client):
@@ -168,7 +169,7 @@ def test_full_page_post_without_javascript_redirects(foyer, client):
 
 def test_stale_version_answers_409_with_both_values(foyer, client, app):
     fill_meals(client, meal_covers="20")
-    version = str(entry_of("EST-01").version)
+    version = str(entry_of(demo_code("EST-01")).version)
     # The referent changes the relevé from another device in the meantime.
     referent = app.test_client()
     fill = {"persons": "4", "period_days": "14", "meals_per_day": "2", "cost_mode": "purchases"}
@@ -180,7 +181,7 @@ def test_stale_version_answers_409_with_both_values(foyer, client, app):
     assert stale.status_code == 409
     html = page_text(stale)
     assert "valeur enregistrée « 30 », la vôtre « 25 »" in html
-    assert entry_of("EST-01").meal_covers == 30  # nothing overwritten
+    assert entry_of(demo_code("EST-01")).meal_covers == 30  # nothing overwritten
     # Keeping one's value: the form now carries the new version.
     new_version = re.search(r'name="version" type="hidden" value="(\d+)"', html).group(1)
     kept = client.post(
@@ -189,13 +190,13 @@ def test_stale_version_answers_409_with_both_values(foyer, client, app):
         headers=HTMX,
     )
     assert kept.status_code == 200
-    assert entry_of("EST-01").meal_covers == 25
+    assert entry_of(demo_code("EST-01")).meal_covers == 25
     assert referent is not None
 
 
 def test_purchase_edit_and_delete(foyer, client):
     add_purchase(client, "10")
-    purchase = entry_of("EST-01").purchases[0]
+    purchase = entry_of(demo_code("EST-01")).purchases[0]
     purchase_id = purchase.id
     page = client.get(f"/collecte/3/achats/{purchase.id}")
     assert page.status_code == 200
@@ -232,7 +233,7 @@ def test_weighings_totals_and_per_person_per_year(foyer, client):
     html = page_text(response)
     # 2 kg ÷ 4 persons ÷ 14 days × 365 = 13,0 kg per person per year.
     assert "13,0" in html
-    assert sorted(w.grams for w in entry_of("EST-01").weighings) == [800, 1200]
+    assert sorted(w.grams for w in entry_of(demo_code("EST-01")).weighings) == [800, 1200]
 
 
 def test_500_kg_in_a_day_is_refused(foyer, client):
@@ -244,7 +245,7 @@ def test_500_kg_in_a_day_is_refused(foyer, client):
     assert second.status_code == 200
     assert "Plus de 50 kg de déchets en un jour ? Vérifiez le poids." in page_text(second)
     assert 'value="30"' in second.get_data(as_text=True)  # the typing is kept
-    assert sum(w.grams for w in entry_of("EST-01").weighings) == 30000
+    assert sum(w.grams for w in entry_of(demo_code("EST-01")).weighings) == 30000
 
 
 # Recettes, producteurs, livre et annuaire
@@ -283,7 +284,7 @@ def test_recipe_is_saved_as_typed_and_joins_the_book_without_author(foyer, clien
     auth.login("foyer-est-02")
     book = page_text(client.get("/collecte/recettes?q=fanes"))
     assert "Pesto de fanes" in book
-    assert household("EST-01").display_name not in book
+    assert household(demo_code("EST-01")).display_name not in book
     assert "foyer-est-01" not in book
     fragment = client.get("/collecte/recettes?q=radis", headers=HTMX)
     assert "<html" not in fragment.get_data(as_text=True)
@@ -331,7 +332,7 @@ def test_questionnaire_from_the_database_and_third_question_from_wave_2(foyer, c
         headers=HTMX,
     )
     assert saved.status_code == 200
-    keys = sorted(a.choice.key for a in entry_of("EST-01").answers)
+    keys = sorted(a.choice.key for a in entry_of(demo_code("EST-01")).answers)
     assert keys == ["bio", "manger_mieux", "mieux"]  # unknown dropped, single kept single
 
 
@@ -358,7 +359,7 @@ def test_submit_shows_what_is_missing_then_sends(foyer, client):
     submission = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]+)"', page)
     sent = client.post("/collecte/3/envoi", data={"submission_id": submission.group(1)})
     assert sent.status_code == 303
-    entry = entry_of("EST-01")
+    entry = entry_of(demo_code("EST-01"))
     assert entry.status == "submitted" and entry.submission_id == submission.group(1)
     assert "Relevé envoyé le" in page_text(client.get("/collecte/3/envoi"))
 
@@ -383,13 +384,13 @@ def test_ten_submissions_at_once_make_one_relevé(foyer, client, app):
     for thread in threads:
         thread.join()
     assert statuses == [303] * 10
-    h = household("EST-01")
+    h = household(demo_code("EST-01"))
     assert (
         db.session.scalar(
             sa.select(sa.func.count(Entry.id)).where(
                 Entry.household_id == h.id,
                 Entry.status == "submitted",
-                Entry.wave_id == entry_of("EST-01").wave_id,
+                Entry.wave_id == entry_of(demo_code("EST-01")).wave_id,
             )
         )
         == 1
@@ -418,7 +419,7 @@ def test_ten_first_writes_at_once_make_one_relevé(foyer, client, app):
     for thread in threads:
         thread.join()
     assert all(status in (200, 409) for status in statuses), statuses
-    h = household("EST-01")
+    h = household(demo_code("EST-01"))
     count = db.session.scalar(
         sa.select(sa.func.count(Entry.id))
         .join(Wave, Wave.id == Entry.wave_id)
@@ -433,13 +434,13 @@ def test_closed_wave_is_read_only(foyer, client):
     assert re.search(r'<input[^>]*disabled[^>]*name="persons"', page) or re.search(
         r'<input[^>]*name="persons"[^>]*disabled', page
     )
-    before = entry_of("EST-01", rank=1).persons
+    before = entry_of(demo_code("EST-01"), rank=1).persons
     assert client.post("/collecte/1/repas", data={"persons": "9"}).status_code == 403
     assert (
         client.post("/collecte/1/achats", data={"total": "5", "place_type": "marche"}).status_code
         == 403
     )  # noqa: E501
-    assert entry_of("EST-01", rank=1).persons == before
+    assert entry_of(demo_code("EST-01"), rank=1).persons == before
 
 
 def test_history_records_who_changed_what(foyer, client):
@@ -458,7 +459,7 @@ def test_history_records_who_changed_what(foyer, client):
 
 
 def test_referent_fills_the_relevé_of_an_accompanied_foyer(demo, client, auth):
-    accompanied = household("EST-05")  # accompanied by the MJEP
+    accompanied = household(demo_code("EST-05"))  # accompanied by the MJEP
     auth.login("referent-mjep")
     base = f"/collecte/foyer/{accompanied.id}/3"
     assert client.get(f"/collecte/foyer/{accompanied.id}/").status_code == 200
@@ -467,13 +468,13 @@ def test_referent_fills_the_relevé_of_an_accompanied_foyer(demo, client, auth):
     )
     assert response.status_code == 303
     assert response.headers["Location"] == f"{base}/repas"
-    entry = entry_of("EST-05")
+    entry = entry_of(demo_code("EST-05"))
     assert entry.assisted is True
     change = db.session.scalar(sa.select(EntryChange).where(EntryChange.entry_id == entry.id))
     assert change.assisted is True
     assert "saisie accompagnée" in page_text(client.get(f"{base}/envoi"))
     # Not a foyer of another structure, nor a non-accompanied one.
-    for code in ("EST-12", "EST-01"):
+    for code in (demo_code("EST-12"), demo_code("EST-01")):
         other = household(code)
         assert client.get(f"/collecte/foyer/{other.id}/3/repas").status_code == 404
         assert client.post(f"/collecte/foyer/{other.id}/3/repas", data={}).status_code == 404
@@ -490,7 +491,7 @@ def test_another_foyers_rows_answer_404(demo, app, client, auth):
     owner.post("/collecte/3/pesees", data={"kg": "1", "category": "evitable"})
     recipe_url = owner.post("/collecte/3/recettes").headers["Location"]
     producer_url = owner.post("/collecte/3/producteurs").headers["Location"]
-    entry = entry_of("EST-02")
+    entry = entry_of(demo_code("EST-02"))
     purchase, weighing = entry.purchases[0], entry.weighings[0]
 
     auth.login("foyer-est-01")
@@ -524,20 +525,30 @@ def test_home_shows_sections_and_own_figures_beside_the_group(foyer, client):
     assert "Mes progrès" in html
     assert "groupe :" in html
     # Wave 1 and 2 of the demo are submitted: the foyer's figures are there.
-    entry1 = entry_of("EST-01", rank=1)
+    entry1 = entry_of(demo_code("EST-01"), rank=1)
     assert entry1.status == "submitted"
     complete_relevé(client)
     html = page_text(client.get("/collecte/"))
     assert "Continuer mon relevé" in html
     assert "Tout est rempli" in html
-    # The end wave: the group has fewer than K submitted relevés.
-    assert "effectif trop faible" in html
+    # The end wave: nobody in the group has sent it yet, so no group figure; once this foyer
+    # has sent it, one relevé is not enough to show one.
+    assert "groupe : —" in html
+    page = client.get("/collecte/3/envoi").get_data(as_text=True)
+    submission = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]+)"', page)
+    assert (
+        client.post("/collecte/3/envoi", data={"submission_id": submission.group(1)}).status_code
+        == 303
+    )
+    assert entry_of(demo_code("EST-01")).status == "submitted"
+    html = page_text(client.get("/collecte/"))
+    assert "groupe : pas assez de relevés" in html
 
 
 def test_answers_are_stored_per_choice(foyer, client):
     complete_relevé(client)
     assert db.session.scalar(sa.select(sa.func.count(Answer.id)).where(
-        Answer.entry_id == entry_of("EST-01").id)) == 3  # fmt: skip
+        Answer.entry_id == entry_of(demo_code("EST-01")).id)) == 3  # fmt: skip
 
 
 def test_accompaniment_table_is_untouched_by_the_collecte(foyer, client):

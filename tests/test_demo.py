@@ -14,6 +14,7 @@ from defi.models import Household
 from defi.models import Structure
 from defi.models import User
 from defi.models import Wave
+from tests.conftest import demo_code
 
 
 def _count(query):
@@ -116,7 +117,7 @@ def test_demo_accounts_exist_with_their_roles(demo, auth):
     assert users["pilote"].roles == {"pilot"}
     assert users["animateur-est"].roles == {"facilitator"}
     assert users["referent-noeux"].roles == {"referent"}
-    assert users["foyer-ouest-20"].household.code == "OUEST-20"
+    assert users["foyer-ouest-20"].household.code == demo_code("OUEST-20")
     # Every account logs in with the documented password.
     response = auth.login("foyer-est-07")
     assert response.status_code == 303
@@ -135,7 +136,7 @@ def test_demo_command_is_idempotent_and_resets(app):
     assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 1
 
     # --reset starts over: a foyer edited by hand is back to the demo's.
-    household = db.session.scalar(sa.select(Household).where(Household.code == "EST-01"))
+    household = db.session.scalar(sa.select(Household).where(Household.code == demo_code("EST-01")))
     household.display_name = "Changé"
     db.session.commit()
     reset = runner.invoke(args=["demo", "--reset"])

@@ -12,34 +12,39 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from defi.collecte.figures import sums_for
 from defi.extensions import db
-from defi.groups.progress import progress_by_scope
-from defi.groups.progress import question_choices
-from defi.indicators import SUBGROUPS
-from defi.indicators import EntrySums
-from defi.indicators import aggregate
-from defi.indicators import foyer_values
-from defi.indicators import indicator_keys
-from defi.indicators import paired_change
-from defi.indicators import pooled_parts
-from defi.indicators import suppress
+from defi.figures.disclosure import FEW
+from defi.figures.export import COMPARISON_HEADER
+from defi.figures.export import MICRODATA_WARNING
+from defi.figures.export import comparison_tables
+from defi.figures.export import microdata_table
+from defi.figures.files import Table
+from defi.figures.files import to_csv
+from defi.figures.files import to_xlsx
+from defi.figures.indicators import EntrySums
+from defi.figures.indicators import aggregate
+from defi.figures.indicators import foyer_values
+from defi.figures.indicators import indicator_keys
+from defi.figures.indicators import paired_change
+from defi.figures.indicators import pooled_parts
+from defi.figures.sums import sums_for
+from defi.figures.tables import ALL
+from defi.figures.tables import SUBGROUPS
+from defi.figures.tables import ZERO_START
+from defi.figures.tables import publish
+from defi.figures.tables import question_choices
+from defi.formatting import neutralise
 from defi.models import Accompaniment
 from defi.models import Answer
 from defi.models import Challenge
 from defi.models import Entry
+from defi.models import Group
 from defi.models import Household
 from defi.models import Purchase
 from defi.models import Wave
-from defi.pilot.exports import COMPARISON_HEADER
-from defi.pilot.exports import Table
-from defi.pilot.exports import comparison_tables
-from defi.pilot.exports import neutralise
-from defi.pilot.exports import to_csv
-from defi.pilot.exports import to_xlsx
 from defi.pilot.imports import HEADER
 from defi.pilot.imports import ImportRejected
-from defi.pilot.imports import import_entries
+from tests.test_import import import_entries
 
 
 def read_csv(data: bytes):
@@ -66,6 +71,10 @@ def test_demo_retention_holds_the_source_numbers(demo):
     assert by_key[("Les LokoMotiv'", "tous")][:3] == ["20", "20", "16"]
     assert by_key[("Graines d'idées", "tous")][:3] == ["20", "20", "8"]
     assert by_key[("Tous", "accompagnes")][:3] == ["6", "6", "3"]
+    # Each group's accompanied foyers at wave 2 (2 and 1, under K) are empty, and nothing
+    # left shown gives them back: "Tous" minus the other group is empty too.
+    for group in ("Les LokoMotiv'", "Graines d'idées"):
+        assert by_key[(group, "accompagnes")][2] == ""
 
 
 def test_demo_comparison_equals_figures_from_the_raw_rows(demo):
@@ -111,14 +120,36 @@ def test_demo_comparison_equals_figures_from_the_raw_rows(demo):
 def test_exports_hold_no_name_or_contact(demo):
     households = db.session.scalars(sa.select(Household)).all()
     tables = comparison_tables(demo, 3)
+    assert [table.name for table in tables] == ["comparaison", "retention", "questionnaire"]
     blob = b"".join(to_csv(table) for table in tables).decode("utf-8-sig")
     xlsx = to_xlsx(tables)
     with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
         xml = "".join(archive.read(name).decode() for name in archive.namelist())
+    microdata = to_csv(microdata_table(demo)).decode("utf-8-sig")
     for household in households:
         for value in (household.display_name, household.phone, household.email):
             if value:
-                assert value not in blob and value not in xml, value
+                assert value not in blob and value not in xml and value not in microdata, value
+        # The files for partners hold tables only: no foyer's code, no relevé.
+        assert household.code not in blob and household.code not in xml, household.code
+        assert household.code in microdata
+
+
+def test_microdata_say_they_are_confidential(demo, auth, client):
+    assert auth.login("pilote").status_code == 303
+    response = client.get("/pilote/export/donnees-CONFIDENTIEL.csv")
+    assert response.status_code == 200
+    assert "CONFIDENTIEL" in response.headers["Content-Disposition"]
+    lines = read_csv(response.data)
+    assert lines[0] == [MICRODATA_WARNING]
+    assert lines[1][:3] == ["foyer", "groupe", "accompagne"]
+    assert len(lines) == 2 + 40 + 24  # the header, then every relevé of waves 1 and 2
+    # The partners' spreadsheet has no "donnees" sheet and the old CSV is gone.
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(client.get("/pilote/export/comparaison.xlsx").data))
+    assert workbook.sheetnames == ["comparaison", "retention", "questionnaire"]
+    assert client.get("/pilote/export/donnees.csv").status_code == 404
 
 
 PAYLOADS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", '=HYPERLINK("x")']
@@ -180,8 +211,6 @@ def test_export_neutralises_formula_triggers(app):
         )
     from xml.sax.saxutils import escape
 
-    from defi.models import Group
-
     names = db.session.scalars(sa.select(Group.name).where(Group.challenge_id == challenge.id))
     triggered = [name for name in names if name.startswith(("=", "+", "-", "@"))]
     assert len(triggered) >= 4
@@ -211,7 +240,7 @@ def test_import_then_export_round_trip(app):
     assert counts == {"created": 4, "updated": 0, "unchanged": 0}
     challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == "Défi 2020-2021"))
     assert [wave.rank for wave in challenge.waves] == [1, 2, 3]
-    raw = read_csv(to_csv(tables_of(challenge)["donnees"]))
+    raw = read_csv(to_csv(microdata_table(challenge)))[1:]
     assert raw[0][: len(HEADER)] == list(HEADER)
     by_key = {(r[0], r[3]): r for r in raw[1:]}
     a1 = by_key[("A-01", "1")]
@@ -270,8 +299,9 @@ def test_export_command_writes_csv_and_xlsx(demo, app, tmp_path):
         args=["export-comparison", "--format", "csv", "--output", str(tmp_path / "c.csv")]
     )
     assert result.exit_code == 0, result.output
-    for name in ("c.csv", "c-retention.csv", "c-donnees.csv", "c-questionnaire.csv"):
+    for name in ("c.csv", "c-retention.csv", "c-questionnaire.csv"):
         assert (tmp_path / name).read_bytes().startswith("\ufeff".encode())
+    assert not (tmp_path / "c-donnees.csv").exists()
     result = runner.invoke(
         args=["export-comparison", "--format", "xlsx", "--output", str(tmp_path / "c.xlsx")]
     )
@@ -279,15 +309,18 @@ def test_export_command_writes_csv_and_xlsx(demo, app, tmp_path):
     from openpyxl import load_workbook
 
     workbook = load_workbook(tmp_path / "c.xlsx")
-    assert workbook.sheetnames == ["comparaison", "retention", "donnees", "questionnaire"]
+    assert workbook.sheetnames == ["comparaison", "retention", "questionnaire"]
     retention = workbook["retention"]
     assert [cell.value for cell in retention[2]][:5] == ["Tous", "tous", 40, 40, 24]
+    result = runner.invoke(args=["export-microdata", str(tmp_path / "m.csv")])
+    assert result.exit_code == 0, result.output
+    lines = read_csv((tmp_path / "m.csv").read_bytes())
+    assert lines[0] == [MICRODATA_WARNING] and len(lines) == 2 + 40 + 24
 
 
 def independent_values(rank):
     """Each submitted relevé's indicators at a wave, from the raw rows (not the app's code)."""
     from defi.models import Accompaniment
-    from defi.models import Group
     from defi.models import Producer
     from defi.models import Recipe
     from defi.models import Weighing
@@ -366,13 +399,12 @@ def test_every_comparison_figure_equals_the_raw_rows(demo, key):
                 name: [f for f in subset if f[2][key] is not None]
                 for name, subset in subgroups.items()
             }
-            hidden = {name for name, subset in with_value.items() if 0 < len(subset) < 3}
-            if hidden & {"accompagnes", "non_accompagnes"}:
-                hidden |= {"accompagnes", "non_accompagnes"}
+            few = {name for name, subset in with_value.items() if 0 < len(subset) < 3}
             for subgroup, subset in subgroups.items():
                 row = found[(key, scope, subgroup, str(rank))]
                 values = [f[2][key] for f in subset if f[2][key] is not None]
-                if subgroup in hidden:
+                if subgroup in few or row[4] == "":
+                    # Under K, or hidden so that no difference gives it back (test_disclosure).
                     assert row[4:] == [""] * 6, (scope, subgroup, rank)
                     continue
                 assert row[4] == str(len(values)), (scope, subgroup, rank)
@@ -389,7 +421,7 @@ def test_every_comparison_figure_equals_the_raw_rows(demo, key):
                     pooled = sum(p[0] for p in parts) / sum(p[1] for p in parts) * scale
                     assert number(row[7]) == pytest.approx(round(pooled, 2), abs=0.006)
                 checked += 1
-    assert checked >= 10
+    assert checked >= 4  # waste is weighed by fewer foyers: more of its cells are hidden
 
 
 def add_random_releves(challenge, seed=7, count=60):
@@ -564,37 +596,40 @@ def progress_foyer_by_foyer(challenge, group_ids, k, choices):
                 for subgroup, foyers in members.items()
             }
             table[key][rank] = {}
-            for subgroup, shown in suppress(cells, k).items():
+            for subgroup, figure in cells.items():
                 change = (None, None)
-                if shown is not None and rank > 1 and shown.n:
+                if rank > 1 and figure.n:
                     first = {
                         h: values[(h, 1)].get(key) for h in members[subgroup] if (h, 1) in values
                     }
                     later = {h: values[(h, rank)].get(key) for h in members[subgroup]}
                     change = paired_change(first, later)
-                table[key][rank][subgroup] = None if shown is None else (shown, change)
+                table[key][rank][subgroup] = (figure, change)
     return table
 
 
 def test_progress_of_every_scope_equals_a_foyer_by_foyer_computation(demo):
     add_random_releves(demo, seed=11, count=90)
     choices = question_choices(demo.id)
-    scopes = {"Tous": [group.id for group in demo.groups]}
-    scopes.update({group.name: [group.id] for group in demo.groups})
-    tables = progress_by_scope(scopes, demo, 3, choices=choices)
-    checked = paired = 0
-    for name, group_ids in scopes.items():
+    scopes = {ALL: [group.id for group in demo.groups]}
+    scopes.update({group.id: [group.id] for group in demo.groups})
+    tables = publish(demo, 3).tables
+    checked = paired = protected = 0
+    for scope, group_ids in scopes.items():
         expected = progress_foyer_by_foyer(demo, group_ids, 3, choices)
-        assert tables[name].keys() == expected.keys()
+        assert tables[scope].keys() == expected.keys()
         for key, by_rank in expected.items():
             for rank, cells in by_rank.items():
-                for subgroup, wanted in cells.items():
-                    cell = tables[name][key][rank][subgroup]
-                    if wanted is None:
-                        assert cell is None, (name, key, rank, subgroup)
+                for subgroup, (figure, (paired_n, change)) in cells.items():
+                    cell = tables[scope][key][rank][subgroup]
+                    where = (scope, key, rank, subgroup)
+                    if 0 < figure.n < 3:
+                        assert cell.hidden == FEW, where
+                    if cell.hidden is not None:
+                        assert (cell.n, cell.mean, cell.median, cell.paired_n) == (None,) * 4
+                        protected += figure.n >= 3
                         continue
-                    figure, (paired_n, change) = wanted
-                    assert cell.n == figure.n, (name, key, rank, subgroup)
+                    assert cell.n == figure.n, where
                     for found, value in (
                         (cell.mean, figure.mean),
                         (cell.median, figure.median),
@@ -603,16 +638,17 @@ def test_progress_of_every_scope_equals_a_foyer_by_foyer_computation(demo):
                         assert found == (value if value is None else pytest.approx(value))
                     if rank == 1 or not figure.n:
                         assert (cell.paired_n, cell.change_pct) == (None, None)
-                    elif paired_n >= 3:
+                    elif 0 < paired_n < 3:
+                        assert (cell.paired_n, cell.change_pct) == (None, None), where
+                        assert cell.change_hidden == FEW
+                    elif cell.change_hidden == ZERO_START:
+                        assert change is None and cell.paired_n == paired_n
+                    elif cell.change_hidden is None and paired_n:
                         assert cell.paired_n == paired_n
-                        assert cell.change_pct == (
-                            change if change is None else pytest.approx(change)
-                        )
-                        paired += change is not None
-                    else:
-                        assert (cell.paired_n, cell.change_pct) == (paired_n or None, None)
+                        assert cell.change_pct == pytest.approx(change)
+                        paired += 1
                     checked += 1
-    assert checked > 500 and paired > 100
+    assert checked > 500 and paired > 100 and protected > 0
 
 
 # Text a sheet must keep as it is: spaces around, XML's special characters, accents, emoji,

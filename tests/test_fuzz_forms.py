@@ -81,6 +81,7 @@ from defi.models import Household
 from defi.models import Wave
 from defi.models import event_groups
 from tests.conftest import DEMO_PASSWORD
+from tests.conftest import demo_code
 from tests.conftest import page_text
 from tests.hostile import ENGLISH
 from tests.hostile import FRENCH
@@ -838,7 +839,7 @@ def quick_hashes(monkeypatch):
 def releves(quick_hashes, demo):
     """The open relevé of household A and of the accompanied foyer, complete and with a row of
     each kind, so that the crawl finds the forms that edit a row and the one that sends it."""
-    for code in ("EST-01", "EST-05"):
+    for code in (demo_code("EST-01"), demo_code("EST-05")):
         relevé_with_rows(code)
         entry = db.session.scalar(
             sa.select(Entry)

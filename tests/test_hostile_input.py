@@ -50,6 +50,7 @@ from defi.models import Recipe
 from defi.models import Wave
 from defi.models import Weighing
 from defi.models.challenge import current_challenge
+from tests.conftest import demo_code
 from tests.conftest import page_text
 from tests.hostile import ALL_MARKUP
 from tests.hostile import ENGLISH
@@ -125,7 +126,7 @@ def entry_id():
         sa.select(Entry.id)
         .join(Household, Household.id == Entry.household_id)
         .join(Wave, Wave.id == Entry.wave_id)
-        .where(Household.code == "EST-01", Wave.rank == RANK)
+        .where(Household.code == demo_code("EST-01"), Wave.rank == RANK)
     )
 
 

@@ -21,12 +21,30 @@ from defi.pilot.imports import HEADER
 from defi.pilot.imports import MAX_IMPORT_ROWS
 from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import check_size
-from defi.pilot.imports import import_entries
+from defi.pilot.imports import import_entries as run_import
 from tests.conftest import page_text
 
 CAP_REFUSAL = (
     "Le fichier compte 50\u202f001 lignes de relevé ; un import en accepte 50\u202f000 au plus."
 )
+
+
+def accompanying_structure() -> int:
+    """The id of a structure for the files' new accompanied foyers (the import requires one)."""
+    from defi.models import Structure
+
+    found = db.session.scalar(sa.select(Structure.id).order_by(Structure.id).limit(1))
+    if found is None:
+        structure = Structure(name="Centre social du test")
+        db.session.add(structure)
+        db.session.flush()
+        found = structure.id
+    return found
+
+
+def import_entries(data, challenge_name):
+    """The import, its new accompanied foyers attached to `accompanying_structure`."""
+    return run_import(data, challenge_name, accompanying_structure())
 
 
 def cells(index, **changed):
@@ -205,6 +223,33 @@ def test_a_modified_file_updates_exactly_the_changed_relevés(app):
     assert {row.entry_id for row in gone} == {fewer.id} and len(gone) == 2
 
     assert after["accompaniment"] == before["accompaniment"]
+    # Each relevé the import changed says so in its history, field by field.
+    from defi.models import EntryChange
+
+    history = db.session.execute(
+        sa.select(EntryChange.entry_id, EntryChange.field, EntryChange.old_value,
+                  EntryChange.new_value, EntryChange.user_id)
+        .order_by(EntryChange.id)
+    ).all()  # fmt: skip
+    spent_before = str(entries_before[five_hundred.id]["spend_total_cents"])
+    assert set(history) == {
+        (four.id, "period_days (import)", "14", "7", None),
+        (five_hundred.id, "spend_total_cents (import)", spent_before, "9999", None),
+        (more.id, "réponses (import)", "", "", None),
+        (fewer.id, "réponses (import)", "", "", None),
+    }  # fmt: skip
+
+
+def test_an_import_never_makes_an_accompanied_foyer_named(app):
+    import_entries(releves(30), "Défi 2016")
+    db.session.commit()
+    before = fingerprint()
+    said = releves(30, {0: {"accompagne": "non"}})  # H-00000 is accompanied (one in ten)
+    with pytest.raises(ImportRejected) as refused:
+        import_entries(said, "Défi 2016")
+    db.session.rollback()
+    assert refused.value.message.startswith("Ligne 2 : le foyer H-00000 est inscrit comme accomp")
+    assert fingerprint() == before
 
 
 def test_an_import_never_makes_a_named_foyer_accompanied(app):

@@ -1,4 +1,4 @@
-"""Unit tests of defi/indicators.py against DESIGN.md, "Indicators: exact definitions".
+"""Unit tests of defi/figures/indicators.py against DESIGN.md, "Indicators: exact definitions".
 
 Every expected figure is a literal computed by hand, with its arithmetic in a comment, so that a
 test never re-derives a value with the formula it checks. The functions are pure: no app, no
@@ -7,20 +7,20 @@ database and no fixture is needed. None means "no value" and must never be confu
 
 import pytest
 
-from defi.indicators import Aggregate
-from defi.indicators import EntrySums
-from defi.indicators import aggregate
-from defi.indicators import cost_per_meal_person
-from defi.indicators import foyer_values
-from defi.indicators import indicator_keys
-from defi.indicators import is_ratio
-from defi.indicators import local_share
-from defi.indicators import organic_share
-from defi.indicators import paired_change
-from defi.indicators import place_share
-from defi.indicators import pooled_parts
-from defi.indicators import value_columns
-from defi.indicators import waste_kg_per_person_year
+from defi.figures.indicators import Aggregate
+from defi.figures.indicators import EntrySums
+from defi.figures.indicators import aggregate
+from defi.figures.indicators import cost_per_meal_person
+from defi.figures.indicators import foyer_values
+from defi.figures.indicators import indicator_keys
+from defi.figures.indicators import is_ratio
+from defi.figures.indicators import local_share
+from defi.figures.indicators import organic_share
+from defi.figures.indicators import paired_change
+from defi.figures.indicators import place_share
+from defi.figures.indicators import pooled_parts
+from defi.figures.indicators import value_columns
+from defi.figures.indicators import waste_kg_per_person_year
 
 # A foyer of 4 persons over 14 days:
 # - purchases of 12,00 € at the marché and 30,00 € at the supermarché = 4200 cents,

@@ -19,6 +19,7 @@ from defi.models import Group
 from defi.models import Household
 from defi.models import Structure
 from defi.models import User
+from tests.conftest import demo_code
 from tests.test_access import ACTORS
 from tests.test_access import ROLE_OF_ACTOR
 from tests.test_access import owners_of
@@ -124,9 +125,12 @@ def code(value):
     ],
 )
 def test_undeclared_fields_change_nothing(app, demo, client, auth, actor):
-    entries = {key: relevé_with_rows(key) for key in ("EST-01", "EST-05", "OUEST-01")}
+    entries = {
+        key: relevé_with_rows(key)
+        for key in (demo_code("EST-01"), demo_code("EST-05"), demo_code("OUEST-01"))
+    }
     ouest = db.session.scalar(sa.select(Group).where(Group.code_prefix == "OUEST"))
-    victim = code("OUEST-01")
+    victim = code(demo_code("OUEST-01"))
     victim_entry = db.session.scalar(sa.select(Entry).where(Entry.household_id == victim.id))
     pilot = db.session.scalar(sa.select(User).where(User.username == "pilote"))
     noeux = db.session.scalar(sa.select(Structure).where(Structure.name.like("Noeux%")))

@@ -16,7 +16,7 @@ PILOT_PAGES = (
     "/pilote/comparaison",
     "/pilote/export/comparaison.csv",
     "/pilote/export/retention.csv",
-    "/pilote/export/donnees.csv",
+    "/pilote/export/donnees-CONFIDENTIEL.csv",
     "/pilote/export/questionnaire.csv",
     "/pilote/export/comparaison.xlsx",
     "/pilote/import",
@@ -33,7 +33,8 @@ def test_comparison_shows_groups_side_by_side_without_names(pilot, client):
     html = page_text(client.get("/pilote/comparaison"))
     assert "Tous les groupes" in html and "Les LokoMotiv'" in html
     assert "Coût par repas et par personne" in html
-    assert "effectif trop faible" in html
+    assert "pas assez de relevés" in html
+    assert "masqué pour protéger d'autres chiffres" in html
     for household in db.session.scalars(sa.select(Household)):
         assert household.display_name not in html
         assert household.phone not in html

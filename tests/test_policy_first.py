@@ -30,6 +30,7 @@ from defi.access import POLICY
 from defi.extensions import db
 from defi.models import User
 from tests.conftest import DEMO_PASSWORD
+from tests.conftest import demo_code
 from tests.conftest import page_text
 from tests.test_access import ACTORS
 from tests.test_access import ROLE_OF_ACTOR
@@ -160,7 +161,7 @@ def requests_of(rule):
 
 @pytest.mark.parametrize("actor", [*ACTORS, *GONE])
 def test_a_refused_user_never_reaches_a_view(app, demo, actor):
-    entries = {code: relevé_with_rows(code) for code in ("EST-01", "EST-05")}
+    entries = {code: relevé_with_rows(code) for code in (demo_code("EST-01"), demo_code("EST-05"))}
     visitor = Visitor(app, actor)
     sent, refusals, problems = Counter(), Counter(), []
     for rule in app.url_map.iter_rules():
@@ -240,7 +241,7 @@ def rerenders(app, endpoint):
 
 @pytest.fixture
 def with_rows(demo):
-    for code in ("EST-01", "EST-05"):
+    for code in (demo_code("EST-01"), demo_code("EST-05")):
         relevé_with_rows(code)
 
 

@@ -23,6 +23,7 @@ from defi.models import Recipe
 from defi.models import User
 from defi.models import Wave
 from defi.models import Weighing
+from tests.conftest import demo_code
 from tests.conftest import page_text
 
 
@@ -32,7 +33,7 @@ def household(code):
 
 def test_a_foyer_downloads_all_its_data(demo, auth, client):
     auth.login("foyer-est-05")
-    target = household("EST-05")
+    target = household(demo_code("EST-05"))
     response = client.get("/mes-donnees")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
@@ -87,7 +88,7 @@ def rows_of(household_id):
 
 
 def test_deleting_the_account_needs_the_password_and_leaves_no_row(demo, auth, client, app):
-    target = household("EST-12")  # accompanied, with relevés, attendance, an account
+    target = household(demo_code("EST-12"))  # accompanied, with relevés, attendance, an account
     target_id = target.id
     db.session.add(Invitation(code_hash="x" * 64, role="household", household_id=target_id,
                               expires_at=target.created_at))  # fmt: skip
@@ -145,7 +146,7 @@ def test_purge_removes_identities_of_old_défis_and_keeps_measurements(demo, app
 def test_purge_leaves_a_running_défi_alone(demo, app):
     result = app.test_cli_runner().invoke(args=["purge"])
     assert "0 foyer(s) anonymised" in result.output
-    assert household("EST-01").display_name != "EST-01"
+    assert household(demo_code("EST-01")).display_name != demo_code("EST-01")
 
 
 def test_backup_command_copies_and_checks(app, backend, tmp_path):

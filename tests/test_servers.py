@@ -64,6 +64,7 @@ from defi.models import User
 from defi.models import Wave
 from tests.conftest import BACKENDS
 from tests.conftest import POSTGRES_URL
+from tests.conftest import demo_code
 from tests.conftest import make_config
 from tests.conftest import page_text
 from tests.servers import BIN
@@ -759,10 +760,12 @@ def test_database_down_answers_503_and_keeps_what_was_typed(app, client, demo, a
 
     # The database is back: the session survived, and the page's form saves what was typed.
     assert client.get("/collecte/").status_code == 200
-    assert entry_values("EST-01") is None
+    assert entry_values(demo_code("EST-01")) is None
     again = client.post(MEALS, data=MultiDict(retry.data()))
     assert again.status_code == 303
-    assert entry_values("EST-01") == {name: TYPED[name] for name in entry_values("EST-01")}
+    assert entry_values(demo_code("EST-01")) == {
+        name: TYPED[name] for name in entry_values(demo_code("EST-01"))
+    }
 
 
 def test_database_lost_during_the_view_answers_503(app, client, demo, auth, monkeypatch):
@@ -861,7 +864,9 @@ def test_postgresql_lost_under_gunicorn_answers_503_and_keeps_the_typing(databas
         # Sent again from that page, with the page's fresh token: saved.
         saved = expect(browser.recorder, browser.send(retry, retry.data()), 200, "resent")
         with app.app_context():
-            assert entry_values("EST-01") == {n: typed[n] for n in entry_values("EST-01")}
+            assert entry_values(demo_code("EST-01")) == {
+                n: typed[n] for n in entry_values(demo_code("EST-01"))
+            }
             db.session.remove()
 
         # 2. Between requests: the database refuses every connection and drops the open ones.
@@ -894,7 +899,9 @@ def test_postgresql_lost_under_gunicorn_answers_503_and_keeps_the_typing(databas
     assert browser.request("GET", "/healthz").status == 200
     expect(browser.recorder, browser.send(retry, retry.data()), 200, "resent after")
     with app.app_context():
-        assert entry_values("EST-01") == {n: again[n] for n in entry_values("EST-01")}
+        assert entry_values(demo_code("EST-01")) == {
+            n: again[n] for n in entry_values(demo_code("EST-01"))
+        }
         db.session.remove()
         db.engine.dispose()
     print(
@@ -953,7 +960,7 @@ def test_two_servers_share_sessions_and_login_throttling(databases, start_server
     expect(foyer.recorder, saved, 200, "saved on one with two's token")
     app = read_back(url)
     with app.app_context():
-        assert entry_values("EST-03")["period_days"] == "10"
+        assert entry_values(demo_code("EST-03"))["period_days"] == "10"
         db.session.remove()
         db.engine.dispose()
 

@@ -18,11 +18,13 @@ import sqlalchemy as sa
 
 from defi.extensions import db
 from defi.models import AuditEvent
+from defi.models import Household
 from defi.models import Invitation
 from defi.models import Membership
 from defi.models import Structure
 from defi.models import User
 from tests.conftest import Auth
+from tests.conftest import demo_code
 from tests.conftest import page_text
 from tests.test_accounts import GOOD_PASSWORD
 from tests.test_accounts import code_in
@@ -293,28 +295,54 @@ def test_next_years_facilitators_and_a_new_pilot_are_in_the_trail(demo, client, 
     assert audit_rows()[-1] == ("", "granted", "cheffe-projet", "pilot", "")
 
 
-def test_the_imported_foyers_structure_takes_no_referent(demo, client, auth):
-    # Nobody is a referent there, so nobody would see a new access to its foyers' names.
+def test_an_import_attaches_its_accompanied_foyers_to_a_structure_that_exists(demo, client, auth):
+    # Once, an import made a structure of its own, with nobody as its referent: nobody would
+    # see a new access to its foyers' names. Now the pilot names an existing structure.
+    from defi.models import Accompaniment
+    from defi.pilot.imports import ImportRejected
     from defi.pilot.imports import import_entries
     from defi.pilot.imports.write import IMPORT_STRUCTURE
     from tests.test_import import releves
 
-    import_entries(releves(3), "Défi 2016")  # H-00000 is said accompanied: the structure is made
+    structures_before = db.session.scalar(sa.select(sa.func.count(Structure.id)))
+    with pytest.raises(ImportRejected) as refused:
+        import_entries(releves(3), "Défi 2016")  # H-00000 is said accompanied
+    db.session.rollback()
+    assert refused.value.message == (
+        "Le fichier inscrit 1 nouveau foyer accompagné : choisissez la structure qui l'accompagne."
+    )
+    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == structures_before
+    mjep = structure("MJEP d'Isbergues")
+    import_entries(releves(3), "Défi 2016", mjep.id)
     db.session.commit()
-    imported = structure(IMPORT_STRUCTURE)
-    assert imported is not None
+    attached = db.session.scalar(
+        sa.select(Accompaniment.structure_id)
+        .join(Household, Household.id == Accompaniment.household_id)
+        .where(Household.code == "H-00000")
+    )
+    assert attached == mjep.id
+    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == structures_before
+    # The structure earlier versions made is still never offered for a referent.
+    db.session.add(Structure(name=IMPORT_STRUCTURE))
+    db.session.commit()
     auth.login("pilote")
     assert IMPORT_STRUCTURE not in page_text(client.get("/pilote/"))
-    chosen = client.post(
-        "/pilote/equipe/inviter", data={"role": "referent", "structure_id": str(imported.id)}
-    )
-    assert chosen.status_code == 200
     typed = client.post(
         "/pilote/equipe/inviter",
         data={"role": "referent", "structure_name": IMPORT_STRUCTURE.upper()},
     )
+    assert typed.status_code == 200
     assert "Une structure porte déjà ce nom" in page_text(typed)
     assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
+
+
+def test_the_import_page_offers_the_structures(demo, client, auth):
+    auth.login("pilote")
+    page = client.get("/pilote/import")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Structure qui accompagne les nouveaux foyers accompagnés" in html
+    assert "MJEP d&#39;Isbergues" in html or "MJEP d'Isbergues" in html
 
 
 def test_referents_see_and_cancel_a_password_code_for_one_of_theirs(demo, client, auth, app):
@@ -354,7 +382,7 @@ def test_codes_a_staff_member_printed_die_with_its_access(demo, client, auth, ap
     ouest = group("OUEST")
     from tests.test_accounts import household
 
-    target = household("OUEST-05")
+    target = household(demo_code("OUEST-05"))
     reset = code_in(facilitator.post(f"/groupe/{ouest.id}/foyers/{target.id}/code"))
     invited = code_in(
         facilitator.post(

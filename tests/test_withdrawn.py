@@ -9,6 +9,7 @@ from defi.extensions import db
 from defi.models import Challenge
 from defi.models import Household
 from defi.pilot.imports import HEADER
+from tests.conftest import demo_code
 from tests.conftest import page_text
 from tests.test_access import database_fingerprint
 from tests.test_access import is_referent_url
@@ -65,7 +66,7 @@ def test_a_withdrawn_foyer_reads_and_is_told(demo, client, auth):
 
 
 def test_a_withdrawn_foyer_writes_nothing_on_any_route(app, demo, client, auth):
-    rows = relevé_with_rows("EST-07")
+    rows = relevé_with_rows(demo_code("EST-07"))
     auth.login(WITHDRAWN)
     before = database_fingerprint()
     posts = 0
@@ -89,7 +90,7 @@ def test_a_withdrawn_foyer_writes_nothing_on_any_route(app, demo, client, auth):
 
 
 def test_the_referent_of_a_withdrawn_foyer_reads_only(app, demo, client, auth):
-    target = household("EST-18")
+    target = household(demo_code("EST-18"))
     auth.login("referent-mjep")
     page = client.get(f"/collecte/foyer/{target.id}/3/repas")
     assert page.status_code == 200
@@ -103,7 +104,7 @@ def test_a_foyer_brought_back_writes_again(demo, client, auth, app):
 
     facilitator = app.test_client()
     Auth(facilitator).login("animateur-est")
-    target = household("EST-07")
+    target = household(demo_code("EST-07"))
     back = facilitator.post(f"/groupe/{target.group_id}/foyers/{target.id}/statut")
     assert back.status_code == 303
     auth.login(WITHDRAWN)

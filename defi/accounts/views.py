@@ -37,6 +37,7 @@ from defi.accounts.services import redeem_invitation
 from defi.accounts.services import set_password
 from defi.extensions import db
 from defi.extensions import limiter
+from defi.formatting import neutralise
 from defi.formatting import today
 from defi.rights import erase_household
 from defi.rights import household_data
@@ -215,8 +216,6 @@ def my_data():
 
 def data_as_csv(data) -> bytes:
     """The same data, one line per value: section; collecte; champ; valeur."""
-    from defi.pilot.exports import neutralise
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(["section", "collecte", "champ", "valeur"])

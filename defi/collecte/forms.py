@@ -28,29 +28,10 @@ from wtforms.widgets import TextInput
 
 from defi.forms import strip
 from defi.forms import within_defi_years
+from defi.models.collecte import CATEGORY_LABELS
+from defi.models.collecte import PLACE_LABELS
+from defi.models.collecte import PURPOSE_LABELS
 
-PLACE_LABELS = {
-    "supermarche": _l("Supermarché"),
-    "hard_discount": _l("Hard-discount"),
-    "marche": _l("Marché"),
-    "vente_directe": _l("Vente directe / ferme"),
-    "amap": _l("AMAP / panier"),
-    "magasin_producteurs": _l("Magasin de producteurs"),
-    "magasin_bio": _l("Magasin bio"),
-    "epicerie_solidaire": _l("Épicerie solidaire"),
-    "proximite": _l("Commerce de proximité"),
-    "autoproduction": _l("Autoproduction / jardin"),
-    "don": _l("Don / glanage"),
-}
-CATEGORY_LABELS = {
-    "evitable": _l("Évitable"),
-    "epluchures": _l("Épluchures potentiellement évitables"),
-    "non_evitable": _l("Non évitable"),
-}
-PURPOSE_LABELS = {
-    "restes": _l("Recycler des restes"),
-    "conserver": _l("Conserver"),
-}
 PRODUCER_KIND_LABELS = {
     "ferme": _l("Ferme"),
     "marche": _l("Marché"),

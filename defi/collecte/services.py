@@ -13,10 +13,9 @@ from flask import abort
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from defi.collecte.figures import sums_for
 from defi.extensions import db
-from defi.indicators import aggregate
-from defi.indicators import foyer_values
+from defi.figures.indicators import foyer_values
+from defi.figures.sums import sums_for
 from defi.models import Answer
 from defi.models import Choice
 from defi.models import Entry
@@ -357,37 +356,21 @@ def new_submission_id() -> str:
     return uuid.uuid4().hex
 
 
-def own_and_group_figures(household: Household, waves, min_count: int):
-    """Per wave: the foyer's values and its group's mean (None under K foyers).
+def own_and_group_figures(household: Household, waves, table):
+    """Per wave: the foyer's values and its group's published cell ("tous") of each indicator.
 
-    Also returns the foyer's own EntrySums by wave id, for the state of each section.
+    `table` is the group's table of the défi's publication (`figures.publication`). Also
+    returns the foyer's own EntrySums by wave id, for the state of each section.
     """
     keys = ("cout_repas_personne", "part_bio", "part_locale", "gaspillage_kg_pers_an",
             "recettes", "producteurs")  # fmt: skip
-    group_entries = (
-        sa.select(Entry.id)
-        .join(Household, Household.id == Entry.household_id)
-        .where(Household.group_id == household.group_id, Entry.status == "submitted")
-    )
-    sums = sums_for(
-        group_entries.union(sa.select(Entry.id).where(Entry.household_id == household.id))
-    )
-    entries = [sums[entry_id] for entry_id in sums]
+    sums = sums_for(sa.select(Entry.id).where(Entry.household_id == household.id))
+    by_wave = {entry_sums.wave_id: entry_sums for entry_sums in sums.values()}
     rows = []
     own_sums = {}
     for wave in waves:
-        own = next(
-            (e for e in entries if e.household_id == household.id and e.wave_id == wave.id),
-            None,
-        )
-        own_sums[wave.id] = own
+        own = own_sums[wave.id] = by_wave.get(wave.id)
         own_values = foyer_values(own) if own else {}
-        group_values = [
-            foyer_values(e) for e in entries if e.wave_id == wave.id and e.status == "submitted"
-        ]
-        group = {}
-        for key in keys:
-            figure = aggregate(values.get(key) for values in group_values)
-            group[key] = figure.mean if figure.n >= min_count else None
+        group = {key: table[key][wave.rank]["tous"] for key in keys}
         rows.append((wave, {key: own_values.get(key) for key in keys}, group))
     return keys, rows, own_sums

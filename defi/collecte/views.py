@@ -23,7 +23,6 @@ from flask_babel import gettext as _
 from defi.access import rerender_on_csrf_error
 from defi.collecte import bp
 from defi.collecte import services
-from defi.collecte.figures import sums_for
 from defi.collecte.forms import CATEGORY_LABELS
 from defi.collecte.forms import PLACE_LABELS
 from defi.collecte.forms import PRODUCER_KIND_LABELS
@@ -38,12 +37,14 @@ from defi.collecte.forms import questionnaire_form
 from defi.collecte.services import StaleVersion
 from defi.collecte.services import WaveClosed
 from defi.extensions import db
+from defi.figures import publication
+from defi.figures.indicators import foyer_values
+from defi.figures.indicators import waste_kg_per_person_year
+from defi.figures.sums import sums_for
 from defi.formatting import today
 from defi.groups.forms import ConfirmForm
 from defi.htmx import is_htmx
 from defi.htmx import render
-from defi.indicators import foyer_values
-from defi.indicators import waste_kg_per_person_year
 from defi.models import Entry
 from defi.models import Household
 from defi.models import Producer
@@ -129,9 +130,8 @@ def index(household_id):
     waves = services.waves_of(household)
     entries = services.entries_by_wave(household)
     questions = services.questions_for(waves[-1]) if waves else []
-    keys, figures, own_sums = services.own_and_group_figures(
-        household, waves, current_app.config["DEFI_MIN_COUNT"]
-    )
+    table = publication(waves[0].challenge).tables[household.group_id] if waves else {}
+    keys, figures, own_sums = services.own_and_group_figures(household, waves, table)
     items = []
     for wave in waves:
         entry, sums = entries.get(wave.id), own_sums.get(wave.id)

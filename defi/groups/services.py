@@ -69,7 +69,7 @@ def roster(group: Group) -> Roster:
         sa.select(Household)
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
         .where(Household.group_id == group.id, Accompaniment.id.is_(None))
-        .order_by(Household.code)
+        .order_by(Household.display_name, Household.code)
     ).all()
     usernames = dict(
         db.session.execute(
@@ -118,7 +118,7 @@ def not_filled(group: Group, wave) -> tuple[list, int]:
             Household.status == "active",
             Household.id.not_in(submitted),
         )
-        .order_by(Household.code)
+        .order_by(Household.display_name, Household.code)
     ).all()
     named = [household for household, accompanied in rows if not accompanied]
     return named, sum(1 for _household, accompanied in rows if accompanied)

@@ -12,11 +12,12 @@ from defi.access import rerender_on_csrf_error
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
 from defi.extensions import db
+from defi.figures import publication
+from defi.figures.indicators import indicator_labels
 from defi.formatting import today
 from defi.groups import bp
 from defi.groups.forms import ConfirmForm
 from defi.groups.forms import HouseholdForm
-from defi.groups.progress import figures as group_figures
 from defi.groups.services import account_of
 from defi.groups.services import get_group_or_404
 from defi.groups.services import get_named_household_or_404
@@ -26,7 +27,6 @@ from defi.groups.services import reactivate
 from defi.groups.services import roster
 from defi.groups.services import withdraw
 from defi.households import create_household
-from defi.indicators import indicator_labels
 
 
 @bp.route("/")
@@ -75,17 +75,16 @@ def pending(group_id):
 def progress(group_id):
     """The group's progress, wave by wave, to follow it and to project it at a workshop."""
     group = get_group_or_404(group_id)
-    k = current_app.config["DEFI_MIN_COUNT"]
-    table, retained, choices = group_figures([group.id], group.challenge, k)
+    published = publication(group.challenge)
     return render_template(
         "groups/progress.html",
         group=group,
         waves=group.challenge.waves,
-        table=table,
-        questions=choices,
-        retention=retained,
+        table=published.tables[group.id],
+        questions=published.choices,
+        retention=published.retention[group.id],
         labels=indicator_labels(),
-        k=k,
+        k=current_app.config["DEFI_MIN_COUNT"],
     )
 
 

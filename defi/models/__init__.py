@@ -3,7 +3,6 @@
 from defi.models.accounts import AuditEvent
 from defi.models.accounts import Invitation
 from defi.models.accounts import Membership
-from defi.models.accounts import Structure
 from defi.models.accounts import User
 from defi.models.calendar import Attendance
 from defi.models.calendar import Event
@@ -12,6 +11,8 @@ from defi.models.challenge import Accompaniment
 from defi.models.challenge import Challenge
 from defi.models.challenge import Group
 from defi.models.challenge import Household
+from defi.models.challenge import RetiredCode
+from defi.models.challenge import Structure
 from defi.models.challenge import Wave
 from defi.models.collecte import Answer
 from defi.models.collecte import Choice
@@ -41,6 +42,7 @@ __all__ = [
     "Purchase",
     "Question",
     "Recipe",
+    "RetiredCode",
     "Structure",
     "User",
     "Wave",

@@ -11,6 +11,7 @@ from defi.models.base import Versioned
 from defi.models.base import utcnow
 from defi.models.challenge import Group
 from defi.models.challenge import Household
+from defi.models.challenge import Structure
 
 ROLES = ("household", "facilitator", "referent", "pilot")
 STAFF_ROLES = ("facilitator", "referent", "pilot")
@@ -18,16 +19,6 @@ STAFF_ROLES = ("facilitator", "referent", "pilot")
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-class Structure(db.Model):
-    """A structure that accompanies foyers socially, e.g. MJEP d'Isbergues."""
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
-
-    def __repr__(self):
-        return f"<Structure {self.name!r}>"
 
 
 class User(Versioned, db.Model):

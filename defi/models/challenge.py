@@ -1,8 +1,8 @@
 """The défi and its structure: waves (collectes), groups, foyers and social accompaniment."""
 
+import secrets
 from datetime import date
 from datetime import datetime
-from typing import TYPE_CHECKING
 from typing import Optional
 
 import sqlalchemy as sa
@@ -11,9 +11,6 @@ import sqlalchemy.orm as so
 from defi.extensions import db
 from defi.models.base import Versioned
 from defi.models.base import utcnow
-
-if TYPE_CHECKING:
-    from defi.models.accounts import Structure
 
 WAVE_LABELS = {1: "début", 2: "milieu", 3: "fin"}
 
@@ -123,16 +120,32 @@ class Group(Versioned, db.Model):
     )
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
     sector: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
-    # Start of the foyers' codes: "EST" gives EST-01, EST-02...
+    # Start of the foyers' codes: "EST" gives EST-7KQ2, EST-M3XD... (households.new_code)
     code_prefix: so.Mapped[str] = so.mapped_column(sa.String(10))
 
     challenge: so.Mapped[Challenge] = so.relationship(back_populates="groups")
     households: so.Mapped[list["Household"]] = so.relationship(
-        back_populates="group", order_by="Household.code"
+        back_populates="group", order_by="Household.display_name"
     )
 
     def __repr__(self):
         return f"<Group {self.name!r}>"
+
+
+def random_household_id(context=None) -> int:
+    """A foyer's id drawn at random, not the next number: ids appear in a facilitator's links,
+    and a gap in a sequence would show where a referent enrolled an accompanied foyer."""
+    while True:
+        candidate = secrets.randbelow(2**31 - 2) + 1  # within DatabaseId's range
+        if context is None:
+            return candidate
+        taken = context.connection.execute(
+            sa.select(sa.literal(1))
+            .where(sa.column("id") == candidate)
+            .select_from(sa.table("household"))
+        ).first()
+        if taken is None:
+            return candidate
 
 
 class Household(Versioned, db.Model):
@@ -145,7 +158,7 @@ class Household(Versioned, db.Model):
         sa.CheckConstraint("status IN ('active', 'withdrawn')", name="household_status"),
     )
 
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    id: so.Mapped[int] = so.mapped_column(primary_key=True, default=random_household_id)
     # Denormalised from the group so that the database keeps codes unique within a défi.
     challenge_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("challenge.id", ondelete="CASCADE"), index=True
@@ -183,6 +196,26 @@ class Household(Versioned, db.Model):
         return self.status == "active"
 
 
+class Structure(db.Model):
+    """A structure that accompanies foyers socially, e.g. MJEP d'Isbergues."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
+
+    def __repr__(self):
+        return f"<Structure {self.name!r}>"
+
+
+class RetiredCode(db.Model):
+    """The code of an erased foyer: never given again (QUALITY.md, no linkage)."""
+
+    code: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    retired_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    def __repr__(self):
+        return f"<RetiredCode {self.code}>"
+
+
 class Accompaniment(db.Model):
     """Sensitive: this foyer is socially accompanied by a referent structure. Nothing more.
 
@@ -205,7 +238,7 @@ class Accompaniment(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     household: so.Mapped[Household] = so.relationship(back_populates="accompaniment")
-    structure: so.Mapped["Structure"] = so.relationship()
+    structure: so.Mapped[Structure] = so.relationship()
 
     def __repr__(self):
         return f"<Accompaniment of household {self.household_id}>"

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import lazy_gettext as _l
 
 from defi.extensions import db
 from defi.models.base import Versioned
@@ -31,6 +32,30 @@ PLACE_TYPES = (
 )
 WEIGHING_CATEGORIES = ("evitable", "epluchures", "non_evitable")
 RECIPE_PURPOSES = ("restes", "conserver")
+
+# The French names of the places, categories and purposes, wherever they are shown.
+PLACE_LABELS = {
+    "supermarche": _l("Supermarché"),
+    "hard_discount": _l("Hard-discount"),
+    "marche": _l("Marché"),
+    "vente_directe": _l("Vente directe / ferme"),
+    "amap": _l("AMAP / panier"),
+    "magasin_producteurs": _l("Magasin de producteurs"),
+    "magasin_bio": _l("Magasin bio"),
+    "epicerie_solidaire": _l("Épicerie solidaire"),
+    "proximite": _l("Commerce de proximité"),
+    "autoproduction": _l("Autoproduction / jardin"),
+    "don": _l("Don / glanage"),
+}
+CATEGORY_LABELS = {
+    "evitable": _l("Évitable"),
+    "epluchures": _l("Épluchures potentiellement évitables"),
+    "non_evitable": _l("Non évitable"),
+}
+PURPOSE_LABELS = {
+    "restes": _l("Recycler des restes"),
+    "conserver": _l("Conserver"),
+}
 PRODUCER_KINDS = ("ferme", "marche", "amap", "magasin_producteurs", "autre")
 COST_MODES = ("purchases", "totals", "direct")
 

@@ -98,6 +98,10 @@ class ImportForm(FlaskForm):
         filters=[strip],
         validators=[Length(max=200, message=_l("200 caractères au plus."))],
     )
+    # The structure that accompanies the foyers the file creates as accompanied (0: none).
+    structure_id = SelectField(
+        _l("Structure qui accompagne les nouveaux foyers accompagnés"), coerce=int, default=0
+    )
 
 
 # A collecte's day: given, and within the years a défi can use.

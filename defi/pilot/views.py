@@ -22,14 +22,15 @@ from defi.accounts.services import reactivate_staff
 from defi.accounts.views import invitation_page
 from defi.database import database_id
 from defi.extensions import db
+from defi.figures import publication
+from defi.figures.export import comparison_tables
+from defi.figures.export import microdata_table
+from defi.figures.files import to_csv
+from defi.figures.files import to_xlsx
+from defi.figures.indicators import indicator_labels
+from defi.figures.tables import ALL
 from defi.formatting import today
 from defi.groups.forms import ConfirmForm
-from defi.groups.progress import figures as group_figures
-from defi.groups.progress import progress_by_scope
-from defi.groups.progress import question_choices
-from defi.groups.progress import retention
-from defi.groups.progress import submitted_rows
-from defi.indicators import indicator_labels
 from defi.models import Challenge
 from defi.models import Group
 from defi.models import Structure
@@ -37,9 +38,6 @@ from defi.models.challenge import current_challenge
 from defi.models.challenge import make_current
 from defi.pilot import bp
 from defi.pilot import setup
-from defi.pilot.exports import comparison_tables
-from defi.pilot.exports import to_csv
-from defi.pilot.exports import to_xlsx
 from defi.pilot.forms import ChallengeForm
 from defi.pilot.forms import CurrentChallengeForm
 from defi.pilot.forms import GroupForm
@@ -187,28 +185,26 @@ def comparison():
     challenge = _current_challenge() or abort(404)
     groups = list(challenge.groups)
     chosen = request.args.get("groupe", type=database_id)
-    scope = [group for group in groups if group.id == chosen] or groups
-    k = current_app.config["DEFI_MIN_COUNT"]
-    group_ids = [group.id for group in scope]
-    table, retained, choices = group_figures(group_ids, challenge, k)
+    scope = chosen if chosen in {group.id for group in groups} else ALL
+    published = publication(challenge)
     return render_template(
         "pilot/comparison.html",
         challenge=challenge,
         groups=groups,
-        chosen=chosen if len(scope) == 1 else None,
-        scope_name=scope[0].name if len(scope) == 1 else _("Tous les groupes"),
-        table=table,
-        retention=retained,
-        questions=choices,
+        chosen=None if scope == ALL else scope,
+        scope_name=next((g.name for g in groups if g.id == scope), _("Tous les groupes")),
+        table=published.tables[scope],
+        retention=published.retention[scope],
+        questions=published.choices,
         labels=indicator_labels(),
         waves=challenge.waves,
-        k=k,
+        k=current_app.config["DEFI_MIN_COUNT"],
     )
 
 
-@bp.route("/export/<any(comparaison, retention, donnees, questionnaire):table>.csv")
+@bp.route("/export/<any(comparaison, retention, questionnaire):table>.csv")
 def export_csv(table):
-    """One table of the comparison as CSV (UTF-8 with BOM, ';', decimal comma)."""
+    """One table for partners as CSV (UTF-8 with BOM, ';', decimal comma)."""
     challenge = _current_challenge() or abort(404)
     wanted = next(t for t in _tables(challenge) if t.name == table)
     return _download(to_csv(wanted), "text/csv; charset=utf-8", f"{table}.csv")
@@ -216,10 +212,18 @@ def export_csv(table):
 
 @bp.route("/export/comparaison.xlsx")
 def export_xlsx():
-    """The four tables of the comparison in one spreadsheet, one sheet each."""
+    """The three tables for partners in one spreadsheet, one sheet each."""
     challenge = _current_challenge() or abort(404)
     mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return _download(to_xlsx(_tables(challenge)), mimetype, "comparaison.xlsx")
+
+
+@bp.route("/export/donnees-CONFIDENTIEL.csv")
+def export_microdata():
+    """The pseudonymised relevés, one row per foyer and wave: the pilot's own analysis."""
+    challenge = _current_challenge() or abort(404)
+    data = to_csv(microdata_table(challenge))
+    return _download(data, "text/csv; charset=utf-8", "donnees-CONFIDENTIEL.csv")
 
 
 def _download(data, mimetype, filename):
@@ -235,6 +239,9 @@ def _download(data, mimetype, filename):
 def import_entries():
     """Import past relevés from a CSV file: all of it, or nothing and the line at fault."""
     form = ImportForm()
+    form.structure_id.choices = [SelectChoice(0, _("— aucune —"))] + [
+        SelectChoice(structure.id, structure.name) for structure in structures()
+    ]
     result = None
     if form.validate_on_submit():
         data = form.file.data.read()
@@ -242,7 +249,9 @@ def import_entries():
         # write lock, which every other writer waits for, is taken for the writing alone.
         db.session.rollback()
         try:
-            result = run_import(data, form.challenge_name.data or None)
+            result = run_import(
+                data, form.challenge_name.data or None, form.structure_id.data or None
+            )
         except ImportRejected as rejected:
             db.session.rollback()
             form.file.errors.append(rejected.message)
@@ -264,27 +273,19 @@ def import_entries():
 def report():
     """The défi's results on A4 pages, for the partners: print it to PDF as it is."""
     challenge = _current_challenge() or abort(404)
-    k = current_app.config["DEFI_MIN_COUNT"]
-    groups = list(challenge.groups)
-    scopes = [(_("Tous les groupes"), [g.id for g in groups])] + [(g.name, [g.id]) for g in groups]
-    # The relevés are read and valued once for every scope, not once per scope.
-    choices = question_choices(challenge.id)
-    rows = submitted_rows([group.id for group in groups], challenge.id)
-    tables = progress_by_scope(
-        dict(enumerate(ids for _name, ids in scopes)), challenge, k, choices, rows
-    )
+    published = publication(challenge)
+    scopes = [(_("Tous les groupes"), ALL)] + [(g.name, g.id) for g in challenge.groups]
     return render_template(
         "pilot/report.html",
         challenge=challenge,
         scopes=[
-            (name, tables[index], retention(ids, challenge, rows=rows))
-            for index, (name, ids) in enumerate(scopes)
+            (name, published.tables[scope], published.retention[scope]) for name, scope in scopes
         ],
-        questions=choices,
+        questions=published.choices,
         labels=indicator_labels(),
         waves=challenge.waves,
         events=event_attendance(challenge),
-        k=k,
+        k=current_app.config["DEFI_MIN_COUNT"],
     )
 
 

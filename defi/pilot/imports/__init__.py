@@ -28,8 +28,14 @@ from defi.pilot.imports.write import write_entries
 __all__ = ["HEADER", "MAX_IMPORT_ROWS", "ImportRejected", "check_size", "import_entries"]
 
 
-def import_entries(data: bytes, challenge_name: str | None) -> dict:
-    """Check the file, then write it; returns the created, updated and unchanged relevé counts."""
+def import_entries(
+    data: bytes, challenge_name: str | None, structure_id: int | None = None
+) -> dict:
+    """Check the file, then write it; returns the created, updated and unchanged relevé counts.
+
+    The foyers the file creates and says accompanied are attached to the structure
+    `structure_id`, which must exist; without one such a file is refused.
+    """
     check_size(data)
     rows = parse(data)
     challenge = get_or_create_challenge(challenge_name)
@@ -37,5 +43,5 @@ def import_entries(data: bytes, challenge_name: str | None) -> dict:
     check_choices(rows, challenge)
     group_ids = get_or_create_groups(challenge, rows)
     households, created = get_or_create_households(challenge, group_ids, rows)
-    accompany_households(challenge, group_ids, households, created, rows)
+    accompany_households(challenge, group_ids, households, created, rows, structure_id)
     return write_entries(challenge, households, rows)

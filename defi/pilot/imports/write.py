@@ -11,6 +11,7 @@ import psycopg
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.orm.exc import StaleDataError
 
 from defi.extensions import db
@@ -20,11 +21,15 @@ from defi.models import Accompaniment
 from defi.models import Answer
 from defi.models import Challenge
 from defi.models import Entry
+from defi.models import EntryChange
 from defi.models import Group
 from defi.models import Household
 from defi.models import Question
+from defi.models import RetiredCode
 from defi.models import Structure
 from defi.models import Wave
+from defi.models.base import utcnow
+from defi.models.challenge import random_household_id
 from defi.pilot.imports.parse import ENTRY_COLUMNS
 from defi.pilot.imports.parse import QUESTION_COLUMNS
 from defi.pilot.imports.parse import ImportRejected
@@ -32,6 +37,7 @@ from defi.pilot.imports.parse import fold
 from defi.pilot.imports.parse import rejected
 from defi.questionnaire import seed_default_questions
 
+# Made by the imports of earlier versions, which attached their accompanied foyers to it.
 IMPORT_STRUCTURE = "Structure non précisée (import)"
 # Parameter sets of one executemany statement: one statement for most files, bounded memory.
 BATCH = 10_000
@@ -166,12 +172,31 @@ def get_or_create_households(challenge, group_ids, rows) -> tuple[dict, set]:
             )
     if not missing:
         return households, set()
+    retired = set(
+        db.session.scalars(
+            sa.select(RetiredCode.code).where(RetiredCode.code.in_([m["code"] for m in missing]))
+        )
+    )
+    for row in rows:
+        if row.code in retired:
+            raise rejected(
+                row.line,
+                _("le code %(code)s était celui d'un foyer effacé : il n'est jamais redonné."),
+                code=row.code,
+            )
+    # Ids at random, as `random_household_id` draws them one by one (no order to read).
+    taken = set(db.session.scalars(sa.select(Household.id)))
+    for values in missing:
+        values["id"] = random_household_id()
+        while values["id"] in taken:
+            values["id"] = random_household_id()
+        taken.add(values["id"])
     insert(Household, missing)
     created = {values["code"] for values in missing}
     return {code: (id_, group_id) for code, id_, group_id in stream(statement)}, created
 
 
-def accompany_households(challenge, group_ids, households, created, rows):
+def accompany_households(challenge, group_ids, households, created, rows, structure_id=None):
     """Record the foyers the file creates and says accompanied, each under a random label.
 
     A foyer that was already there keeps what it was: made accompanied by an import, a named
@@ -179,8 +204,6 @@ def accompany_households(challenge, group_ids, households, created, rows):
     who it is (QUALITY.md, privacy). Only its referent's enrolment makes a foyer accompanied.
     """
     accompanied = dict.fromkeys(households[row.code] for row in rows if row.accompanied)
-    if not accompanied:
-        return
     existing = db.session.execute(
         sa.select(Accompaniment.household_id, Accompaniment.group_id, Accompaniment.label)
         .join(Group, Group.id == Accompaniment.group_id)
@@ -188,6 +211,15 @@ def accompany_households(challenge, group_ids, households, created, rows):
     ).all()
     already = {household_id for household_id, _group_id, _label in existing}
     for row in rows:
+        if not row.accompanied and households[row.code][0] in already:
+            raise rejected(
+                row.line,
+                _(
+                    "le foyer %(code)s est inscrit comme accompagné : un import ne peut pas "
+                    "changer cela (corrigez la colonne accompagne)."
+                ),
+                code=row.code,
+            )
         if row.accompanied and row.code not in created and households[row.code][0] not in already:
             raise rejected(
                 row.line,
@@ -204,11 +236,21 @@ def accompany_households(challenge, group_ids, households, created, rows):
             waiting[group_id].append(household_id)
     if not waiting:
         return
+    if structure_id is None or db.session.get(Structure, structure_id) is None:
+        count = sum(len(ids) for ids in waiting.values())
+        raise ImportRejected(
+            ngettext(
+                "Le fichier inscrit %(num)d nouveau foyer accompagné : choisissez la structure "
+                "qui l'accompagne.",
+                "Le fichier inscrit %(num)d nouveaux foyers accompagnés : choisissez la "
+                "structure qui les accompagne.",
+                count,
+            )
+        )
     used = defaultdict(set)
     for _household_id, group_id, label in existing:
         used[group_id].add(label)
     names = {group_id: name for name, group_id in group_ids.items()}
-    structure_id = import_structure().id
     values = []
     for group_id, household_ids in waiting.items():
         labels = draw_labels(used[group_id], len(household_ids), names[group_id])
@@ -237,21 +279,12 @@ def draw_labels(used: set, count: int, group_name: str) -> list[str]:
     return drawn
 
 
-def import_structure():
-    structure = db.session.scalar(sa.select(Structure).where(Structure.name == IMPORT_STRUCTURE))
-    if structure is None:
-        structure = Structure(name=IMPORT_STRUCTURE)
-        db.session.add(structure)
-        db.session.flush()
-    return structure
-
-
 def write_entries(challenge, households, rows) -> dict:
     """Create, update or leave each row's relevé and its answers; count each outcome."""
     wave_ids = {wave.rank: wave.id for wave in challenge.waves}
     entries = stored_entries(wave_ids.values())
     answers = stored_answers(wave_ids.values())
-    created, updated, stale, added = [], [], [], []
+    created, updated, stale, added, answered = [], [], [], [], []
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for row in rows:
         key = (households[row.code][0], wave_ids[row.rank])
@@ -266,9 +299,12 @@ def write_entries(challenge, households, rows) -> dict:
         stale += [answer(entry_id, pair) for pair in current - row.answers]
         added += [answer(entry_id, pair) for pair in row.answers - current]
         changed = values != row.entry or current != row.answers
+        if current != row.answers:
+            answered.append(entry_id)
         counts["updated" if changed else "unchanged"] += 1
     if updated:
         update_entries(updated)
+        insert(EntryChange, history(updated, entries))
     if created:
         added = itertools.chain(added, create_entries(created, wave_ids.values()))
     if stale:
@@ -279,7 +315,46 @@ def write_entries(challenge, households, rows) -> dict:
         )
         execute_many(statement, stale)
     insert(Answer, added)
+    when = utcnow()
+    insert(
+        EntryChange,
+        [
+            {
+                "entry_id": entry_id,
+                "user_id": None,
+                "at": when,
+                "field": "réponses (import)",
+                "old_value": "",
+                "new_value": "",
+                "assisted": False,
+            }
+            for entry_id in answered
+        ],  # fmt: skip
+    )
     return counts
+
+
+def history(updated, entries) -> list[dict]:
+    """One EntryChange per field an import changes: a relevé's history says it was imported."""
+    before = {entry_id: values for entry_id, _version, values in entries.values()}
+    when = utcnow()
+    changes = []
+    for values in updated:
+        old = before[values["entry_id"]]
+        for column, previous in zip(ENTRY_COLUMNS, old, strict=True):
+            if previous != values[column]:
+                changes.append(
+                    {
+                        "entry_id": values["entry_id"],
+                        "user_id": None,
+                        "at": when,
+                        "field": f"{column} (import)"[:60],
+                        "old_value": "" if previous is None else str(previous)[:200],
+                        "new_value": "" if values[column] is None else str(values[column])[:200],
+                        "assisted": False,
+                    }
+                )
+    return changes
 
 
 def stored_entries(wave_ids) -> dict:

@@ -1,6 +1,6 @@
 """The indicators of DESIGN.md, as pure functions of a relevé's raw sums, and their aggregates.
 
-Nothing here touches the database: `collecte/figures.py` loads the raw sums of each relevé into
+Nothing here touches the database: `figures/sums.py` loads the raw sums of each relevé into
 `EntrySums`, and these functions compute the foyer's values and the group's n, mean, median and
 pooled ratio. A value is None when the foyer gave nothing to compute it from (no purchases, no
 weighing...): None is "no value", never zero.
@@ -16,6 +16,8 @@ from dataclasses import field
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
 
+from defi.models.collecte import CATEGORY_LABELS
+from defi.models.collecte import PLACE_LABELS
 from defi.models.collecte import PLACE_TYPES
 from defi.models.collecte import WEIGHING_CATEGORIES
 
@@ -105,9 +107,6 @@ def waste_kg_per_person_year(sums: EntrySums, category: str | None = None) -> fl
 def indicator_labels() -> dict[str, str]:
     """French names of the indicators (questionnaire choices are named by the défi)."""
     from flask_babel import gettext as _
-
-    from defi.collecte.forms import CATEGORY_LABELS
-    from defi.collecte.forms import PLACE_LABELS
 
     labels = {
         "cout_repas_personne": _("Coût par repas et par personne (€)"),
@@ -281,20 +280,3 @@ def paired_change(
     if before == 0:
         return len(paired), None
     return len(paired), (after - before) / before * 100
-
-
-SUBGROUPS = ("tous", "accompagnes", "non_accompagnes")
-
-
-def suppress(cells: Mapping[str, Aggregate], k: int):
-    """Hide the figures that rest on fewer than K foyers, and their complements.
-
-    `cells` holds one Aggregate per subgroup of SUBGROUPS for one indicator, group and wave.
-    A subgroup with 1 to K-1 foyers is hidden; then its complement is hidden too, or the
-    hidden one could be found by subtracting the complement from "tous" (QUALITY.md).
-    Returns the cells with None where hidden.
-    """
-    hidden = {name for name, cell in cells.items() if 0 < cell.n < k}
-    if hidden & {"accompagnes", "non_accompagnes"}:
-        hidden |= {"accompagnes", "non_accompagnes"}
-    return {name: None if name in hidden else cell for name, cell in cells.items()}

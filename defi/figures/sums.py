@@ -11,7 +11,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 
 from defi.extensions import db
-from defi.indicators import EntrySums
+from defi.figures.indicators import EntrySums
 from defi.models import Answer
 from defi.models import Choice
 from defi.models import Entry

@@ -1,0 +1,33 @@
+"""The figures of a défi, from a relevé's rows to every published table, in one place.
+
+- `indicators.py`: DESIGN.md's formulas, pure functions of a relevé's sums (`EntrySums`).
+- `sums.py`: the sums of any set of relevés, in a few queries.
+- `tables.py`: the défi's tables (all groups, each group, each subgroup; every indicator,
+  questionnaire choice and retention count of each wave), built by `publish`.
+- `disclosure.py`: the one disclosure step `publish` hands every figure to.
+- `export.py` and `files.py`: the tables for partners, the pilot's microdata, as CSV and XLSX.
+
+Features import from here; nothing here imports a feature. Pages read a défi's figures through
+`publication`, never from the relevés.
+"""
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from defi.figures.disclosure import FEW
+from defi.figures.disclosure import PROTECT
+from defi.figures.tables import ZERO_START
+from defi.figures.tables import Publication
+from defi.figures.tables import publish
+
+# Why a figure is not shown, in the words of the pages and the report.
+REASONS = {
+    FEW: _l("pas assez de relevés"),
+    PROTECT: _l("masqué pour protéger d'autres chiffres"),
+    ZERO_START: _l("valeur de départ nulle"),
+}
+
+
+def publication(challenge) -> Publication:
+    """The défi's published figures (DEFI_MIN_COUNT is K)."""
+    return publish(challenge, current_app.config["DEFI_MIN_COUNT"])
