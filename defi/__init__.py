@@ -33,6 +33,7 @@ def create_app(config_class=Config):
     from defi import database
     from defi import ratelimit
     from defi import security
+    from defi.figures import cache as figures_cache
 
     security.require_secret_key(app)
 
@@ -53,6 +54,7 @@ def create_app(config_class=Config):
     ratelimit.init_app(app)
     limiter.init_app(app)
     database.init_app(app)
+    figures_cache.init_listeners()
     security.init_app(app)
     compression.init_app(app)
 

@@ -21,6 +21,7 @@ from defi.extensions import db
 from defi.households import accompany
 from defi.households import create_household
 from defi.households import draw_code
+from defi.households import get_or_create_structure
 from defi.models import Answer
 from defi.models import Attendance
 from defi.models import Challenge
@@ -159,7 +160,7 @@ def load_demo(today: date) -> Challenge:
     """Create the demo défi. The caller commits."""
     rng = random.Random(2021)  # noqa: S311 - reproducible demo data, not a secret
     password_hash = hash_password(DEMO_PASSWORD)  # one hash for every demo account
-    structures = {name: _structure(name) for name in (MJEP, NOEUX)}
+    structures = {name: get_or_create_structure(name) for name in (MJEP, NOEUX)}
 
     challenge = Challenge(name=DEMO_CHALLENGE)
     challenge.waves = [
@@ -222,15 +223,6 @@ def demo_codes(prefix: str) -> dict[int, str]:
     for number in range(1, 21):
         codes[number] = draw_code(prefix, set(codes.values()), choice=rng.choice)
     return codes
-
-
-def _structure(name):
-    structure = db.session.scalar(sa.select(Structure).where(Structure.name == name))
-    if structure is None:
-        structure = Structure(name=name)
-        db.session.add(structure)
-        db.session.flush()
-    return structure
 
 
 def _household(rng, group, prefix, number, structures):

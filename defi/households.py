@@ -1,4 +1,5 @@
-"""Foyers: creation with their pseudonymous code, and the random labels of accompanied ones.
+"""Foyers: creation with their pseudonymous code, the random labels of accompanied ones, the
+referent structures, and the one way to reach an accompanied foyer.
 
 Shared by the facilitator's group, the referent's pages and the import.
 """
@@ -6,11 +7,15 @@ Shared by the facilitator's group, the referent's pages and the import.
 import secrets
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import abort
+from flask_login import current_user
 
 from defi.extensions import db
 from defi.models import Accompaniment
 from defi.models import Household
 from defi.models import RetiredCode
+from defi.models import Structure
 
 # Labels that say nothing about a foyer; drawn at random, never derived from its id or code.
 ANONYMOUS_LABELS = (
@@ -99,3 +104,30 @@ def accompany(household, structure) -> Accompaniment:
     db.session.add(accompaniment)
     db.session.flush()
     return accompaniment
+
+
+def get_accompanied_household_or_404(household_id: int) -> Household:
+    """A foyer accompanied by one of the current user's structures; no other exists for it."""
+    # The foyer's home names its group: read it with the foyer.
+    household = db.session.scalar(
+        sa.select(Household)
+        .options(so.joinedload(Household.group))
+        .join(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(
+            Household.id == household_id,
+            Accompaniment.structure_id.in_(current_user.structure_ids()),
+        )
+    )
+    if household is None:
+        abort(404)
+    return household
+
+
+def get_or_create_structure(name: str) -> Structure:
+    """The referent structure of that exact name, made if there is none."""
+    structure = db.session.scalar(sa.select(Structure).where(Structure.name == name))
+    if structure is None:
+        structure = Structure(name=name)
+        db.session.add(structure)
+        db.session.flush()
+    return structure

@@ -162,3 +162,23 @@ def new_household(prefix: str):
     ).all()
     assert len(found) <= 1, found
     return found[0] if found else None
+
+
+def enrol_accompanied(client, auth, group, name="Famille Accompagnée"):
+    """The MJEP's referent enrols a new accompanied foyer in `group` (the page answers 200)."""
+    from defi.models import Structure
+
+    assert auth.login("referent-mjep").status_code == 303
+    mjep = db.session.scalar(sa.select(Structure).where(Structure.name.like("MJEP%")))
+    response = client.post(
+        "/accompagnement/inviter",
+        data={
+            "display_name": name,
+            "adults": "1",
+            "children": "0",
+            "group_id": str(group.id),
+            "structure_id": str(mjep.id),
+        },
+    )
+    assert response.status_code == 200
+    return response

@@ -570,10 +570,11 @@ def test_login_without_csrf_token_shows_the_form_again_with_the_typing(demo, csr
 def test_logout_without_csrf_token_is_refused(demo, csrf_client):
     page = page_text(csrf_client.get("/connexion"))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    csrf_client.post(
+    logged = csrf_client.post(
         "/connexion",
         data={"username": "foyer-est-01", "password": "carottes-et-poireaux", "csrf_token": token},
     )
+    assert logged.status_code == 303
     refused = csrf_client.post("/deconnexion")
     assert refused.status_code == 400
     assert "Rien n'a été enregistré" in page_text(refused)
@@ -583,10 +584,11 @@ def test_logout_without_csrf_token_is_refused(demo, csrf_client):
 def test_invitation_without_csrf_token_writes_nothing(demo, csrf_client):
     page = page_text(csrf_client.get("/connexion"))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    csrf_client.post(
+    logged = csrf_client.post(
         "/connexion",
         data={"username": "animateur-est", "password": "carottes-et-poireaux", "csrf_token": token},
     )
+    assert logged.status_code == 303
     est = group("EST")
     response = csrf_client.post(
         f"/groupe/{est.id}/inviter",

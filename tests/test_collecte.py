@@ -268,7 +268,7 @@ def test_recipe_is_saved_as_typed_and_joins_the_book_without_author(foyer, clien
     version = re.search(
         r'name="version" type="hidden" value="(\d+)"', partial.get_data(as_text=True)
     )
-    client.post(
+    saved = client.post(
         url,
         data={
             "title": "Pesto de fanes",
@@ -279,6 +279,7 @@ def test_recipe_is_saved_as_typed_and_joins_the_book_without_author(foyer, clien
         },  # fmt: skip
         headers=HTMX,
     )
+    assert saved.status_code == 200
     # Another foyer of the group finds it, without its author.
     auth.logout()
     auth.login("foyer-est-02")
@@ -302,10 +303,14 @@ def test_directory_merges_the_same_producer(demo, app, auth, client):
         ("foyer-est-02", "ferme des  saules", "BETHUNE", "Lait, pommes"),
     ):
         other = app.test_client()
-        other.post("/connexion", data={"username": username, "password": "carottes-et-poireaux"})
+        logged = other.post(
+            "/connexion", data={"username": username, "password": "carottes-et-poireaux"}
+        )
+        assert logged.status_code == 303
         url = other.post("/collecte/3/producteurs").headers["Location"]
-        other.post(url, data={"name": name, "kind": "ferme", "commune": commune,
-                              "products": products, "version": "1"})  # fmt: skip
+        saved = other.post(url, data={"name": name, "kind": "ferme", "commune": commune,
+                                      "products": products, "version": "1"})  # fmt: skip
+        assert saved.status_code == 303
     auth.login("foyer-est-03")
     html = page_text(client.get("/collecte/producteurs"))
     assert html.count("Ferme des Saules") + html.count("ferme des  saules") == 1
@@ -342,10 +347,11 @@ def test_questionnaire_from_the_database_and_third_question_from_wave_2(foyer, c
 def complete_relevé(client):
     fill_meals(client)
     add_purchase(client, "42")
-    client.post(
+    answered = client.post(
         "/collecte/3/questionnaire",
         data={"q_manger_mieux": "manger_mieux", "q_j_agis_sur": "bio", "q_maintien": "mieux"},
     )
+    assert answered.status_code == 303
 
 
 def test_submit_shows_what_is_missing_then_sends(foyer, client):

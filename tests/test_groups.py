@@ -123,7 +123,7 @@ def test_withdraw_and_reactivate_a_foyer(facilitator, client):
     assert response.status_code == 303
     db.session.expire_all()
     assert target.status == "withdrawn" and target.withdrawn_on is not None
-    client.post(f"/groupe/{facilitator.id}/foyers/{target.id}/statut")
+    assert client.post(f"/groupe/{facilitator.id}/foyers/{target.id}/statut").status_code == 303
     db.session.expire_all()
     assert target.status == "active" and target.withdrawn_on is None
 

@@ -20,6 +20,7 @@ from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import import_entries
 from defi.rights import erase_household
 from tests.conftest import demo_code
+from tests.conftest import enrol_accompanied
 from tests.conftest import page_text
 
 CODE = re.compile(rf"^(EST|OUEST)-[{CODE_ALPHABET}]{{4}}$")
@@ -61,21 +62,7 @@ def test_new_foyers_get_random_codes_and_ids(demo, auth, client):
     est = group("EST")
     made = [invite(client, est, f"Famille Nouvelle {n}") for n in range(3)]
     # A referent enrols one in between: the facilitator's next code or id says nothing of it.
-    assert auth.login("referent-mjep").status_code == 303
-    from defi.models import Structure
-
-    mjep = db.session.scalar(sa.select(Structure).where(Structure.name.like("MJEP%")))
-    response = client.post(
-        "/accompagnement/inviter",
-        data={
-            "display_name": "Famille Accompagnée",
-            "adults": "1",
-            "children": "0",
-            "group_id": str(est.id),
-            "structure_id": str(mjep.id),
-        },
-    )
-    assert response.status_code == 200
+    enrol_accompanied(client, auth, est)
     assert auth.login("animateur-est").status_code == 303
     made.append(invite(client, est, "Famille Nouvelle 3"))
     codes = [household.code for household in made]

@@ -103,7 +103,7 @@ def test_a_code_never_brings_a_deactivated_account_back(demo, client, auth, app)
 def test_a_reset_code_for_a_deactivated_account_is_refused_by_the_pilot(demo, client, auth):
     auth.login("pilote")
     target = user("animateur-est")
-    client.post(f"/pilote/equipe/{target.id}/statut")
+    assert client.post(f"/pilote/equipe/{target.id}/statut").status_code == 303
     refused = client.post(f"/pilote/equipe/{target.id}/code", follow_redirects=True)
     assert "Réactivez d'abord le compte animateur-est." in page_text(refused)
     assert (
@@ -226,13 +226,14 @@ def test_the_pilot_reads_every_grant_and_removal_and_no_foyer(demo, client, auth
         "/pilote/equipe/inviter", data={"role": "facilitator", "group_id": str(ouest.id)}
     )
     redeem(app, code_in(page), "co-animatrice")
-    client.post(
+    invited = client.post(
         "/pilote/equipe/inviter", data={"role": "referent", "structure_name": "CCAS de Lillers"}
     )
+    assert invited.status_code == 200
     target = user("animateur-est")
-    client.post(f"/pilote/equipe/{target.id}/code")
-    client.post(f"/pilote/equipe/{target.id}/statut")
-    client.post(f"/pilote/equipe/{target.id}/statut")
+    assert client.post(f"/pilote/equipe/{target.id}/code").status_code == 200
+    assert client.post(f"/pilote/equipe/{target.id}/statut").status_code == 303
+    assert client.post(f"/pilote/equipe/{target.id}/statut").status_code == 303
     # A facilitator invites a foyer: not staff, not in the trail.
     facilitator = app.test_client()
     Auth(facilitator).login("animatrice-ouest")

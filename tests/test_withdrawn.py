@@ -138,8 +138,8 @@ def test_an_import_never_changes_the_current_defi(demo, client, auth):
     assert demo_name in page_text(client.get("/pilote/"))
     assert "Les Poireaux" not in page_text(client.get("/pilote/"))
     # The referents still enrol foyers in the current défi's groups.
-    client.post("/deconnexion")
-    auth.login("referent-mjep")
+    assert client.post("/deconnexion").status_code == 303
+    assert auth.login("referent-mjep").status_code == 303
     enrol = page_text(client.get("/accompagnement/inviter"))
     assert "Les LokoMotiv" in enrol and "Les Poireaux" not in enrol
 

@@ -17,7 +17,7 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
-from defi.collecte.forms import MultiCheckboxField
+from defi.forms import MultiCheckboxField
 from defi.forms import strip
 from defi.forms import within_defi_years
 

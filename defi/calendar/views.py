@@ -25,7 +25,7 @@ from defi.calendar.forms import EventForm
 from defi.calendar.forms import MarkForm
 from defi.extensions import db
 from defi.extensions import limiter
-from defi.groups.forms import ConfirmForm
+from defi.forms import ConfirmForm
 from defi.groups.services import get_group_or_404
 from defi.htmx import is_htmx
 from defi.htmx import render

@@ -52,6 +52,22 @@ def recipe_book():
     )
 
 
+def merge_producer(producers: dict, row, household_id):
+    """Add a foyer's producer to the directory: one line per producer (same name and commune),
+    the first address and contact found, every product once, the foyers who know it."""
+    merged = producers.setdefault(
+        row.dedup_key,
+        {"name": row.name, "kind": row.kind, "commune": row.commune, "address": "",
+         "contact": "", "products": [], "foyers": set()},
+    )  # fmt: skip
+    merged["address"] = merged["address"] or row.address
+    merged["contact"] = merged["contact"] or row.contact
+    for product in (p.strip() for p in row.products.split(",")):
+        if product and product.lower() not in (p.lower() for p in merged["products"]):
+            merged["products"].append(product)
+    merged["foyers"].add(household_id)
+
+
 @bp.route("/producteurs")
 def directory():
     """The group's local producers, one line per producer (same name and commune)."""
@@ -64,23 +80,6 @@ def directory():
     ).all()
     producers = {}
     for row, household_id in rows:
-        merged = producers.setdefault(
-            row.dedup_key,
-            {
-                "name": row.name,
-                "kind": row.kind,
-                "commune": row.commune,
-                "address": "",
-                "contact": "",
-                "products": [],
-                "foyers": set(),
-            },  # fmt: skip
-        )
-        merged["address"] = merged["address"] or row.address
-        merged["contact"] = merged["contact"] or row.contact
-        for product in (p.strip() for p in row.products.split(",")):
-            if product and product.lower() not in (p.lower() for p in merged["products"]):
-                merged["products"].append(product)
-        merged["foyers"].add(household_id)
+        merge_producer(producers, row, household_id)
     listing = sorted(producers.values(), key=lambda p: p["name"].lower())
     return render("collecte/directory.html", None, producers=listing, kinds=PRODUCER_KIND_LABELS)

@@ -1,18 +1,14 @@
 """The forms of a relevé. Numbers take `3,50` as well as `3.50`; messages are French."""
 
-import re
 from decimal import Decimal
-from decimal import InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField
-from wtforms import Field
 from wtforms import HiddenField
 from wtforms import IntegerField
 from wtforms import RadioField
 from wtforms import SelectField
-from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -22,10 +18,10 @@ from wtforms.validators import Length
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
-from wtforms.widgets import CheckboxInput
-from wtforms.widgets import ListWidget
-from wtforms.widgets import TextInput
 
+from defi.forms import FrenchDecimalField
+from defi.forms import MultiCheckboxField
+from defi.forms import decimal_range
 from defi.forms import strip
 from defi.forms import within_defi_years
 from defi.models.collecte import CATEGORY_LABELS
@@ -42,67 +38,23 @@ PRODUCER_KIND_LABELS = {
 MAX_PURCHASE_EUROS = Decimal("5000")
 MAX_WEIGHING_KG = Decimal("50")
 MAX_DIRECT_COST = Decimal("50")
-MAX_DIGITS = 9  # before the decimal point: nothing the défi measures comes near it
-_NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 
 
 def choices(labels):
     return [SelectChoice(key, label) for key, label in labels.items()]
 
 
-class FrenchDecimalField(Field):
-    """A decimal number typed the French way (`3,50`) or not (`3.50`, `1 234,5`).
+class RowForm(FlaskForm):
+    """A form of a row of the relevé: its fields are the row's (the model converts euros and
+    kilograms), and `populate_obj` copies them, never the token nor the version."""
 
-    Shown with a comma; refuses words, NaN, infinity and more than 2 decimals.
-    """
-
-    widget = TextInput()
-
-    def __init__(self, label=None, validators=None, places=2, **kwargs):
-        render_kw = {"inputmode": "decimal", "autocomplete": "off", **kwargs.pop("render_kw", {})}
-        super().__init__(label, validators, render_kw=render_kw, **kwargs)
-        self.places = places
-        self.raw = None
-
-    def _value(self):
-        if self.raw is not None:
-            return self.raw
-        if self.data is None:
-            return ""
-        return f"{self.data:.{self.places}f}".replace(".", ",")
-
-    def process_formdata(self, valuelist):
-        if not valuelist:
-            return
-        self.raw = valuelist[0][:40]
-        text = re.sub(r"[\s\u00a0\u202f€]", "", valuelist[0] or "")
-        # Spaces alone are no number: InputRequired must see an empty value.
-        self.raw_data = [text]
-        self.data = None
-        if not text:
-            return
-        if not _NUMBER.match(text):
-            raise ValueError(_l("Indiquez un nombre, par exemple 3,50."))
-        whole, _sep, decimals = text.lstrip("-").replace(",", ".").partition(".")
-        if len(whole.lstrip("0")) > MAX_DIGITS:
-            raise ValueError(_l("Ce nombre est beaucoup trop grand."))
-        if len(decimals.rstrip("0")) > self.places:
-            raise ValueError(_l("Pas plus de %(n)d chiffres après la virgule.", n=self.places))
-        try:
-            self.data = Decimal(text.replace(",", "."))
-        except (InvalidOperation, ArithmeticError) as error:
-            raise ValueError(_l("Indiquez un nombre, par exemple 3,50.")) from error
+    def populate_obj(self, obj):
+        for name, field in self._fields.items():
+            if name not in ("version", "csrf_token"):
+                field.populate_obj(obj, name)
 
 
-def decimal_range(minimum, maximum, message):
-    def check(_form, field):
-        if field.data is not None and not minimum <= field.data <= maximum:
-            raise ValidationError(message)
-
-    return check
-
-
-class VersionedForm(FlaskForm):
+class VersionedForm(RowForm):
     """A form of an editable row: it carries the version it was shown with."""
 
     version = HiddenField()
@@ -155,6 +107,21 @@ class MealsForm(VersionedForm):
         if field.data and self.period_days.data and field.data > self.period_days.data * 60:
             raise ValidationError(_l("C'est beaucoup pour la période : vérifiez ce nombre."))
 
+    def valid_values(self) -> dict:
+        """{field: value} of what was typed right: the rest is kept as it was (autosave).
+
+        The cost's mode only when it is one of the modes a foyer chooses ("totals" is a paper
+        sheet's, from an import).
+        """
+        values = {
+            name: getattr(self, name).data
+            for name in ("persons", "period_days", "meals_per_day", "meal_covers", "direct_cost")
+            if not getattr(self, name).errors
+        }
+        if self.cost_mode.data in ("purchases", "direct"):
+            values["cost_mode"] = self.cost_mode.data
+        return values
+
 
 class PurchaseForm(VersionedForm):
     """A receipt: when, where, how much, of which organic, of which local."""
@@ -190,7 +157,7 @@ class PurchaseForm(VersionedForm):
             raise ValidationError(_l("La part locale ne peut pas dépasser le montant total."))
 
 
-class WeighingForm(FlaskForm):
+class WeighingForm(RowForm):
     """A weighing of food waste."""
 
     weighed_on = DateField(_l("Date"), validators=[Optional(), within_defi_years])
@@ -207,6 +174,13 @@ class WeighingForm(FlaskForm):
         choices=choices(CATEGORY_LABELS),
         validators=[InputRequired(_l("Choisissez une catégorie."))],
     )
+
+    def within_day_limit(self, grams_already: int) -> bool:
+        """At most 50 kg weighed on one day, with what the relevé already holds for that day."""
+        if grams_already + self.kg.data * 1000 > MAX_WEIGHING_KG * 1000:
+            self.kg.errors.append(_l("Plus de 50 kg de déchets en un jour ? Vérifiez le poids."))
+            return False
+        return True
 
 
 class RecipeForm(VersionedForm):
@@ -250,11 +224,6 @@ class ProducerForm(VersionedForm):
     contact = StringField(
         _l("Contact (téléphone, site…)"), filters=[strip], validators=[Length(max=200)]
     )
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def questionnaire_form(questions, formdata=None, answers=None):

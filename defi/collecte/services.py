@@ -16,6 +16,7 @@ from flask_login import current_user
 from defi.extensions import db
 from defi.figures.indicators import foyer_values
 from defi.figures.sums import sums_for
+from defi.households import get_accompanied_household_or_404
 from defi.models import Answer
 from defi.models import Choice
 from defi.models import Entry
@@ -28,7 +29,6 @@ from defi.models import Wave
 from defi.models import Weighing
 from defi.models.base import utcnow
 from defi.producers import dedup_key
-from defi.referents.services import get_accompanied_household_or_404
 
 
 class StaleVersion(Exception):
@@ -145,10 +145,6 @@ def check_version(row, version: str | None):
         raise StaleVersion(row)
 
 
-def cents(euros) -> int | None:
-    return None if euros is None else int((euros * 100).to_integral_value())
-
-
 def update_entry_fields(entry: Entry, values: dict, version: str | None):
     """Save the relevé's own fields that were typed; report nothing if nothing changed."""
     check_version(entry, version)
@@ -166,14 +162,8 @@ def update_entry_fields(entry: Entry, values: dict, version: str | None):
 
 
 def add_purchase(entry: Entry, form) -> Purchase:
-    purchase = Purchase(
-        entry=entry,
-        bought_on=form.bought_on.data,
-        place_type=form.place_type.data,
-        total_cents=cents(form.total.data),
-        organic_cents=cents(form.organic.data) or 0,
-        local_cents=cents(form.local.data) or 0,
-    )
+    purchase = Purchase(entry=entry)
+    form.populate_obj(purchase)
     db.session.add(purchase)
     record(entry, "achat ajouté", None, describe_purchase(purchase))
     db.session.flush()
@@ -183,11 +173,7 @@ def add_purchase(entry: Entry, form) -> Purchase:
 def update_purchase(purchase: Purchase, form):
     check_version(purchase, form.version.data)
     before = describe_purchase(purchase)
-    purchase.bought_on = form.bought_on.data
-    purchase.place_type = form.place_type.data
-    purchase.total_cents = cents(form.total.data)
-    purchase.organic_cents = cents(form.organic.data) or 0
-    purchase.local_cents = cents(form.local.data) or 0
+    form.populate_obj(purchase)
     after = describe_purchase(purchase)
     if before != after:
         record(purchase.entry, "achat modifié", before, after)
@@ -196,8 +182,8 @@ def update_purchase(purchase: Purchase, form):
 
 def describe_purchase(purchase: Purchase) -> str:
     return (
-        f"{purchase.bought_on or ''} {purchase.place_type} {purchase.total_cents / 100:.2f} € "
-        f"(bio {purchase.organic_cents / 100:.2f}, local {purchase.local_cents / 100:.2f})"
+        f"{purchase.bought_on or ''} {purchase.place_type} {purchase.total} € "
+        f"(bio {purchase.organic}, local {purchase.local})"
     )
 
 
@@ -226,12 +212,8 @@ def grams_on_day(entry: Entry, day: date | None) -> int:
 
 
 def add_weighing(entry: Entry, form) -> Weighing:
-    weighing = Weighing(
-        entry=entry,
-        weighed_on=form.weighed_on.data,
-        grams=int((form.kg.data * 1000).to_integral_value()),
-        category=form.category.data,
-    )
+    weighing = Weighing(entry=entry)
+    form.populate_obj(weighing)
     db.session.add(weighing)
     record(entry, "pesée ajoutée", None, describe(weighing))
     db.session.flush()

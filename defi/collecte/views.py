@@ -8,7 +8,6 @@ views under `/collecte/foyer/<household_id>/...` to fill a relevé with or for a
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -42,7 +41,7 @@ from defi.figures.indicators import foyer_values
 from defi.figures.indicators import waste_kg_per_person_year
 from defi.figures.sums import sums_for
 from defi.formatting import today
-from defi.groups.forms import ConfirmForm
+from defi.forms import ConfirmForm
 from defi.htmx import is_htmx
 from defi.htmx import render
 from defi.models import Entry
@@ -128,10 +127,24 @@ def index(household_id):
     """The foyer's home: the open wave and what is left, past waves, its progress."""
     household = services.get_household_or_404(household_id)
     waves = services.waves_of(household)
-    entries = services.entries_by_wave(household)
-    questions = services.questions_for(waves[-1]) if waves else []
     table = publication(waves[0].challenge).tables[household.group_id] if waves else {}
     keys, figures, own_sums = services.own_and_group_figures(household, waves, table)
+    return render(
+        "collecte/index.html",
+        household=household,
+        challenge=waves[0].challenge if waves else None,
+        household_id=household_id,
+        waves=wave_items(household, waves, own_sums),
+        keys=keys,
+        figures=figures,
+        summary=progress_summary(keys, figures),
+    )
+
+
+def wave_items(household, waves, own_sums):
+    """Each wave of the foyer's home: its relevé, open or not, what is left, each section."""
+    entries = services.entries_by_wave(household)
+    questions = services.questions_for(waves[-1]) if waves else []
     items = []
     for wave in waves:
         entry, sums = entries.get(wave.id), own_sums.get(wave.id)
@@ -146,16 +159,7 @@ def index(household_id):
                 "question_count": len(asked),
             }
         )
-    return render(
-        "collecte/index.html",
-        household=household,
-        challenge=waves[0].challenge if waves else None,
-        household_id=household_id,
-        waves=items,
-        keys=keys,
-        figures=figures,
-        summary=progress_summary(keys, figures),
-    )
+    return items
 
 
 def section_progress(entry, sums):
@@ -200,14 +204,7 @@ def progress_summary(keys, figures):
 
 
 def meals_form_for(entry):
-    if entry is None:
-        return MealsForm(formdata=None)
-    form = MealsForm(formdata=None, obj=entry)
-    form.direct_cost.data = (
-        None if entry.direct_cost_cents is None else euros_of(entry.direct_cost_cents)
-    )
-    form.version.data = str(entry.version)
-    return form
+    return MealsForm(formdata=None) if entry is None else MealsForm(formdata=None, obj=entry)
 
 
 def one_sums(entry):
@@ -215,10 +212,6 @@ def one_sums(entry):
     if entry is None:
         return None
     return sums_for(sa.select(Entry.id).where(Entry.id == entry.id)).get(entry.id)
-
-
-def euros_of(cents):
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
 def render_meals(
@@ -263,16 +256,8 @@ def meals(household_id, rank):
     if not form.validate_on_submit() and csrf_failed(form):
         return render_meals(releve, meals_form=form)
     entry = writable_entry(releve)
-    values = {}
-    for name in ("persons", "period_days", "meals_per_day", "meal_covers"):
-        if not getattr(form, name).errors:
-            values[name] = getattr(form, name).data
-    if form.cost_mode.data in ("purchases", "direct"):
-        values["cost_mode"] = form.cost_mode.data
-    if not form.direct_cost.errors:
-        values["direct_cost_cents"] = services.cents(form.direct_cost.data)
     try:
-        services.update_entry_fields(entry, values, form.version.data)
+        services.update_entry_fields(entry, form.valid_values(), form.version.data)
     except StaleVersion:
         db.session.rollback()
         releve.entry = services.find_entry(releve.household, releve.wave)
@@ -332,30 +317,29 @@ def purchase_update(household_id, rank, purchase_id):
     if request.method == "POST" and releve.entry is not None:
         writable_entry(releve)  # lock the relevé before reading the row to change
     purchase = get_row_or_404(releve, Purchase, purchase_id)
-    status, conflict, saved = 200, False, None
     if request.method in ("GET", "HEAD"):
-        form = PurchaseForm(formdata=None, obj=purchase)
-        form.total.data = euros_of(purchase.total_cents)
-        form.organic.data = euros_of(purchase.organic_cents)
-        form.local.data = euros_of(purchase.local_cents)
+        return render_purchase(releve, purchase, PurchaseForm(formdata=None, obj=purchase))
+    form = PurchaseForm()
+    if not form.validate_on_submit():
+        return render_purchase(releve, purchase, form)
+    if not releve.editable:
+        abort(403)
+    try:
+        services.update_purchase(purchase, form)
+    except StaleVersion:
+        db.session.rollback()
+        purchase = get_row_or_404(releve, Purchase, purchase_id)
         form.version.data = str(purchase.version)
-    else:
-        form = PurchaseForm()
-        if form.validate_on_submit():
-            if not releve.editable:
-                abort(403)
-            try:
-                services.update_purchase(purchase, form)
-            except StaleVersion:
-                db.session.rollback()
-                purchase = get_row_or_404(releve, Purchase, purchase_id)
-                status, conflict = 409, services.describe_purchase(purchase)
-            else:
-                db.session.commit()
-                saved = saved_at()
-                if not is_htmx():
-                    return done(releve, "collecte.meals", _("Achat modifié."))
-            form.version.data = str(purchase.version)
+        return render_purchase(releve, purchase, form, services.describe_purchase(purchase))
+    db.session.commit()
+    if not is_htmx():
+        return done(releve, "collecte.meals", _("Achat modifié."))
+    form.version.data = str(purchase.version)
+    return render_purchase(releve, purchase, form, saved=saved_at())
+
+
+def render_purchase(releve, purchase, form, conflict=False, saved=None):
+    """The receipt's form; 409 with the stored values when `conflict` describes them."""
     html = render(
         "collecte/purchase.html",
         "section",
@@ -366,7 +350,7 @@ def purchase_update(household_id, rank, purchase_id):
         saved=saved,
         labels=LABELS,
     )
-    return html, status
+    return html, 409 if conflict else 200
 
 
 @releve_route("/<int:rank>/achats/<int:purchase_id>/supprimer", methods=["POST"])
@@ -424,9 +408,7 @@ def weighings(household_id, rank):
     if not form.validate_on_submit():
         return render_weighings(releve, form=form)
     entry = writable_entry(releve)
-    grams = int(form.kg.data * 1000)
-    if services.grams_on_day(entry, form.weighed_on.data) + grams > 50000:
-        form.kg.errors.append(_("Plus de 50 kg de déchets en un jour ? Vérifiez le poids."))
+    if not form.within_day_limit(services.grams_on_day(entry, form.weighed_on.data)):
         return render_weighings(releve, form=form)
     services.add_weighing(entry, form)
     db.session.commit()

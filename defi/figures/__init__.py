@@ -6,6 +6,7 @@
   questionnaire choice and retention count of each wave), built by `publish`.
 - `disclosure.py`: the one disclosure step `publish` hands every figure to.
 - `export.py` and `files.py`: the tables for partners, the pilot's microdata, as CSV and XLSX.
+- `cache.py`: the version of what is published, so that `publication` computes it once.
 
 Features import from here; nothing here imports a feature. Pages read a défi's figures through
 `publication`, never from the relevés.
@@ -14,6 +15,8 @@ Features import from here; nothing here imports a feature. Pages read a défi's 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from defi.extensions import db
+from defi.figures import cache
 from defi.figures.disclosure import FEW
 from defi.figures.disclosure import PROTECT
 from defi.figures.tables import ZERO_START
@@ -28,6 +31,24 @@ REASONS = {
 }
 
 
-def publication(challenge) -> Publication:
-    """The défi's published figures (DEFI_MIN_COUNT is K)."""
-    return publish(challenge, current_app.config["DEFI_MIN_COUNT"])
+def publication(challenge, k: int | None = None) -> Publication:
+    """The défi's published figures (K: DEFI_MIN_COUNT unless given), computed once per version.
+
+    Each app keeps, per défi and K, the publication of the version it read last
+    (`cache.py`): pages read it rather than recompute it. A request that has itself changed
+    what is published computes it afresh and keeps nothing (its change may yet roll back).
+    """
+    k = current_app.config["DEFI_MIN_COUNT"] if k is None else k
+    session = db.session
+    if session.info.get(cache.BUMPED):
+        return publish(challenge, k)
+    version = cache.current_version(session)
+    if version is None:
+        return publish(challenge, k)
+    kept = current_app.extensions.setdefault("defi_figures", {})
+    found = kept.get((challenge.id, k))
+    if found is not None and found[0] == version:
+        return found[1]
+    published = publish(challenge, k)
+    kept[(challenge.id, k)] = (version, published)
+    return published

@@ -14,7 +14,6 @@ from defi.figures.indicators import cost_per_meal_person
 from defi.figures.sums import sums_for
 from defi.figures.tables import ALL
 from defi.figures.tables import SUBGROUPS
-from defi.figures.tables import publish
 from defi.figures.tables import question_choices
 from defi.models import Accompaniment
 from defi.models import Entry
@@ -55,7 +54,9 @@ def _scaled(key, value):
 def comparison_tables(challenge, k) -> list[Table]:
     """The tables for the partners: comparison, retention and questionnaire, all groups and
     each group, every cell through the disclosure step. No relevé, no code."""
-    published = publish(challenge, k)
+    from defi.figures import publication
+
+    published = publication(challenge, k)
     names = {ALL: ALL_GROUPS} | {group.id: group.name for group in challenge.groups}
     ranks = [wave.rank for wave in challenge.waves]
     comparison, questionnaire, retained = [], [], []

@@ -83,7 +83,3 @@ class HouseholdForm(FlaskForm):
             "phone": self.phone.data or "",
             "email": self.email.data or "",
         }
-
-
-class ConfirmForm(FlaskForm):
-    """An action button: only the CSRF token."""

@@ -15,8 +15,8 @@ from defi.extensions import db
 from defi.figures import publication
 from defi.figures.indicators import indicator_labels
 from defi.formatting import today
+from defi.forms import ConfirmForm
 from defi.groups import bp
-from defi.groups.forms import ConfirmForm
 from defi.groups.forms import HouseholdForm
 from defi.groups.services import account_of
 from defi.groups.services import get_group_or_404

@@ -23,6 +23,7 @@ from defi.models.collecte import Purchase
 from defi.models.collecte import Question
 from defi.models.collecte import Recipe
 from defi.models.collecte import Weighing
+from defi.models.figures import FiguresVersion
 
 __all__ = [
     "Accompaniment",
@@ -33,6 +34,7 @@ __all__ = [
     "Choice",
     "Entry",
     "EntryChange",
+    "FiguresVersion",
     "Event",
     "Group",
     "Household",

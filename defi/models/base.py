@@ -2,6 +2,7 @@
 
 from datetime import UTC
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -23,3 +24,33 @@ class Versioned:
     @so.declared_attr.directive
     def __mapper_args__(cls):
         return {"version_id_col": cls.__table__.c.version}
+
+
+def scaled(integer_attribute: str, unit: int, places: str, absent=None):
+    """A Decimal property over an integer column in a smaller unit: euros over cents (100),
+    kilograms over grams (1000). The one place where a model's amounts are converted; a form
+    reads and fills the property (`obj=`, `populate_obj`), the column keeps integers.
+
+    `absent` is what None is stored as (0 for the organic and local parts of a receipt).
+    """
+    exponent = Decimal(places)
+
+    def get(self):
+        stored = getattr(self, integer_attribute)
+        return None if stored is None else (Decimal(stored) / unit).quantize(exponent)
+
+    def set_(self, value):
+        if value is None:
+            setattr(self, integer_attribute, absent)
+        else:
+            setattr(self, integer_attribute, int((Decimal(value) * unit).to_integral_value()))
+
+    return property(get, set_)
+
+
+def euros(cents_attribute: str, absent=None):
+    return scaled(cents_attribute, 100, "0.01", absent)
+
+
+def kilograms(grams_attribute: str):
+    return scaled(grams_attribute, 1000, "0.001")

@@ -13,6 +13,8 @@ from flask_babel import lazy_gettext as _l
 
 from defi.extensions import db
 from defi.models.base import Versioned
+from defi.models.base import euros
+from defi.models.base import kilograms
 from defi.models.base import utcnow
 from defi.models.challenge import Household
 from defi.models.challenge import Wave
@@ -126,6 +128,8 @@ class Entry(Versioned, db.Model):
     assisted: so.Mapped[bool] = so.mapped_column(default=False)
     imported: so.Mapped[bool] = so.mapped_column(default=False)
 
+    direct_cost = euros("direct_cost_cents")
+
     household: so.Mapped[Household] = so.relationship()
     wave: so.Mapped[Wave] = so.relationship()
     purchases: so.Mapped[list["Purchase"]] = so.relationship(
@@ -195,6 +199,10 @@ class Purchase(Versioned, db.Model):
     local_cents: so.Mapped[int] = so.mapped_column(default=0)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
+    total = euros("total_cents")
+    organic = euros("organic_cents", absent=0)
+    local = euros("local_cents", absent=0)
+
     entry: so.Mapped[Entry] = so.relationship(back_populates="purchases")
 
     def __repr__(self):
@@ -218,6 +226,8 @@ class Weighing(Versioned, db.Model):
     grams: so.Mapped[int]
     category: so.Mapped[str] = so.mapped_column(sa.String(20))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    kg = kilograms("grams")
 
     entry: so.Mapped[Entry] = so.relationship(back_populates="weighings")
 

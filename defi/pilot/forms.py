@@ -228,6 +228,10 @@ class QuestionForm(FlaskForm):
         if any(len(line) > 200 for line in lines):
             raise ValidationError(_l("Une réponse fait 200 caractères au plus."))
 
+    def typed(self) -> tuple:
+        """(text, kind, from rank, choice lines), as `setup.save_question` takes them."""
+        return self.text.data, self.kind.data, self.from_rank.data, self.choice_lines.data
+
 
 class NextChallengeForm(FlaskForm):
     name = StringField(

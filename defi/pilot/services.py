@@ -103,14 +103,6 @@ def structure_name_taken(name: str) -> bool:
     return structure_key(name) in {structure_key(taken) for taken in names}
 
 
-def create_structure(name: str) -> Structure:
-    """A new referent structure (the form has checked that the name is new)."""
-    structure = Structure(name=name)
-    db.session.add(structure)
-    db.session.flush()
-    return structure
-
-
 def staff_membership(user: User) -> Membership:
     """The facilitator or referent role of a staff account (its first, if several)."""
     return next(m for m in user.memberships if m.role in ("facilitator", "referent"))

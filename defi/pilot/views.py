@@ -30,7 +30,8 @@ from defi.figures.files import to_xlsx
 from defi.figures.indicators import indicator_labels
 from defi.figures.tables import ALL
 from defi.formatting import today
-from defi.groups.forms import ConfirmForm
+from defi.forms import ConfirmForm
+from defi.households import get_or_create_structure
 from defi.models import Challenge
 from defi.models import Group
 from defi.models import Structure
@@ -49,7 +50,6 @@ from defi.pilot.forms import WaveForm
 from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import import_entries as run_import
 from defi.pilot.services import audit_events
-from defi.pilot.services import create_structure
 from defi.pilot.services import event_attendance
 from defi.pilot.services import get_staff_or_404
 from defi.pilot.services import group_overview
@@ -112,9 +112,9 @@ def invite_staff():
             invitation, code = issue_invitation("facilitator", current_user, group=group)
             recipient = group.name
         else:
-            structure = db.session.get(Structure, form.structure_id.data) or create_structure(
-                form.structure_name.data
-            )
+            structure = db.session.get(
+                Structure, form.structure_id.data
+            ) or get_or_create_structure(form.structure_name.data)
             invitation, code = issue_invitation("referent", current_user, structure=structure)
             recipient = structure.name
         db.session.commit()
@@ -242,7 +242,6 @@ def import_entries():
     form.structure_id.choices = [SelectChoice(0, _("— aucune —"))] + [
         SelectChoice(structure.id, structure.name) for structure in structures()
     ]
-    result = None
     if form.validate_on_submit():
         data = form.file.data.read()
         # The file is read and checked before the database is touched again: on SQLite the
@@ -257,16 +256,17 @@ def import_entries():
             form.file.errors.append(rejected.message)
         else:
             db.session.commit()
-            flash(
-                _(
-                    "Import terminé : %(created)d relevé(s) créé(s), %(updated)d mis à jour, "
-                    "%(unchanged)d inchangé(s).",
-                    **result,
-                ),
-                "success",
-            )
+            flash(import_summary(result), "success")
             return redirect(url_for("pilot.import_entries"), 303)
     return render_template("pilot/import.html", form=form)
+
+
+def import_summary(counts) -> str:
+    return _(
+        "Import terminé : %(created)d relevé(s) créé(s), %(updated)d mis à jour, "
+        "%(unchanged)d inchangé(s).",
+        **counts,
+    )
 
 
 @bp.route("/rapport")
@@ -414,14 +414,7 @@ def question_edit(question_id):
     if request.method in ("GET", "HEAD") and question is not None:
         form.choice_lines.data = "\n".join(choice.label for choice in question.choices)
     if editable and form.validate_on_submit():
-        setup.save_question(
-            challenge,
-            question,
-            form.text.data,
-            form.kind.data,
-            form.from_rank.data,
-            form.choice_lines.data,
-        )
+        setup.save_question(challenge, question, *form.typed())
         db.session.commit()
         flash(_("Question enregistrée."), "success")
         return redirect(url_for("pilot.settings"), 303)

@@ -33,23 +33,6 @@ def accompanied_households():
     ).all()
 
 
-def get_accompanied_household_or_404(household_id: int) -> Household:
-    """A foyer accompanied by one of the current user's structures; no other exists for it."""
-    # The foyer's home names its group: read it with the foyer.
-    household = db.session.scalar(
-        sa.select(Household)
-        .options(so.joinedload(Household.group))
-        .join(Accompaniment, Accompaniment.household_id == Household.id)
-        .where(
-            Household.id == household_id,
-            Accompaniment.structure_id.in_(current_user.structure_ids()),
-        )
-    )
-    if household is None:
-        abort(404)
-    return household
-
-
 def my_structures():
     return db.session.scalars(
         sa.select(Structure)

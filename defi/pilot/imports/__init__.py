@@ -12,6 +12,8 @@ every BATCH rows, or a COPY on PostgreSQL. A file of more than MAX_IMPORT_ROWS r
 before it is even decoded, and the rows of an accepted one are held compactly.
 """
 
+from defi.extensions import db
+from defi.figures import cache as figures_cache
 from defi.pilot.imports.parse import HEADER
 from defi.pilot.imports.parse import MAX_IMPORT_ROWS
 from defi.pilot.imports.parse import ImportRejected
@@ -44,4 +46,8 @@ def import_entries(
     group_ids = get_or_create_groups(challenge, rows)
     households, created = get_or_create_households(challenge, group_ids, rows)
     accompany_households(challenge, group_ids, households, created, rows, structure_id)
-    return write_entries(challenge, households, rows)
+    counts = write_entries(challenge, households, rows)
+    if counts["created"] or counts["updated"]:
+        # PostgreSQL's COPY goes round the session: say here that the figures changed.
+        figures_cache.touch(db.session)
+    return counts

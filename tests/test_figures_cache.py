@@ -1,0 +1,92 @@
+"""Figures computed once, read many times, and never stale.
+
+The publication of a défi is computed once per version of what is published
+(`figures/cache.py`); a sent relevé, a foyer or an accompaniment bumps the version in its own
+transaction, a draft being typed does not.
+"""
+
+import re
+
+import sqlalchemy as sa
+
+from defi.extensions import db
+from defi.figures import cache
+from defi.models import Group
+from tests.conftest import enrol_accompanied
+from tests.test_collecte import complete_relevé
+
+
+def version():
+    return cache.current_version(db.session)
+
+
+def statements_of(app, action):
+    counted = []
+
+    def count(*_args):
+        counted.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return len(counted), result
+
+
+def send(client):
+    page = client.get("/collecte/3/envoi").get_data(as_text=True)
+    submission = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]+)"', page)
+    response = client.post("/collecte/3/envoi", data={"submission_id": submission.group(1)})
+    assert response.status_code == 303
+
+
+def test_a_page_reads_the_figures_computed_before(demo, auth, client, app):
+    assert auth.login("animateur-est").status_code == 303
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    first, page = statements_of(app, lambda: client.get(f"/groupe/{est.id}/progres"))
+    assert page.status_code == 200
+    again, page = statements_of(app, lambda: client.get(f"/groupe/{est.id}/progres"))
+    assert page.status_code == 200
+    # The second view reads the version, not the relevés: a handful of queries fewer.
+    assert again < first - 3, (first, again)
+
+
+def test_a_sent_relevé_changes_the_figures_at_once_a_draft_does_not(demo, auth, client):
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    assert auth.login("animateur-est").status_code == 303
+    before = client.get(f"/groupe/{est.id}/progres").get_data(as_text=True)
+    start = version()
+    for number in ("01", "02", "03"):
+        assert auth.login(f"foyer-est-{number}").status_code == 303
+        complete_relevé(client)  # a draft: nothing published changes
+        assert version() == start
+    for number in ("01", "02", "03"):
+        assert auth.login(f"foyer-est-{number}").status_code == 303
+        send(client)
+    assert version() > start
+    assert auth.login("animateur-est").status_code == 303
+    after = client.get(f"/groupe/{est.id}/progres").get_data(as_text=True)
+    # Three relevés of the end wave: the group's first indicator counts them.
+    found = re.search(r"3 — fin</th><td>Tous</td>\s*<td>(\d+)</td>", after)
+    assert found is not None and found.group(1) == "3"
+    assert re.search(r"3 — fin</th><td>Tous</td>\s*<td>(\d+)</td>", before).group(1) == "0"
+    from defi.figures import publication
+
+    assert publication(est.challenge).tables[est.id]["recettes"][3]["tous"].n == 3
+
+
+def test_a_foyer_and_an_accompaniment_change_the_version(demo, auth, client):
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    start = version()
+    assert auth.login("animateur-est").status_code == 303
+    response = client.post(
+        f"/groupe/{est.id}/inviter",
+        data={"display_name": "Famille Nouvelle", "adults": "1", "children": "0"},
+    )
+    assert response.status_code == 200
+    assert version() == start + 1
+    enrol_accompanied(client, auth, est)
+    assert version() == start + 2
