@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from bench._app import logged_in
 from defi.access import POLICY
 from defi.calendar.services import new_feed_token
+from defi.demo import demo_codes
 from defi.extensions import db
 from defi.models import Entry
 from defi.models import Event
@@ -102,7 +103,13 @@ def prepare(app):
     """
     people = actors()
     with app.app_context():
-        codes = dict(db.session.execute(sa.select(Household.code, Household.id)).all())
+        ids = dict(db.session.execute(sa.select(Household.code, Household.id)).all())
+    # The demo's foyers by group and number ("EST-05"): their codes are drawn at random.
+    codes = {
+        f"{prefix}-{number:02d}": ids[code]
+        for prefix in ("EST", "OUEST")
+        for number, code in demo_codes(prefix).items()
+    }
     fill_releve(logged_in(app, "foyer-est-01"), "")
     fill_releve(logged_in(app, "referent-mjep"), f"/foyer/{codes['EST-05']}")
     with app.app_context():

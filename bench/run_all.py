@@ -15,6 +15,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = (
     ("SQL queries per page, every role, 40 and 10,000 foyers", "queries.py"),
+    ("Published figures, computed once per version", "figures.py"),
     ("Latency under 32 connections on gunicorn", "latency.py"),
     ("Weight of the foyer's pages", "collecte_page.py"),
     ("Comparison export, 10,000 foyers × 3 waves", "export.py"),

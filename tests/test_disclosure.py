@@ -118,7 +118,7 @@ def generated(groups):
     for group_number, foyers in enumerate(groups, start=1):
         for number, (accompanied, last, weighed, spent, better) in enumerate(foyers):
             household = group_number * 100 + number
-            enrolled.append((household, accompanied, group_number))
+            enrolled.append((household, accompanied, group_number, True))
             facts[household] = (group_number, accompanied)
             for rank in range(1, last + 1):
                 entry_id += 1

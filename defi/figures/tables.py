@@ -77,6 +77,7 @@ class Publication:
     retention: dict
     choices: list
     decision: Decision
+    overview: dict = field(default_factory=dict)
 
 
 def question_choices(challenge_id):
@@ -116,10 +117,15 @@ def submitted_rows(challenge_id):
 
 
 def enrolled_rows(challenge):
-    """(household id, accompanied, group id) of every foyer of the défi's groups."""
+    """(household id, accompanied, group id, active) of every foyer of the défi's groups."""
     group_ids = [group.id for group in challenge.groups]
     return db.session.execute(
-        sa.select(Household.id, Accompaniment.id.is_not(None), Household.group_id)
+        sa.select(
+            Household.id,
+            Accompaniment.id.is_not(None),
+            Household.group_id,
+            Household.status == "active",
+        )
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
         .where(Household.group_id.in_(group_ids))
     ).all()
@@ -143,7 +149,7 @@ def build(ranks, group_ids, choices, rows, sums, enrolled, k) -> Publication:
     """`publish` once the relevés are read: no database here.
 
     `rows` are `submitted_rows`, `sums` their EntrySums by entry id, `enrolled` the
-    `enrolled_rows` (household id, accompanied, group id).
+    `enrolled_rows` (household id, accompanied, group id, active).
     """
     pairs = [(question, choice) for question, choice, *_rest in choices]
     keys = indicator_keys(pairs)
@@ -171,7 +177,24 @@ def build(ranks, group_ids, choices, rows, sums, enrolled, k) -> Publication:
         retention=_apply_retention(retention, decision.hidden),
         choices=choices,
         decision=decision,
+        overview=_overview(group_ids, ranks, enrolled, by_wave),
     )
+
+
+def _overview(group_ids, ranks, enrolled, by_wave):
+    """{group id: foyers enrolled, still active, relevés sent per wave}: the pilot's own
+    view of the défi (the pilot sees every relevé), never published, so not suppressed."""
+    overview = {
+        group_id: {"enrolled": 0, "active": 0, "submitted": dict.fromkeys(ranks, 0)}
+        for group_id in group_ids
+    }
+    for _household, _accompanied, group_id, active in enrolled:
+        overview[group_id]["enrolled"] += 1
+        overview[group_id]["active"] += bool(active)
+    for rank, wave in by_wave.items():
+        for group_id in wave.groups:
+            overview[group_id]["submitted"][rank] += 1
+    return overview
 
 
 class _WaveValues:
@@ -344,8 +367,8 @@ class _Builder:
 
     def add_retention(self, enrolled):
         """Per scope and subgroup: foyers enrolled and with a relevé sent at each wave."""
-        side = {household: bool(flag) for household, flag, _group in enrolled}
-        group_of = {household: group for household, _flag, group in enrolled}
+        side = {household: bool(flag) for household, flag, _group, _active in enrolled}
+        group_of = {household: group for household, _flag, group, _active in enrolled}
         sent = {
             rank: {h for h in self.by_wave[rank].households if h in side} for rank in self.ranks
         }
