@@ -537,16 +537,19 @@ def test_home_shows_sections_and_own_figures_beside_the_group(foyer, client):
     html = page_text(client.get("/collecte/"))
     assert "Continuer mon relevé" in html
     assert "Tout est rempli" in html
-    # The end wave: nobody in the group has sent it yet, so no group figure; once this foyer
-    # has sent it, one relevé is not enough to show one.
-    assert "groupe : —" in html
+    # The end wave is open: the group's figures are published when it closes (two views a
+    # day apart would otherwise tell the one relevé sent in between).
+    assert "groupe : publié à la clôture de la collecte" in html
     page = client.get("/collecte/3/envoi").get_data(as_text=True)
     submission = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]+)"', page)
-    assert (
-        client.post("/collecte/3/envoi", data={"submission_id": submission.group(1)}).status_code
-        == 303
-    )
+    sent = client.post("/collecte/3/envoi", data={"submission_id": submission.group(1)})
+    assert sent.status_code == 303
     assert entry_of(demo_code("EST-01")).status == "submitted"
+    assert "groupe : publié à la clôture de la collecte" in page_text(client.get("/collecte/"))
+    # Closed: one relevé is not enough to show a figure.
+    end = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    end.manual_state = "closed"
+    db.session.commit()
     html = page_text(client.get("/collecte/"))
     assert "groupe : pas assez de relevés" in html
 

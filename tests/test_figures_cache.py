@@ -6,6 +6,7 @@ transaction, a draft being typed does not.
 """
 
 import re
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -54,7 +55,9 @@ def test_a_page_reads_the_figures_computed_before(demo, auth, client, app):
     assert again < first - 3, (first, again)
 
 
-def test_a_sent_relevé_changes_the_figures_at_once_a_draft_does_not(demo, auth, client):
+def test_a_sent_relevé_changes_the_figures_at_once_a_draft_does_not(
+    demo, auth, client, monkeypatch
+):
     est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
     assert auth.login("animateur-est").status_code == 303
     before = client.get(f"/groupe/{est.id}/progres").get_data(as_text=True)
@@ -68,11 +71,18 @@ def test_a_sent_relevé_changes_the_figures_at_once_a_draft_does_not(demo, auth,
         send(client)
     assert version() > start
     assert auth.login("animateur-est").status_code == 303
+    during = client.get(f"/groupe/{est.id}/progres").get_data(as_text=True)
+    # The wave is open: its figures wait for its close, its count of relevés sent does not.
+    assert re.search(r"3 — fin</th><td>Tous</td>\s*<td>(\d+)</td>", during) is None
+    assert "publié à la clôture de la collecte" in during
+    # It closes by its date, with no write: the figures are published at once.
+    end = next(wave for wave in est.challenge.waves if wave.rank == 3)
+    monkeypatch.setattr("defi.figures.today", lambda: end.closes_on + timedelta(days=1))
+    monkeypatch.setattr("defi.figures.tables.today", lambda: end.closes_on + timedelta(days=1))
     after = client.get(f"/groupe/{est.id}/progres").get_data(as_text=True)
-    # Three relevés of the end wave: the group's first indicator counts them.
     found = re.search(r"3 — fin</th><td>Tous</td>\s*<td>(\d+)</td>", after)
     assert found is not None and found.group(1) == "3"
-    assert re.search(r"3 — fin</th><td>Tous</td>\s*<td>(\d+)</td>", before).group(1) == "0"
+    assert re.search(r"3 — fin</th><td>Tous</td>\s*<td>(\d+)</td>", before) is None
     from defi.figures import publication
 
     assert publication(est.challenge).tables[est.id]["recettes"][3]["tous"].n == 3

@@ -310,7 +310,8 @@ def test_an_import_attaches_its_accompanied_foyers_to_a_structure_that_exists(de
         import_entries(releves(3), "Défi 2016")  # H-00000 is said accompanied
     db.session.rollback()
     assert refused.value.message == (
-        "Le fichier inscrit 1 nouveau foyer accompagné : choisissez la structure qui l'accompagne."
+        "Ligne 2 : le foyer H-00000 est nouveau et accompagné : choisissez la structure qui "
+        "accompagne les nouveaux foyers accompagnés du fichier."
     )
     assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == structures_before
     mjep = structure("MJEP d'Isbergues")

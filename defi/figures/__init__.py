@@ -19,15 +19,19 @@ from defi.extensions import db
 from defi.figures import cache
 from defi.figures.disclosure import FEW
 from defi.figures.disclosure import PROTECT
+from defi.figures.tables import OPEN
 from defi.figures.tables import ZERO_START
 from defi.figures.tables import Publication
+from defi.figures.tables import open_ranks
 from defi.figures.tables import publish
+from defi.formatting import today
 
 # Why a figure is not shown, in the words of the pages and the report.
 REASONS = {
     FEW: _l("pas assez de relevés"),
     PROTECT: _l("masqué pour protéger d'autres chiffres"),
     ZERO_START: _l("valeur de départ nulle"),
+    OPEN: _l("publié à la clôture de la collecte"),
 }
 
 
@@ -45,10 +49,12 @@ def publication(challenge, k: int | None = None) -> Publication:
     version = cache.current_version(session)
     if version is None:
         return publish(challenge, k)
+    # A wave that closes by its date changes what is published without any write.
+    key = (challenge.id, k, open_ranks(challenge, today()))
     kept = current_app.extensions.setdefault("defi_figures", {})
-    found = kept.get((challenge.id, k))
+    found = kept.get(key)
     if found is not None and found[0] == version:
         return found[1]
     published = publish(challenge, k)
-    kept[(challenge.id, k)] = (version, published)
+    kept[key] = (version, published)
     return published

@@ -73,22 +73,25 @@ class Decision:
     eliminations: int = 0
 
 
-def decide(items: Iterable[Item], k: int, weights: Mapping | None = None) -> Decision:
+def decide(
+    items: Iterable[Item], k: int, weights: Mapping | None = None, withheld: Mapping | None = None
+) -> Decision:
     """Hide the figures resting on 1 to K-1 foyers, then enough others that no sum or
     difference of the shown ones rests on 1 to K-1 foyers.
 
-    `weights` gives the number of foyers of each class named in the items (1 when absent).
+    `weights` gives the number of foyers of each class named in the items (1 when absent);
+    `withheld` the figures not published for another reason ({figure: reason}).
     """
     weights = weights or {}
     by_variable = defaultdict(list)
     for item in items:
         by_variable[item.variable].append(item)
-    decision = Decision(variables=len(by_variable))
+    decision = Decision(hidden=dict(withheld or {}), variables=len(by_variable))
     for item_list in by_variable.values():
         for item in item_list:
             if 0 < sum(weights.get(unit, 1) for unit in item.foyers) < k:
                 for figure in item.figures:
-                    decision.hidden[figure] = FEW
+                    decision.hidden.setdefault(figure, FEW)
     # A figure hidden in one variable hides in all: repeat until the variables agree.
     memo = {}
     changed = True

@@ -25,6 +25,7 @@ from defi.figures.indicators import is_ratio
 from defi.figures.indicators import parts_of
 from defi.figures.indicators import value_columns
 from defi.figures.sums import sums_for
+from defi.formatting import today
 from defi.models import Accompaniment
 from defi.models import Choice
 from defi.models import Entry
@@ -36,6 +37,9 @@ SUBGROUPS = ("tous", "accompagnes", "non_accompagnes")
 # The scope of all groups together; a group's scope is its id.
 ALL = 0
 ZERO_START = "zero_start"
+# A wave's figures are published when it closes: while foyers send their relevés one by one,
+# two views of the same figure a day apart would tell the one relevé sent in between.
+OPEN = "open"
 
 
 @dataclass
@@ -131,7 +135,12 @@ def enrolled_rows(challenge):
     ).all()
 
 
-def publish(challenge, k) -> Publication:
+def open_ranks(challenge, day) -> frozenset:
+    """The ranks of the défi's waves open on that day (their figures are withheld)."""
+    return frozenset(wave.rank for wave in challenge.waves if wave.is_open(day))
+
+
+def publish(challenge, k, day=None) -> Publication:
     """The défi's tables and retention, every figure through one disclosure decision."""
     rows = submitted_rows(challenge.id)
     return build(
@@ -142,14 +151,16 @@ def publish(challenge, k) -> Publication:
         sums=sums_for(submitted(challenge.id)) if rows else {},
         enrolled=enrolled_rows(challenge),
         k=k,
+        withheld_ranks=open_ranks(challenge, day or today()),
     )
 
 
-def build(ranks, group_ids, choices, rows, sums, enrolled, k) -> Publication:
+def build(ranks, group_ids, choices, rows, sums, enrolled, k, withheld_ranks=()) -> Publication:
     """`publish` once the relevés are read: no database here.
 
     `rows` are `submitted_rows`, `sums` their EntrySums by entry id, `enrolled` the
-    `enrolled_rows` (household id, accompanied, group id, active).
+    `enrolled_rows` (household id, accompanied, group id, active). The figures of the waves
+    `withheld_ranks` (open ones) are not published, their counts of relevés sent are.
     """
     pairs = [(question, choice) for question, choice, *_rest in choices]
     keys = indicator_keys(pairs)
@@ -171,7 +182,15 @@ def build(ranks, group_ids, choices, rows, sums, enrolled, k) -> Publication:
             raw[scope][key] = {rank: {} for rank in ranks}
         builder.add_indicator(key, raw)
     retention = builder.add_retention(enrolled)
-    decision = decide(builder.items, k, builder.weights)
+    withheld = {
+        (kind, key, scope, rank, subgroup): OPEN
+        for kind in ("v", "c")
+        for key in keys
+        for scope in scopes
+        for rank in withheld_ranks
+        for subgroup in SUBGROUPS
+    }
+    decision = decide(builder.items, k, builder.weights, withheld)
     return Publication(
         tables=_apply(raw, decision.hidden),
         retention=_apply_retention(retention, decision.hidden),

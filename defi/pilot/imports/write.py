@@ -11,7 +11,6 @@ import psycopg
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy.orm.exc import StaleDataError
 
 from defi.extensions import db
@@ -237,15 +236,14 @@ def accompany_households(challenge, group_ids, households, created, rows, struct
     if not waiting:
         return
     if structure_id is None or db.session.get(Structure, structure_id) is None:
-        count = sum(len(ids) for ids in waiting.values())
-        raise ImportRejected(
-            ngettext(
-                "Le fichier inscrit %(num)d nouveau foyer accompagné : choisissez la structure "
-                "qui l'accompagne.",
-                "Le fichier inscrit %(num)d nouveaux foyers accompagnés : choisissez la "
-                "structure qui les accompagne.",
-                count,
-            )
+        first = next(row for row in rows if row.accompanied and row.code in created)
+        raise rejected(
+            first.line,
+            _(
+                "le foyer %(code)s est nouveau et accompagné : choisissez la structure qui "
+                "accompagne les nouveaux foyers accompagnés du fichier."
+            ),
+            code=first.code,
         )
     used = defaultdict(set)
     for _household_id, group_id, label in existing:
