@@ -190,7 +190,7 @@ def import_entries_command(path, challenge_name, structure_name):
         raise click.ClickException(rejected.message) from None
     db.session.commit()
     click.echo(
-        f"{counts['created']} relevé(s) created, {counts['updated']} updated, "
+        f"relevés: {counts['created']} created, {counts['updated']} updated, "
         f"{counts['unchanged']} unchanged."
     )
 
@@ -207,7 +207,7 @@ def purge_command():
     months = current_app.config["RETENTION_MONTHS"]
     count = purge_identities(today(), months)
     db.session.commit()
-    click.echo(f"{count} foyer(s) anonymised (défis ended more than {months} months ago).")
+    click.echo(f"foyers anonymised: {count} (défis ended more than {months} months ago).")
 
 
 @click.command("backup")

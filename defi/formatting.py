@@ -94,6 +94,23 @@ def navigation():
     return {"nav_links": links, "today": today()}
 
 
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """The singular or the plural by French rules (0 and 1 are singular), `%(num)d` filled.
+
+    The interface is French and its strings are their own message ids: no catalogue holds
+    them, and gettext's fallback would take English rules ("0 foyers").
+    """
+    variables.setdefault("num", num)
+    return _(singular if abs(num) <= 1 else plural, **variables)
+
+
+def _template_ngettext(singular: str, plural: str, num: int) -> str:
+    """The same for templates, unformatted: Jinja's newstyle gettext fills `%(num)d` itself."""
+    from flask_babel import get_translations
+
+    return get_translations().ugettext(singular if abs(num) <= 1 else plural)
+
+
 def hidden_reason(reason):
     """Why a figure is not shown, in French (figures.REASONS)."""
     from defi.figures import REASONS
@@ -102,6 +119,11 @@ def hidden_reason(reason):
 
 
 def init_app(app):
+    from flask_babel import get_translations
+
+    app.jinja_env.install_gettext_callables(
+        lambda string: get_translations().ugettext(string), _template_ngettext, newstyle=True
+    )
     app.context_processor(navigation)
     app.add_template_filter(money)
     app.add_template_filter(hidden_reason)

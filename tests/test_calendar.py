@@ -29,6 +29,11 @@ SHARED = "Visite de la Chèvrerie de la Lys"
 ACCOMPANIED_EST = (demo_code("EST-05"), demo_code("EST-12"), demo_code("EST-18"))
 
 
+def present(count):
+    """ "foyer présent" or "foyers présents", as French counts them (0 and 1 are singular)."""
+    return "foyers présents" if count > 1 else "foyer présent"
+
+
 def group(prefix):
     return db.session.scalar(sa.select(Group).where(Group.code_prefix == prefix))
 
@@ -223,14 +228,14 @@ def test_tick_and_untick_a_foyer_at_once_with_htmx(facilitator, client):
     html = page_text(response)
     assert "<html" not in html
     assert 'id="present-count"' in html
-    assert "<strong>1</strong> foyer(s) présent(s) · enregistré" in html
+    assert "<strong>1</strong> foyer présent · enregistré" in html
     ticked = attendance_of(target, foyer)
     assert ticked is not None
     assert ticked.recorded_by_id == user("animateur-est").id
     assert attendance_of(target, other) is None
     response = client.post(url, data={"foyer": key, "present": [other_key]}, headers=HTMX)
     assert response.status_code == 200
-    assert "<strong>0</strong> foyer(s) présent(s)" in page_text(response)
+    assert "<strong>0</strong> foyer présent" in page_text(response)
     assert attendance_of(target, foyer) is None
 
 
@@ -290,8 +295,8 @@ def test_the_sheet_saves_every_box_without_javascript(facilitator, client):
     assert present == {demo_code("EST-01"), demo_code("EST-04")}
     assert accompanied_count(target, facilitator) == 1
     html = page_text(client.get(url))
-    assert "Présences enregistrées : 3 foyer(s)." in html
-    assert "<strong>3</strong> foyer(s) présent(s)" in html
+    assert "Présences enregistrées : 3 foyers." in html
+    assert "<strong>3</strong> foyers présents" in html
     assert html.count("checked") == 2
     # More accompanied foyers than the group has is refused, in French, nothing written.
     refused = client.post(url, data={"present": ticked, "accompanied": "9"})
@@ -352,7 +357,7 @@ def test_a_shared_event_shows_and_counts_only_the_groups_foyers(facilitator, cli
     assert ouest_present > 0
     est_present += accompanied_count(shared, facilitator)
     html = page_text(client.get(f"/calendrier/groupe/{facilitator.id}/{shared.id}/presences"))
-    assert f"<strong>{est_present}</strong> foyer(s) présent(s)" in html
+    assert f"<strong>{est_present}</strong> {present(est_present)}" in html
     assert household(demo_code("OUEST-01")).display_name not in html
 
 
@@ -369,7 +374,7 @@ def test_attendance_figures_per_event_and_per_foyer(facilitator, client):
     counts[EST_ONLY] += accompanied_count(event(EST_ONLY), facilitator)
     html = page_text(client.get(f"/calendrier/groupe/{facilitator.id}"))
     card = html.split(EST_ONLY, 1)[1].split("</article>", 1)[0]
-    assert f"<strong>{counts[EST_ONLY]}</strong> foyer(s) présent(s)" in card
+    assert f"<strong>{counts[EST_ONLY]}</strong> {present(counts[EST_ONLY])}" in card
     # Per foyer: the Est group had 6 events, all past, none cancelled.
     first = household(demo_code("EST-01"))
     came = db.session.scalar(
@@ -389,7 +394,7 @@ def test_attendance_figures_per_event_and_per_foyer(facilitator, client):
             event_groups.c.group_id == facilitator.id
         )
     )
-    assert f"<strong>{total}</strong> présence(s) en tout." in summary
+    assert f"<strong>{total}</strong> présence{'s' if total > 1 else ''} en tout." in summary
     for code in ACCOMPANIED_EST:
         assert label_of(code) not in summary
 

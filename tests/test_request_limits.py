@@ -144,7 +144,7 @@ def test_the_import_takes_a_file_larger_than_a_form(app, demo, client, auth):
         "/pilote/import", data=body, content_type=f"multipart/form-data; boundary={boundary}"
     )
     assert answer.status_code == 303
-    assert "9000 relevé(s) créé(s)" in page_text(client.get("/pilote/import"))
+    assert "9000 relevés créés" in page_text(client.get("/pilote/import"))
 
 
 def test_a_worker_runs_at_most_its_limit_of_requests_at_once(app, monkeypatch):

@@ -125,7 +125,7 @@ def test_purge_removes_identities_of_old_défis_and_keeps_measurements(demo, app
     runner = app.test_cli_runner()
     result = runner.invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert "40 foyer(s) anonymised" in result.output
+    assert "foyers anonymised: 40" in result.output
     db.session.expire_all()
     for target in db.session.scalars(sa.select(Household)):
         assert target.display_name == target.code
@@ -140,12 +140,12 @@ def test_purge_removes_identities_of_old_défis_and_keeps_measurements(demo, app
     # Staff accounts stay; a second run changes nothing.
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 5
     again = runner.invoke(args=["purge"])
-    assert "0 foyer(s) anonymised" in again.output
+    assert "foyers anonymised: 0" in again.output
 
 
 def test_purge_leaves_a_running_défi_alone(demo, app):
     result = app.test_cli_runner().invoke(args=["purge"])
-    assert "0 foyer(s) anonymised" in result.output
+    assert "foyers anonymised: 0" in result.output
     assert household(demo_code("EST-01")).display_name != demo_code("EST-01")
 
 

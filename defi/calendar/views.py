@@ -25,6 +25,7 @@ from defi.calendar.forms import EventForm
 from defi.calendar.forms import MarkForm
 from defi.extensions import db
 from defi.extensions import limiter
+from defi.formatting import ngettext
 from defi.forms import ConfirmForm
 from defi.groups.services import get_group_or_404
 from defi.htmx import is_htmx
@@ -182,7 +183,14 @@ def attendance(group_id, event_id):
             group, event, form.present.data or [], current_user, form.accompanied.data or 0
         )
         db.session.commit()
-        flash(_("Présences enregistrées : %(count)d foyer(s).", count=count), "success")
+        flash(
+            ngettext(
+                "Présences enregistrées : %(num)d foyer.",
+                "Présences enregistrées : %(num)d foyers.",
+                count,
+            ),
+            "success",
+        )
         return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
     return render_sheet(group, event, form=form)
 

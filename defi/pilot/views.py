@@ -11,7 +11,6 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -29,6 +28,7 @@ from defi.figures.files import to_csv
 from defi.figures.files import to_xlsx
 from defi.figures.indicators import indicator_labels
 from defi.figures.tables import ALL
+from defi.formatting import ngettext
 from defi.formatting import today
 from defi.forms import ConfirmForm
 from defi.households import get_or_create_structure
@@ -263,9 +263,10 @@ def import_entries():
 
 def import_summary(counts) -> str:
     return _(
-        "Import terminé : %(created)d relevé(s) créé(s), %(updated)d mis à jour, "
-        "%(unchanged)d inchangé(s).",
-        **counts,
+        "Import terminé : %(created)s, %(updated)s, %(unchanged)s.",
+        created=ngettext("%(num)d relevé créé", "%(num)d relevés créés", counts["created"]),
+        updated=ngettext("%(num)d mis à jour", "%(num)d mis à jour", counts["updated"]),
+        unchanged=ngettext("%(num)d inchangé", "%(num)d inchangés", counts["unchanged"]),
     )
 
 

@@ -25,9 +25,9 @@ def test_facilitator_finds_who_has_not_filled_the_wave(
     ).to_be_visible()
     # The end wave is open and nobody has sent it: 16 active foyers, 2 of them accompanied.
     expect(
-        page.get_by_text("16 foyer(s) actif(s) n'ont pas encore envoyé leur relevé.")
+        page.get_by_text("16 foyers actifs n'ont pas encore envoyé leur relevé.")
     ).to_be_visible()
-    expect(page.get_by_text("Et 2 foyer(s) accompagné(s)")).to_be_visible()
+    expect(page.get_by_text("Et 2 foyers accompagnés")).to_be_visible()
     contacts = page.locator("#contacts")
     expect(contacts).to_be_visible()
     assert "06 " in contacts.input_value()

@@ -462,7 +462,7 @@ def update_entries(values):
     )
     matched = execute_many(statement, values)
     if matched != len(values):
-        raise StaleDataError(f"{len(values) - matched} relevé(s) changed meanwhile")
+        raise StaleDataError(f"relevés changed meanwhile: {len(values) - matched}")
 
 
 def create_entries(created, wave_ids):
