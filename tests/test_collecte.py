@@ -135,6 +135,49 @@ def test_meals_helper_and_direct_cost(foyer, client):
     assert "2,45 €" in normalise(page_text(client.get("/collecte/3/repas")))
 
 
+def test_the_meals_page_proposes_persons_and_repas_convives(foyer, client):
+    household = db.session.scalar(sa.select(Household).where(Household.code == demo_code("EST-01")))
+    page = client.get("/collecte/3/repas")
+    assert page.status_code == 200
+    assert re.search(rf'name="persons"[^>]*value="{household.persons}"', page.get_data(True))
+    typed = client.post(
+        "/collecte/3/repas",
+        data={"persons": "3", "period_days": "14", "meals_per_day": "2", "meal_covers": ""},
+        headers=HTMX,
+    )
+    assert typed.status_code == 200
+    assert entry_of(demo_code("EST-01")).meal_covers is None
+    # Opened again: 14 days × 2 meals × 3 persons proposed, to keep or change.
+    again = client.get("/collecte/3/repas").get_data(as_text=True)
+    assert re.search(r'name="meal_covers"[^>]*value="84"', again)
+
+
+def test_switching_to_a_direct_cost_and_back_keeps_the_meals(foyer, client):
+    # Once, the meals' fields, absent from the page in the direct mode, were saved as empty.
+    assert fill_meals(client, meals_per_day="2", meal_covers="84").status_code == 200
+    direct = client.post(
+        "/collecte/3/repas",
+        data={"persons": "4", "period_days": "14", "cost_mode": "direct", "direct_cost": "2,45"},
+        headers=HTMX,
+    )
+    assert direct.status_code == 200
+    entry = entry_of(demo_code("EST-01"))
+    assert (entry.cost_mode, entry.direct_cost_cents) == ("direct", 245)
+    assert (entry.meals_per_day, entry.meal_covers) == (2, 84)
+    back = client.post(
+        "/collecte/3/repas",
+        data={"persons": "4", "period_days": "14", "cost_mode": "purchases"},
+        headers=HTMX,
+    )
+    assert back.status_code == 200
+    db.session.expire_all()
+    entry = entry_of(demo_code("EST-01"))
+    assert (entry.cost_mode, entry.meals_per_day, entry.meal_covers) == ("purchases", 2, 84)
+    assert entry.direct_cost_cents == 245  # kept for a switch back to the direct cost
+    html = back.get_data(as_text=True)
+    assert 'value="84"' in html and 'value="2"' in html
+
+
 def test_autosave_keeps_valid_fields_and_refuses_the_rest(foyer, client):
     response = fill_meals(client, persons="400", period_days="10")
     assert response.status_code == 200

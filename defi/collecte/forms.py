@@ -108,19 +108,39 @@ class MealsForm(VersionedForm):
             raise ValidationError(_l("C'est beaucoup pour la période : vérifiez ce nombre."))
 
     def valid_values(self) -> dict:
-        """{field: value} of what was typed right: the rest is kept as it was (autosave).
+        """{field: value} of what was sent and typed right: the rest is kept as it was.
 
         The cost's mode only when it is one of the modes a foyer chooses ("totals" is a paper
         sheet's, from an import).
         """
+        # A field the page did not send keeps its value: the other mode's fields are not on
+        # the page, and switching modes must not erase them.
         values = {
             name: getattr(self, name).data
             for name in ("persons", "period_days", "meals_per_day", "meal_covers", "direct_cost")
-            if not getattr(self, name).errors
+            if getattr(self, name).raw_data and not getattr(self, name).errors
         }
         if self.cost_mode.data in ("purchases", "direct"):
             values["cost_mode"] = self.cost_mode.data
         return values
+
+    def propose(self, persons: int):
+        """Fill what the foyer has not typed yet: its persons from its size, and the
+        repas-convives from days × meals a day × persons (it can change both)."""
+        if self.persons.data is None:
+            self.persons.data = persons
+        typed = (self.persons.data, self.period_days.data, self.meals_per_day.data)
+        if self.meal_covers.data is None and all(typed):
+            self.meal_covers.data = typed[0] * typed[1] * typed[2]
+
+    def show_saved(self, entry):
+        """Fill the fields the page did not send with what the relevé holds (a mode's fields
+        appear again when the foyer switches back to it)."""
+        for name in ("persons", "period_days", "meals_per_day", "meal_covers", "direct_cost"):
+            field = getattr(self, name)
+            if not field.raw_data:
+                field.data = getattr(entry, name)
+        self.version.data = str(entry.version)
 
 
 class PurchaseForm(VersionedForm):

@@ -207,6 +207,13 @@ def meals_form_for(entry):
     return MealsForm(formdata=None) if entry is None else MealsForm(formdata=None, obj=entry)
 
 
+def proposed_meals_form(entry, household):
+    """The relevé's meals as saved, with the persons and repas-convives proposed if empty."""
+    form = meals_form_for(entry)
+    form.propose(household.persons)
+    return form
+
+
 def one_sums(entry):
     """The EntrySums of one relevé (None before its first write)."""
     if entry is None:
@@ -231,7 +238,7 @@ def render_meals(
         "collecte/meals.html",
         "section",
         releve=releve,
-        form=meals_form or meals_form_for(entry),
+        form=meals_form or proposed_meals_form(entry, releve.household),
         purchase_form=purchase_form or PurchaseForm(formdata=None, bought_on=today()),
         purchases=entry.purchases if entry else [],
         values=values,
@@ -265,7 +272,7 @@ def meals(household_id, rank):
         form.version.data = str(releve.entry.version)
         return render_meals(releve, meals_form=form, status=409, conflicts=conflicts)
     db.session.commit()
-    form.version.data = str(entry.version)
+    form.show_saved(entry)
     if is_htmx() or form.errors:
         return render_meals(releve, meals_form=form, saved=saved_at())
     return done(releve, "collecte.meals", _("Enregistré."))
