@@ -135,6 +135,27 @@ def test_meals_helper_and_direct_cost(foyer, client):
     assert "2,45 €" in normalise(page_text(client.get("/collecte/3/repas")))
 
 
+def test_receipts_and_weighings_are_listed_by_date(foyer, client):
+    for day, total in (
+        ("2026-11-20", "30"),
+        ("2026-11-02", "10"),
+        ("", "40"),
+        ("2026-11-10", "20"),
+    ):
+        added = client.post(
+            "/collecte/3/achats",
+            data={"bought_on": day, "place_type": "marche", "total": total},
+            headers=HTMX,
+        )
+        assert added.status_code == 200
+    db.session.expire_all()
+    totals = [purchase.total_cents for purchase in entry_of(demo_code("EST-01")).purchases]
+    assert totals == [1000, 2000, 3000, 4000]  # by date, the undated one last
+    html = client.get("/collecte/3/repas").get_data(as_text=True)
+    shown = [html.index(amount) for amount in ("10,00", "20,00", "30,00", "40,00")]
+    assert shown == sorted(shown)
+
+
 def test_the_meals_page_proposes_persons_and_repas_convives(foyer, client):
     household = db.session.scalar(sa.select(Household).where(Household.code == demo_code("EST-01")))
     page = client.get("/collecte/3/repas")

@@ -112,7 +112,7 @@ def status(group_id, household_id):
     if ConfirmForm().validate_on_submit():
         if target.is_active:
             withdraw(target, today())
-            flash(_("%(name)s est retiré du défi.", name=target.display_name), "success")
+            flash(_("%(name)s : retrait du défi enregistré.", name=target.display_name), "success")
         else:
             reactivate(target)
             flash(_("%(name)s est de nouveau actif.", name=target.display_name), "success")

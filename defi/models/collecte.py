@@ -133,10 +133,15 @@ class Entry(Versioned, db.Model):
     household: so.Mapped[Household] = so.relationship()
     wave: so.Mapped[Wave] = so.relationship()
     purchases: so.Mapped[list["Purchase"]] = so.relationship(
-        back_populates="entry", cascade="all, delete-orphan", order_by="Purchase.id"
+        back_populates="entry",
+        cascade="all, delete-orphan",
+        # By date, undated ones last (the same on SQLite and PostgreSQL), then as typed.
+        order_by=lambda: (Purchase.bought_on.is_(None), Purchase.bought_on, Purchase.id),
     )
     weighings: so.Mapped[list["Weighing"]] = so.relationship(
-        back_populates="entry", cascade="all, delete-orphan", order_by="Weighing.id"
+        back_populates="entry",
+        cascade="all, delete-orphan",
+        order_by=lambda: (Weighing.weighed_on.is_(None), Weighing.weighed_on, Weighing.id),
     )
     recipes: so.Mapped[list["Recipe"]] = so.relationship(
         back_populates="entry", cascade="all, delete-orphan", order_by="Recipe.id"
