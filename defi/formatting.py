@@ -111,6 +111,28 @@ def _template_ngettext(singular: str, plural: str, num: int) -> str:
     return get_translations().ugettext(singular if abs(num) <= 1 else plural)
 
 
+def change_field(field: str) -> str:
+    """A line of a relevé's history in words: "repas-convives", "recette : titre (import)"."""
+    from defi.models.collecte import FIELD_LABELS
+
+    name, imported = field.removesuffix(" (import)"), field.endswith(" (import)")
+    label, _sep, column = name.rpartition(" : ")
+    words = str(FIELD_LABELS.get(column, column))
+    words = f"{label} : {words}" if label else words
+    return f"{words} {_('(import)')}" if imported else words
+
+
+def change_value(value: str) -> str:
+    """A value of a relevé's history in words: "envoyé", "2,45", "avec les tickets"."""
+    from defi.models.collecte import VALUE_LABELS
+
+    if value in VALUE_LABELS:
+        return str(VALUE_LABELS[value])
+    if value.replace(".", "", 1).isdigit() and "." in value:
+        return value.replace(".", ",")
+    return value
+
+
 def hidden_reason(reason):
     """Why a figure is not shown, in French (figures.REASONS)."""
     from defi.figures import REASONS
@@ -127,6 +149,8 @@ def init_app(app):
     app.context_processor(navigation)
     app.add_template_filter(money)
     app.add_template_filter(hidden_reason)
+    app.add_template_filter(change_field)
+    app.add_template_filter(change_value)
     app.add_template_filter(euros)
     app.add_template_filter(decimal)
     app.add_template_filter(percent)

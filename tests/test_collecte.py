@@ -135,6 +135,25 @@ def test_meals_helper_and_direct_cost(foyer, client):
     assert "2,45 €" in normalise(page_text(client.get("/collecte/3/repas")))
 
 
+def test_the_history_reads_in_words(foyer, client):
+    assert fill_meals(client, cost_mode="direct", direct_cost="2,45").status_code == 200
+    added = client.post(
+        "/collecte/3/achats",
+        data={"bought_on": "2026-11-20", "place_type": "marche", "total": "12,5"},
+        headers=HTMX,
+    )
+    assert added.status_code == 200
+    page = client.get("/collecte/3/envoi")
+    assert page.status_code == 200
+    html = page_text(page)
+    history = html[html.index("Historique des modifications") :]
+    for words in ("repas-convives", "coût donné directement", "2,45",
+                  "12,50 € — Marché, le 20/11/2026 (dont bio 0,00 €, local 0,00 €)"):  # fmt: skip
+        assert words in history, words
+    for code in ("meal_covers", "direct_cost", "cost_mode", "marche "):
+        assert code not in history, code
+
+
 def test_receipts_and_weighings_are_listed_by_date(foyer, client):
     for day, total in (
         ("2026-11-20", "30"),
@@ -522,7 +541,9 @@ def test_history_records_who_changed_what(foyer, client):
         .order_by(EntryChange.id.desc())
     )
     assert (change.old_value, change.new_value, change.assisted) == ("20", "24", False)
-    assert "meal_covers" in page_text(client.get("/collecte/3/envoi"))
+    page = client.get("/collecte/3/envoi")
+    assert page.status_code == 200
+    assert "<td>repas-convives</td><td>20</td><td>24</td>" in page_text(page)
 
 
 # Assisted entry

@@ -28,6 +28,8 @@ from defi.models import Question
 from defi.models import Wave
 from defi.models import Weighing
 from defi.models.base import utcnow
+from defi.models.collecte import CATEGORY_LABELS
+from defi.models.collecte import PLACE_LABELS
 from defi.producers import dedup_key
 
 
@@ -181,10 +183,17 @@ def update_purchase(purchase: Purchase, form):
 
 
 def describe_purchase(purchase: Purchase) -> str:
+    """A receipt in words, for the relevé's history: "12,50 € — Marché, le 20/11/2026 (…)"."""
+    place = PLACE_LABELS.get(purchase.place_type, purchase.place_type)
+    day = f", le {purchase.bought_on:%d/%m/%Y}" if purchase.bought_on else ""
     return (
-        f"{purchase.bought_on or ''} {purchase.place_type} {purchase.total} € "
-        f"(bio {purchase.organic}, local {purchase.local})"
+        f"{_money(purchase.total)} — {place}{day} "
+        f"(dont bio {_money(purchase.organic)}, local {_money(purchase.local)})"
     )
+
+
+def _money(amount) -> str:
+    return f"{amount:.2f} €".replace(".", ",")
 
 
 def delete_row(entry: Entry, row, label: str):
@@ -197,7 +206,9 @@ def describe(row) -> str:
     if isinstance(row, Purchase):
         return describe_purchase(row)
     if isinstance(row, Weighing):
-        return f"{row.weighed_on or ''} {row.grams} g {row.category}"
+        category = CATEGORY_LABELS.get(row.category, row.category)
+        day = f", le {row.weighed_on:%d/%m/%Y}" if row.weighed_on else ""
+        return f"{row.kg:.3f} kg".replace(".", ",") + f" — {category}{day}"
     return getattr(row, "title", None) or getattr(row, "name", "")
 
 

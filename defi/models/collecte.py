@@ -35,6 +35,40 @@ PLACE_TYPES = (
 WEIGHING_CATEGORIES = ("evitable", "epluchures", "non_evitable")
 RECIPE_PURPOSES = ("restes", "conserver")
 
+# The words of a relevé's history: what each stored field name and value means.
+FIELD_LABELS = {
+    "persons": _l("personnes"),
+    "period_days": _l("jours de la période"),
+    "meals_per_day": _l("repas par jour"),
+    "meal_covers": _l("repas-convives"),
+    "cost_mode": _l("façon de compter le coût"),
+    "direct_cost": _l("coût par repas et par personne (€)"),
+    "direct_cost_cents": _l("coût par repas et par personne (centimes)"),
+    "spend_total_cents": _l("dépenses (centimes)"),
+    "spend_organic_cents": _l("dont bio (centimes)"),
+    "spend_local_cents": _l("dont local (centimes)"),
+    "declared_waste_grams": _l("gaspillage (grammes)"),
+    "declared_recipes": _l("recettes"),
+    "declared_producers": _l("producteurs"),
+    "title": _l("titre"),
+    "purpose": _l("pour quoi faire"),
+    "steps": _l("étapes"),
+    "ingredients": _l("ingrédients"),
+    "name": _l("nom"),
+    "kind": _l("type"),
+    "commune": _l("commune"),
+    "address": _l("adresse"),
+    "contact": _l("contact"),
+    "products": _l("produits"),
+}
+VALUE_LABELS = {
+    "purchases": _l("avec les tickets"),
+    "direct": _l("coût donné directement"),
+    "totals": _l("totaux d'une fiche papier"),
+    "draft": _l("brouillon"),
+    "submitted": _l("envoyé"),
+}
+
 # The French names of the places, categories and purposes, wherever they are shown.
 PLACE_LABELS = {
     "supermarche": _l("Supermarché"),
