@@ -100,3 +100,19 @@ def test_a_foyer_and_an_accompaniment_change_the_version(demo, auth, client):
     assert version() == start + 1
     enrol_accompanied(client, auth, est)
     assert version() == start + 2
+
+
+def test_a_missing_version_row_is_made_again_by_the_next_change(demo, auth, client):
+    from defi.models import FiguresVersion
+
+    db.session.execute(sa.delete(FiguresVersion))
+    db.session.commit()
+    assert version() is None  # pages compute the figures afresh meanwhile
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    assert auth.login("animateur-est").status_code == 303
+    response = client.post(
+        f"/groupe/{est.id}/inviter",
+        data={"display_name": "Famille Nouvelle", "adults": "1", "children": "0"},
+    )
+    assert response.status_code == 200
+    assert version() == 1

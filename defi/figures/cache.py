@@ -14,6 +14,8 @@ import itertools
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 
 from defi.models import Entry
 from defi.models import FiguresVersion
@@ -30,12 +32,20 @@ def current_version(session) -> int | None:
 
 
 def touch(session):
-    """Bump the version in the session's transaction (for writes the listeners do not see)."""
-    session.connection().execute(
-        sa.update(FiguresVersion.__table__)
-        .where(FiguresVersion.__table__.c.id == 1)
-        .values(version=FiguresVersion.__table__.c.version + 1)
+    """Bump the version in the session's transaction (for writes the listeners do not see).
+
+    The row is made again if it is missing (a database emptied by hand): a missing row would
+    leave every page computing the figures afresh, and a cache never told of a change.
+    """
+    table = FiguresVersion.__table__
+    connection = session.connection()
+    bumped = connection.execute(
+        sa.update(table).where(table.c.id == 1).values(version=table.c.version + 1)
     )
+    if bumped.rowcount == 0:
+        dialect = connection.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        connection.execute(insert(table).values(id=1, version=1).on_conflict_do_nothing())
     session.info[BUMPED] = True
 
 

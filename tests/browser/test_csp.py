@@ -69,7 +69,8 @@ def referent(page, base):
     # A foyer still taking part: one that withdrew reads its relevé only.
     page.locator("tr", has_text="actif").locator("a[href*='/collecte/foyer/']").first.click()
     expect(page).to_have_url(re.compile(r"/collecte/foyer/\d+/$"))
-    page.get_by_role("button", name="Commencer mon relevé").click()
+    # The referent fills the family's relevé: "le relevé", not "mon relevé".
+    page.get_by_role("button", name="Commencer le relevé").click()
     expect(page.get_by_text("saisie accompagnée pour")).to_be_visible()
     htmx_settled(page)
     days = page.locator("form[data-autosave]").get_by_label("Nombre de jours de la période")
