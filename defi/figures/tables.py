@@ -81,7 +81,6 @@ class Publication:
     retention: dict
     choices: list
     decision: Decision
-    overview: dict = field(default_factory=dict)
 
 
 def question_choices(challenge_id):
@@ -196,24 +195,7 @@ def build(ranks, group_ids, choices, rows, sums, enrolled, k, withheld_ranks=())
         retention=_apply_retention(retention, decision.hidden),
         choices=choices,
         decision=decision,
-        overview=_overview(group_ids, ranks, enrolled, by_wave),
     )
-
-
-def _overview(group_ids, ranks, enrolled, by_wave):
-    """{group id: foyers enrolled, still active, relevés sent per wave}: the pilot's own
-    view of the défi (the pilot sees every relevé), never published, so not suppressed."""
-    overview = {
-        group_id: {"enrolled": 0, "active": 0, "submitted": dict.fromkeys(ranks, 0)}
-        for group_id in group_ids
-    }
-    for _household, _accompanied, group_id, active in enrolled:
-        overview[group_id]["enrolled"] += 1
-        overview[group_id]["active"] += bool(active)
-    for rank, wave in by_wave.items():
-        for group_id in wave.groups:
-            overview[group_id]["submitted"][rank] += 1
-    return overview
 
 
 class _WaveValues:

@@ -7,20 +7,53 @@ import sqlalchemy.orm as so
 from flask import abort
 
 from defi.extensions import db
-from defi.figures import publication
 from defi.models import AuditEvent
+from defi.models import Entry
 from defi.models import Group
+from defi.models import Household
 from defi.models import Membership
 from defi.models import Structure
 from defi.models import User
+from defi.models import Wave
 from defi.pilot.imports.write import IMPORT_STRUCTURE
 
 
 def group_overview(challenge):
-    """Per group: foyers enrolled, still active, and submitted relevés per wave rank (read from
-    the défi's publication, computed once per version)."""
-    overview = publication(challenge).overview
-    return [{"group": group, **overview[group.id]} for group in challenge.groups]
+    """Per group: foyers enrolled, still active, and submitted relevés per wave rank."""
+    enrolled = dict(
+        db.session.execute(
+            sa.select(Household.group_id, sa.func.count(Household.id))
+            .where(Household.challenge_id == challenge.id)
+            .group_by(Household.group_id)
+        ).all()
+    )
+    active = dict(
+        db.session.execute(
+            sa.select(Household.group_id, sa.func.count(Household.id))
+            .where(Household.challenge_id == challenge.id, Household.status == "active")
+            .group_by(Household.group_id)
+        ).all()
+    )
+    submitted = {}
+    for group_id, rank, count in db.session.execute(
+        sa.select(Household.group_id, Wave.rank, sa.func.count(Entry.id))
+        .join(Entry, Entry.household_id == Household.id)
+        .join(Wave, Wave.id == Entry.wave_id)
+        .where(Household.challenge_id == challenge.id, Entry.status == "submitted")
+        .group_by(Household.group_id, Wave.rank)
+    ):
+        submitted[(group_id, rank)] = count
+    return [
+        {
+            "group": group,
+            "enrolled": enrolled.get(group.id, 0),
+            "active": active.get(group.id, 0),
+            "submitted": {
+                wave.rank: submitted.get((group.id, wave.rank), 0) for wave in challenge.waves
+            },
+        }
+        for group in challenge.groups
+    ]
 
 
 def staff():
