@@ -1,5 +1,7 @@
 """The group's recipe book and producer directory, shared by its foyers without authors."""
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from flask import request
 from flask_login import current_user
@@ -15,6 +17,36 @@ from defi.models import Household
 from defi.models import Producer
 from defi.models import Recipe
 from defi.models import Wave
+from defi.producers import fold
+
+# Ten cards a page keep the book and the directory short on a phone.
+PER_PAGE = 10
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which page of a list is shown: its number (from 1), how many pages, how many items."""
+
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def offset(self):
+        return (self.number - 1) * PER_PAGE
+
+
+def paging_of(total):
+    """The page asked for in `?page=`, within the list: a number past the end gives the last
+    page, anything else that is not a page number gives the first."""
+    pages = max(1, -(-total // PER_PAGE))
+    asked = request.args.get("page", type=int) or 1
+    return Paging(number=min(max(asked, 1), pages), pages=pages, total=total)
+
+
+def search_query():
+    """The typed search, without surrounding spaces nor control characters, 100 at most."""
+    return strip(request.args.get("q") or "")[:100]
 
 
 def group_entries(group_id):
@@ -27,27 +59,34 @@ def group_entries(group_id):
 
 @bp.route("/recettes")
 def recipe_book():
-    """Every recipe of the group, searchable; no author is shown."""
-    query = strip(request.args.get("q") or "")[:100]
+    """Every recipe of the group, searchable by title or ingredient, ten a page; no author."""
+    query = search_query()
     select = (
         sa.select(Recipe, Wave.rank)
         .join(Entry, Entry.id == Recipe.entry_id)
         .join(Wave, Wave.id == Entry.wave_id)
         .where(Recipe.entry_id.in_(group_entries(current_user.household.group_id)))
         .where(Recipe.title != "")
-        .order_by(Recipe.title, Recipe.id)
     )
     if query:
-        pattern = "%" + query.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        # autoescape: a typed "%" or "_" is looked for as such, not as a wildcard.
         select = select.where(
-            sa.or_(Recipe.title.ilike(pattern), Recipe.ingredients.ilike(pattern))
+            sa.or_(
+                Recipe.title.icontains(query, autoescape=True),
+                Recipe.ingredients.icontains(query, autoescape=True),
+            )
         )
-    recipes = db.session.execute(select).all()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery()))
+    paging = paging_of(total)
+    recipes = db.session.execute(
+        select.order_by(Recipe.title, Recipe.id).limit(PER_PAGE).offset(paging.offset)
+    ).all()
     return render(
         "collecte/recipe_book.html",
         "results",
         recipes=recipes,
         query=query,
+        paging=paging,
         purposes=PURPOSE_LABELS,
     )
 
@@ -68,9 +107,21 @@ def merge_producer(producers: dict, row, household_id):
     merged["foyers"].add(household_id)
 
 
+def producer_matches(producer, query):
+    """Whether the search is in the producer's name, commune or products, whatever the case
+    and the accents ("bethune" finds "Béthune")."""
+    text = " · ".join([producer["name"], producer["commune"], *producer["products"]])
+    folded = fold(query)
+    return query.casefold() in text.casefold() or bool(folded and folded in fold(text))
+
+
 @bp.route("/producteurs")
 def directory():
-    """The group's local producers, one line per producer (same name and commune)."""
+    """The group's local producers, one card per producer (same name and commune),
+    searchable by name, product or commune, filtered by kind, ten a page."""
+    query = search_query()
+    kind = request.args.get("kind") or ""
+    kind = kind if kind in PRODUCER_KIND_LABELS else ""
     rows = db.session.execute(
         sa.select(Producer, Entry.household_id)
         .join(Entry, Entry.id == Producer.entry_id)
@@ -81,5 +132,19 @@ def directory():
     producers = {}
     for row, household_id in rows:
         merge_producer(producers, row, household_id)
-    listing = sorted(producers.values(), key=lambda p: p["name"].lower())
-    return render("collecte/directory.html", None, producers=listing, kinds=PRODUCER_KIND_LABELS)
+    # Searched after merging: a producer is found by the products any foyer gave it.
+    listing = sorted(producers.values(), key=lambda p: (p["name"].lower(), p["commune"].lower()))
+    if kind:
+        listing = [p for p in listing if p["kind"] == kind]
+    if query:
+        listing = [p for p in listing if producer_matches(p, query)]
+    paging = paging_of(len(listing))
+    return render(
+        "collecte/directory.html",
+        "results",
+        producers=listing[paging.offset : paging.offset + PER_PAGE],
+        query=query,
+        kind=kind,
+        paging=paging,
+        kinds=PRODUCER_KIND_LABELS,
+    )
