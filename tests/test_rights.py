@@ -34,7 +34,7 @@ def household(code):
 def test_a_foyer_downloads_all_its_data(demo, auth, client):
     auth.login("foyer-est-05")
     target = household(demo_code("EST-05"))
-    response = client.get("/mes-donnees")
+    response = client.get("/mes-donnees?format=json")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     assert "attachment" in response.headers["Content-Disposition"]

@@ -1,26 +1,48 @@
-"""Account services: authentication, invitations and their redemption, password changes.
+"""Account services: authentication, invitations and their redemption, password changes,
+and a foyer's own data in French words (the "Mes données" page and its downloads).
 
 Services flush but never commit: the view commits once per request.
 """
 
+import csv
 import hashlib
+import io
+import json
 import secrets
 import unicodedata
+from datetime import date
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_babel import to_user_timezone
+from sqlalchemy.orm.attributes import set_committed_value
 
 from defi.accounts.passwords import hash_password
 from defi.accounts.passwords import needs_rehash
 from defi.accounts.passwords import verify_password
+from defi.collecte.forms import PRODUCER_KIND_LABELS
 from defi.extensions import db
+from defi.figures.files import csv_cell
+from defi.formatting import change_field
+from defi.formatting import change_value
 from defi.models import AuditEvent
+from defi.models import Choice
+from defi.models import Group
+from defi.models import Household
 from defi.models import Invitation
 from defi.models import Membership
+from defi.models import Question
 from defi.models import User
+from defi.models import Wave
 from defi.models.accounts import STAFF_ROLES
 from defi.models.base import utcnow
+from defi.models.collecte import CATEGORY_LABELS
+from defi.models.collecte import PLACE_LABELS
+from defi.models.collecte import PURPOSE_LABELS
+from defi.models.collecte import VALUE_LABELS
+from defi.rights import household_data
 
 # Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand survives.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -254,3 +276,140 @@ def record_for_each_role(action, actor, user: User):
 
 class InvitationAlreadyUsed(Exception):
     """Two requests raced for the same code; the other one won."""
+
+
+# A foyer's own data ("Mes données"): the same facts as defi.rights.household_data, with
+# the stored codes ("submitted", "supermarche", "q_x:y") in the words the pages use.
+HOUSEHOLD_STATUS_LABELS = {"active": _l("actif"), "withdrawn": _l("retiré")}
+
+
+def _words(labels, value):
+    """The French word for a stored code; the code itself if it has none (never lost)."""
+    return value if value is None else str(labels.get(value, value))
+
+
+def my_household_data(household: Household) -> tuple[dict, list[dict]]:
+    """Everything the défi holds about the foyer, with its words in French (what the page
+    "Mes données" shows and its JSON and CSV downloads hold; numbers stay numbers), and
+    each collecte of the défi with the foyer's relevé, or None when not started."""
+    waves, questions = _challenge_frame(household)
+    data = household_data(household)
+    sent = {r["collecte"] for r in data["releves"] if r["statut"] == "submitted"}
+    data["foyer"]["statut"] = _words(HOUSEHOLD_STATUS_LABELS, data["foyer"]["statut"])
+    for releve in data["releves"]:
+        releve["statut"] = _words(VALUE_LABELS, releve["statut"])
+        releve["mode_depenses"] = _words(VALUE_LABELS, releve["mode_depenses"])
+        for purchase in releve["achats"]:
+            purchase["lieu"] = _words(PLACE_LABELS, purchase["lieu"])
+        for weighing in releve["pesees"]:
+            weighing["categorie"] = _words(CATEGORY_LABELS, weighing["categorie"])
+        for recipe in releve["recettes"]:
+            recipe["but"] = _words(PURPOSE_LABELS, recipe["but"])
+        for producer in releve["producteurs"]:
+            producer["type"] = _words(PRODUCER_KIND_LABELS, producer["type"])
+        releve["reponses"] = _answers_in_words(releve["reponses"], questions)
+        for change in releve["historique"]:
+            change["champ"] = change_field(change["champ"])
+            change["avant"] = change_value(change["avant"])
+            change["apres"] = change_value(change["apres"])
+    releves = {releve["collecte"]: releve for releve in data["releves"]}
+    collectes = [
+        {"wave": wave, "releve": releves.get(wave.rank), "sent": wave.rank in sent}
+        for wave in waves
+    ]
+    return data, collectes
+
+
+def _challenge_frame(household: Household) -> tuple[list[Wave], dict]:
+    """The défi around the foyer, in one query: its waves in order, and the words of its
+    questionnaire {"question:choice": (question key, question text, choice label)}.
+
+    One query, not three, keeps the page within QUALITY.md's 12 queries; the foyer's group
+    comes with it, so that `household_data` reads the group's name without a query.
+    """
+    rows = db.session.execute(
+        sa.select(Group, Wave, Question.key, Question.text, Choice.key, Choice.label)
+        .join(Wave, Wave.challenge_id == Group.challenge_id)
+        # The questionnaire beside the first wave only: once, not once per wave.
+        .outerjoin(Question, sa.and_(Question.challenge_id == Wave.challenge_id, Wave.rank == 1))
+        .outerjoin(Choice, Choice.question_id == Question.id)
+        .where(Group.id == household.group_id)
+        .order_by(Wave.rank, Question.position, Question.id, Choice.position, Choice.id)
+    ).all()
+    if rows:  # the group as if `household.group` had loaded it
+        set_committed_value(household, "group", rows[0].Group)
+    waves = list(dict.fromkeys(row.Wave for row in rows))
+    questions = {
+        f"{question}:{choice}": (question, text, label)
+        for _group, _wave, question, text, choice, label in rows
+        if choice is not None
+    }
+    return waves, questions
+
+
+def _answers_in_words(ticked: list[str], questions: dict) -> list[dict]:
+    """The choices ticked, one item per question: its text and the labels of its choices."""
+    grouped: dict[str, dict] = {}
+    for key, (question, text, label) in questions.items():
+        if key in ticked:
+            grouped.setdefault(question, {"question": text, "choix": []})["choix"].append(label)
+    for key in ticked:  # a choice the questionnaire no longer has: its code, not nothing
+        if key not in questions:
+            question, _sep, choice = key.partition(":")
+            grouped.setdefault(question, {"question": question, "choix": []})["choix"].append(
+                choice
+            )
+    return list(grouped.values())
+
+
+def _plain(value):
+    """A date or a time as ISO 8601 text (a time in the défi's time zone, with its offset)."""
+    if isinstance(value, datetime):
+        return to_user_timezone(value).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def data_as_json(data: dict) -> bytes:
+    """The foyer's data as one JSON document, readable as it is (indented, accents kept)."""
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_plain).encode("utf-8")
+
+
+def _csv_cell(value) -> str:
+    """A cell as a French spreadsheet reads it (`figures.files.csv_cell`), with dates in ISO
+    form and six decimals, which keep grams (kg to 3 decimals) and shares exact enough."""
+    if isinstance(value, (date, datetime)):
+        return _plain(value)
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:.6f}".rstrip("0").rstrip(".").replace(".", ",")
+    return csv_cell(value)
+
+
+def data_as_csv(data: dict) -> bytes:
+    """The same data, one line per value: section; collecte; champ; valeur (UTF-8 with BOM,
+    `;`, decimal comma, so that a French spreadsheet opens it as it is)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["section", "collecte", "champ", "valeur"])
+
+    def flat(section, rank, values):
+        for name, value in values.items():
+            if isinstance(value, list):
+                for index, item in enumerate(value, start=1):
+                    flat(
+                        f"{section}/{name}/{index}",
+                        rank,
+                        item if isinstance(item, dict) else {name: item},
+                    )
+            elif isinstance(value, dict):
+                flat(f"{section}/{name}", rank, value)
+            else:
+                writer.writerow([section, rank, name, _csv_cell(value)])
+
+    flat("foyer", "", data["foyer"])
+    for index, account in enumerate(data["comptes"], start=1):
+        flat(f"compte/{index}", "", account)
+    for releve in data["releves"]:
+        flat("releve", releve["collecte"], releve)
+    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")

@@ -1,8 +1,5 @@
-"""Login, logout, redeeming an invitation, changing one's password."""
+"""Login, logout, redeeming an invitation, changing one's password, a foyer's own data."""
 
-import csv
-import io
-import json
 from urllib.parse import urlsplit
 
 import segno
@@ -29,18 +26,19 @@ from defi.accounts.passwords import verify_password
 from defi.accounts.services import CODE_LENGTH
 from defi.accounts.services import InvitationAlreadyUsed
 from defi.accounts.services import authenticate
+from defi.accounts.services import data_as_csv
+from defi.accounts.services import data_as_json
 from defi.accounts.services import find_invitation
 from defi.accounts.services import format_code
+from defi.accounts.services import my_household_data
 from defi.accounts.services import normalise_code
 from defi.accounts.services import normalise_username
 from defi.accounts.services import redeem_invitation
 from defi.accounts.services import set_password
 from defi.extensions import db
 from defi.extensions import limiter
-from defi.formatting import neutralise
 from defi.formatting import today
 from defi.rights import erase_household
-from defi.rights import household_data
 from defi.security import start_session
 
 
@@ -198,50 +196,28 @@ def invitation_page(invitation, code, recipient, back_url):
     )
 
 
+# The downloads of "Mes données": ?format= (also the file's extension) → (Content-Type, builder).
+DOWNLOADS = {
+    "json": ("application/json; charset=utf-8", data_as_json),
+    "csv": ("text/csv; charset=utf-8", data_as_csv),
+}
+
+
 @bp.route("/mes-donnees")
 def my_data():
-    """Download everything the défi holds about one's foyer (JSON, or CSV with ?format=csv)."""
-    data = household_data(current_user.household)
-    stamp = today().isoformat()
-    if request.args.get("format") == "csv":
-        response = make_response(data_as_csv(data))
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        response.headers["Content-Disposition"] = f'attachment; filename="mes-donnees-{stamp}.csv"'
+    """What the défi holds about one's own foyer, in words, and its downloads (?format=json
+    or ?format=csv). Only a foyer's member reaches it (access.POLICY), and only its foyer."""
+    data, collectes = my_household_data(current_user.household)
+    wanted = request.args.get("format")
+    if wanted in DOWNLOADS:
+        mimetype, build = DOWNLOADS[wanted]
+        response = make_response(build(data))
+        response.headers["Content-Type"] = mimetype
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="mes-donnees-{today().isoformat()}.{wanted}"'
+        )
         return response
-    response = make_response(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="mes-donnees-{stamp}.json"'
-    return response
-
-
-def data_as_csv(data) -> bytes:
-    """The same data, one line per value: section; collecte; champ; valeur."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["section", "collecte", "champ", "valeur"])
-
-    def flat(section, rank, values):
-        for name, value in values.items():
-            if isinstance(value, list):
-                for index, item in enumerate(value, start=1):
-                    flat(
-                        f"{section}/{name}/{index}",
-                        rank,
-                        item if isinstance(item, dict) else {name: item},
-                    )
-            elif isinstance(value, dict):
-                flat(f"{section}/{name}", rank, value)
-            else:
-                writer.writerow(
-                    [section, rank, name, neutralise("" if value is None else str(value))]
-                )
-
-    flat("foyer", "", data["foyer"])
-    for index, account in enumerate(data["comptes"], start=1):
-        flat(f"compte/{index}", "", account)
-    for releve in data["releves"]:
-        flat("releve", releve["collecte"], releve)
-    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+    return render_template("accounts/my_data.html", data=data, collectes=collectes)
 
 
 @bp.route("/supprimer-mon-compte", methods=["GET", "POST"])
