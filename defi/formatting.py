@@ -1,5 +1,7 @@
 """French display of numbers, money and dates, as template filters."""
 
+import re
+import uuid
 from datetime import date
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -15,6 +17,7 @@ from flask_babel import format_percent
 from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2 import Undefined
+from markupsafe import Markup
 
 
 def _missing(value) -> bool:
@@ -75,6 +78,50 @@ NAV = (
     ("referent", "referents.index", "Mes foyers"),
     ("pilot", "pilot.index", "Le défi"),
 )
+
+
+# French typography: a non-breaking space where a line must not break. Before : ; ! ? and »,
+# after «, and between a number and the word or unit that follows it ("19,1 %", "14 jours").
+NBSP = "\u00a0"
+_TAG_OR_RAW = re.compile(
+    r"(<(textarea|script|style|pre)\b.*?</\2\s*>|<!--.*?-->|<[^>]*>)", re.DOTALL | re.IGNORECASE
+)
+_BEFORE_PUNCTUATION = re.compile(r"[ \t\r\n]+(?=[:;!?»])")
+_AFTER_QUOTE = re.compile(r"«[ \t\r\n]+")
+_NUMBER_UNIT = re.compile(r"(?<=\d)[ \t]+(?=[%€A-Za-zÀ-ÖØ-öø-ÿ])")
+
+
+def _typeset(text: str) -> str:
+    text = _BEFORE_PUNCTUATION.sub(NBSP, text)
+    text = _AFTER_QUOTE.sub("«" + NBSP, text)
+    return _NUMBER_UNIT.sub(NBSP, text)
+
+
+def nbsp(html):
+    """The text of an HTML page or fragment with French non-breaking spaces (a Jinja filter).
+
+    Only the text a person reads changes: tags and their attributes, comments, and what a
+    <textarea>, <script>, <style> or <pre> holds (what is typed is sent back as it was) are
+    left as they are, so a value is never altered by being shown.
+    """
+    if _missing(html):
+        return ""
+    parts = _TAG_OR_RAW.split(str(html))
+    # split() gives: text, whole match, raw tag name (or None), text, ...
+    out = []
+    for index, part in enumerate(parts):
+        kind = index % 3
+        if kind == 0:
+            out.append(_typeset(part))
+        elif kind == 1:
+            out.append(part)
+    # The input is HTML the templates escaped already; only spaces of its text changed.
+    return Markup("".join(out))  # noqa: S704
+
+
+def new_outbox_key() -> str:
+    """A fresh key for an add form: the server adds once what is sent twice with it."""
+    return uuid.uuid4().hex
 
 
 def navigation():
@@ -148,6 +195,8 @@ def init_app(app):
     )
     app.context_processor(navigation)
     app.add_template_filter(money)
+    app.add_template_global(new_outbox_key)
+    app.add_template_filter(nbsp)
     app.add_template_filter(hidden_reason)
     app.add_template_filter(change_field)
     app.add_template_filter(change_value)

@@ -5,6 +5,8 @@ from flask import render_template
 from flask import request
 from flask import template_rendered
 
+from defi.formatting import nbsp
+
 
 def is_htmx() -> bool:
     """True for a request made by htmx to swap a part, not a boosted page or history restore."""
@@ -23,7 +25,7 @@ def render(template_name, block=None, **context):
     template = app.jinja_env.get_template(template_name)
     app.update_template_context(context)
     render_block = template.blocks[block]
-    html = "".join(render_block(template.new_context(context)))
+    html = nbsp("".join(render_block(template.new_context(context))))
     # As render_template does: what was rendered can be observed (the access tests do).
     template_rendered.send(app, template=template, context=context)
     return html

@@ -214,6 +214,7 @@ def test_public_endpoints_are_few():
         "calendar.ics",
         "main.healthz",
         "main.index",
+        "main.service_worker",
         "static",
     ]
 

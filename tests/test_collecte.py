@@ -232,9 +232,8 @@ def test_autosave_keeps_valid_fields_and_refuses_the_rest(foyer, client):
 def test_autosave_fragment_preserves_the_inputs(foyer, client):
     html = fill_meals(client).get_data(as_text=True)
     assert html.lstrip().startswith('<section id="releve-section">')
-    assert re.search(r'<input[^>]*hx-preserve="true"[^>]*name="period_days"', html) or re.search(
-        r'<input[^>]*name="period_days"[^>]*hx-preserve="true"', html
-    )
+    period = re.search(r'<input[^>]*name="period_days"[^>]*>', html).group(0)
+    assert 'data-hx-preserve="true"' in period
     assert "Enregistré à" in html
 
 
@@ -334,23 +333,37 @@ def test_500_kg_in_a_day_is_refused(foyer, client):
 # Recettes, producteurs, livre et annuaire
 
 
-def test_recipe_is_saved_as_typed_and_joins_the_book_without_author(foyer, client, auth):
-    start = client.post("/collecte/3/recettes")
-    assert start.status_code == 303
-    url = start.headers["Location"]
-    recipe = db.session.scalar(sa.select(Recipe).order_by(Recipe.id.desc()))
-    # The steps typed before the title are already kept.
+def count_rows(model):
+    return db.session.scalar(sa.select(sa.func.count(model.id)))
+
+
+def test_recipe_is_created_when_saved_and_joins_the_book_without_author(foyer, client, auth):
+    before = count_rows(Recipe)
+    # Opening the new recipe's page creates nothing: Back leaves no untitled recipe behind.
+    blank = client.get("/collecte/3/recettes/nouvelle")
+    assert blank.status_code == 200
+    assert 'name="title"' in blank.get_data(as_text=True)
+    assert count_rows(Recipe) == before
+    assert "(recette sans titre)" not in page_text(client.get("/collecte/3/recettes"))
+    # Saved without a title: a French message, the typing kept, nothing written.
     partial = client.post(
-        url, data={"title": "", "purpose": "restes", "steps": "Mixer les fanes", "version": "1"},
-        headers=HTMX,
-    )  # fmt: skip
+        "/collecte/3/recettes", data={"title": "", "purpose": "restes", "steps": "Mixer les fanes"}
+    )
     assert partial.status_code == 200
     assert "Donnez un titre." in page_text(partial)
-    db.session.expire_all()
-    assert recipe.steps == "Mixer les fanes"
-    version = re.search(
-        r'name="version" type="hidden" value="(\d+)"', partial.get_data(as_text=True)
+    assert "Mixer les fanes" in page_text(partial)
+    assert count_rows(Recipe) == before
+    created = client.post(
+        "/collecte/3/recettes",
+        data={"title": "Pesto de fanes", "purpose": "restes", "steps": "Mixer les fanes"},
     )
+    assert created.status_code == 303
+    assert count_rows(Recipe) == before + 1
+    recipe = db.session.scalar(sa.select(Recipe).order_by(Recipe.id.desc()))
+    assert (recipe.title, recipe.steps) == ("Pesto de fanes", "Mixer les fanes")
+    assert "Pesto de fanes" in page_text(client.get("/collecte/3/recettes"))
+    # Then each field is saved as it is typed.
+    url = f"/collecte/3/recettes/{recipe.id}"
     saved = client.post(
         url,
         data={
@@ -358,11 +371,13 @@ def test_recipe_is_saved_as_typed_and_joins_the_book_without_author(foyer, clien
             "purpose": "restes",
             "steps": "Mixer les fanes",
             "ingredients": "fanes de radis",
-            "version": version.group(1),
+            "version": str(recipe.version),
         },  # fmt: skip
         headers=HTMX,
     )
     assert saved.status_code == 200
+    db.session.expire_all()
+    assert recipe.ingredients == "fanes de radis"
     # Another foyer of the group finds it, without its author.
     auth.logout()
     auth.login("foyer-est-02")
@@ -390,12 +405,12 @@ def test_directory_merges_the_same_producer(demo, app, auth, client):
             "/connexion", data={"username": username, "password": "carottes-et-poireaux"}
         )
         assert logged.status_code == 303
-        url = other.post("/collecte/3/producteurs").headers["Location"]
-        saved = other.post(url, data={"name": name, "kind": "ferme", "commune": commune,
-                                      "products": products, "version": "1"})  # fmt: skip
+        saved = other.post("/collecte/3/producteurs", data={"name": name, "kind": "ferme",
+                           "commune": commune, "products": products})  # fmt: skip
         assert saved.status_code == 303
     auth.login("foyer-est-03")
-    html = page_text(client.get("/collecte/producteurs"))
+    # Searched: the directory shows ten producers a page, and the demo's come first.
+    html = page_text(client.get("/collecte/producteurs?q=saules"))
     assert html.count("Ferme des Saules") + html.count("ferme des  saules") == 1
     assert "œufs, lait, pommes" in html
     assert "signalé par 2 foyers" in html
@@ -543,7 +558,7 @@ def test_history_records_who_changed_what(foyer, client):
     assert (change.old_value, change.new_value, change.assisted) == ("20", "24", False)
     page = client.get("/collecte/3/envoi")
     assert page.status_code == 200
-    assert "<td>repas-convives</td><td>20</td><td>24</td>" in page_text(page)
+    assert "repas-convives</strong> : 20 → 24" in page_text(page)
 
 
 # Assisted entry
@@ -580,9 +595,11 @@ def test_another_foyers_rows_answer_404(demo, app, client, auth):
     fill_meals(owner)
     add_purchase(owner, "10")
     owner.post("/collecte/3/pesees", data={"kg": "1", "category": "evitable"})
-    recipe_url = owner.post("/collecte/3/recettes").headers["Location"]
-    producer_url = owner.post("/collecte/3/producteurs").headers["Location"]
+    owner.post("/collecte/3/recettes", data={"title": "Soupe", "purpose": "restes"})
+    owner.post("/collecte/3/producteurs", data={"name": "Ferme", "kind": "ferme"})
     entry = entry_of(demo_code("EST-02"))
+    recipe_url = f"/collecte/3/recettes/{entry.recipes[0].id}"
+    producer_url = f"/collecte/3/producteurs/{entry.producers[0].id}"
     purchase, weighing = entry.purchases[0], entry.weighings[0]
 
     auth.login("foyer-est-01")
@@ -611,10 +628,13 @@ def test_another_foyers_rows_answer_404(demo, app, client, auth):
 
 def test_home_shows_sections_and_own_figures_beside_the_group(foyer, client):
     html = page_text(client.get("/collecte/"))
-    assert "Collecte 3 — fin, jusqu'au" in html
+    assert "Collecte 3 — fin" in html
+    assert "Ouverte jusqu'au" in html
     assert "Commencer mon relevé" in html
     assert "Mes progrès" in html
-    assert "groupe :" in html
+    # Nothing is marked done while the relevé lacks it; the optional parts say so.
+    assert 'class="section-todo"><a href="/collecte/3/repas">Repas et achats' in html
+    assert html.count("facultatif") == 3
     # Wave 1 and 2 of the demo are submitted: the foyer's figures are there.
     entry1 = entry_of(demo_code("EST-01"), rank=1)
     assert entry1.status == "submitted"
@@ -622,21 +642,74 @@ def test_home_shows_sections_and_own_figures_beside_the_group(foyer, client):
     html = page_text(client.get("/collecte/"))
     assert "Continuer mon relevé" in html
     assert "Tout est rempli" in html
+    assert 'class="section-done"><a href="/collecte/3/repas">Repas et achats' in html
     # The end wave is open: the group's figures are published when it closes (two views a
     # day apart would otherwise tell the one relevé sent in between).
-    assert "groupe : publié à la clôture de la collecte" in html
+    assert "groupe connu à la clôture de la collecte" in html
     page = client.get("/collecte/3/envoi").get_data(as_text=True)
     submission = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]+)"', page)
     sent = client.post("/collecte/3/envoi", data={"submission_id": submission.group(1)})
     assert sent.status_code == 303
     assert entry_of(demo_code("EST-01")).status == "submitted"
-    assert "groupe : publié à la clôture de la collecte" in page_text(client.get("/collecte/"))
+    html = page_text(client.get("/collecte/"))
+    assert "groupe connu à la clôture de la collecte" in html
+    assert ">Envoyer<" not in html
     # Closed: one relevé is not enough to show a figure.
     end = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
     end.manual_state = "closed"
     db.session.commit()
     html = page_text(client.get("/collecte/"))
-    assert "groupe : pas assez de relevés" in html
+    assert "groupe pas encore assez de relevés dans le groupe" in html
+    assert "effectif" not in html
+
+
+def test_progress_cards_say_each_change_in_a_sentence(foyer, client):
+    """One card per indicator; the change from the first relevé to the last in words, with
+    the numbers of the foyer's own relevés."""
+    from defi.figures.indicators import foyer_values
+    from defi.figures.sums import sums_for
+
+    first, second = (entry_of(demo_code("EST-01"), rank=rank) for rank in (1, 2))
+    sums = sums_for(sa.select(Entry.id).where(Entry.id.in_([first.id, second.id])))
+    before, after = foyer_values(sums[first.id]), foyer_values(sums[second.id])
+    html = page_text(client.get("/collecte/"))
+    assert html.count('class="progress-card"') == 6
+    assert html.count('<svg class="mini-chart"') == 6
+    cost = round(after["cout_repas_personne"] - before["cout_repas_personne"], 2)
+    amount = f"{abs(cost):.2f}".replace(".", ",") + " €"
+    word = "de moins" if cost < 0 else "de plus"
+    assert f"Votre repas coûte {amount} {word} qu'au début." in html
+    points = round((after["part_locale"] - before["part_locale"]) * 100)
+    if points:
+        word = "de plus" if points > 0 else "de moins"
+        unit = "point" if abs(points) == 1 else "points"
+        assert f"Le local : {abs(points)} {unit} {word} dans vos achats qu'au début." in html
+    recipes = after["recettes"] + before["recettes"]
+    if recipes > 1:
+        assert f"Vous avez partagé {recipes} recettes depuis le début." in html
+
+
+def test_a_foyer_that_joined_late_is_not_asked_about_before(demo, app, client, auth):
+    """A foyer enrolled during the end wave: the waves before say so, and "have you kept your
+    actions since the last collecte?" is not asked at its first relevé."""
+    from defi.accounts.passwords import hash_password
+    from defi.models import Group
+    from defi.models import User
+
+    group = db.session.scalar(sa.select(Group).where(Group.name.like("%LokoMotiv%")))
+    late = Household(challenge_id=group.challenge_id, group=group, code="EST-LATE",
+                     display_name="Famille Tardive", adults=2)  # fmt: skip
+    db.session.add(late)
+    db.session.add(User(username="foyer-tardif", password_hash=hash_password("une-longue-phrase"),
+                        household=late))  # fmt: skip
+    db.session.commit()
+    auth.login("foyer-tardif", "une-longue-phrase")
+    html = page_text(client.get("/collecte/"))
+    assert html.count("avant votre arrivée dans le défi") == 2
+    assert "pas commencé" in html
+    questionnaire = page_text(client.get("/collecte/3/questionnaire"))
+    assert "maintenir vos actions" not in questionnaire
+    assert "manger mieux" in questionnaire
 
 
 def test_answers_are_stored_per_choice(foyer, client):

@@ -1,7 +1,10 @@
-"""French that reads naturally: no lazy plural "(s)" on any page a user reaches.
+"""French that reads naturally: no lazy plural "(s)" on any page a user reaches, and no line
+that can start with a punctuation mark.
 
 Each role's pages are crawled from its home (links followed, pages only), and the text a
-person reads is checked: plurals come from `ngettext`, never "foyer(s)".
+person reads is checked: plurals come from `ngettext`, never "foyer(s)"; before : ; ! ? and »,
+after «, and between a number and its unit, the space is a non-breaking one (the `nbsp`
+filter of `defi.formatting`), so that the browser never breaks the line there.
 """
 
 import re
@@ -12,6 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 
 LAZY_PLURAL = re.compile(r"\w\((?:e?s|x)\)")
+# A space where a line may break, before a mark that must not start a line, or inside a
+# number with its unit ("19,1 %", "3 jours").
+BREAKABLE = re.compile(r"\S*[ \t\r\n]+[:;!?»]\S*|«[ \t\r\n]+\S*|\d[ \t\r\n]+(?:%|€|kg\b)")
 NOT_FOLLOWED = ("/deconnexion", "/static/", "/mes-donnees?format=", "/pilote/export/")
 
 
@@ -19,22 +25,27 @@ class Page(HTMLParser):
     """The text a person reads (not scripts, styles or attributes) and the links."""
 
     def __init__(self):
-        super().__init__()
-        self.text, self.links, self._skip = [], [], 0
+        super().__init__(convert_charrefs=True)
+        self.text, self.raw, self.links, self._skip = [], [], [], 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "textarea"):
             self._skip += 1
         if tag == "a":
             self.links += [value for name, value in attrs if name == "href" and value]
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "textarea"):
             self._skip -= 1
 
     def handle_data(self, data):
-        if not self._skip and data.strip():
-            self.text.append(data.strip())
+        if not self._skip:
+            self.raw.append(data)
+            if data.strip():
+                self.text.append(data.strip())
+
+
+RAW = {}  # the text of each page crawled, as it flows (the browser breaks lines in it)
 
 
 def crawl(client, start, limit=80):
@@ -54,6 +65,7 @@ def crawl(client, start, limit=80):
         page = Page()
         page.feed(response.get_data(as_text=True))
         seen[url] = " ¶ ".join(page.text)
+        RAW[url] = "".join(page.raw)
         for href in page.links:
             target = urlsplit(urljoin(url, href))
             if target.netloc or not target.path:
@@ -80,9 +92,20 @@ def test_no_page_writes_a_lazy_plural(demo, client, auth, username, home, floor)
     assert len([text for text in pages.values() if text]) >= floor, sorted(pages)
     lazy = {url: LAZY_PLURAL.findall(text) for url, text in pages.items()}
     assert {url: found for url, found in lazy.items() if found} == {}
+    breakable = {url: BREAKABLE.findall(RAW.get(url, "")) for url in pages}
+    assert {url: found for url, found in breakable.items() if found} == {}
 
 
 def test_the_lazy_plural_check_finds_one():
     page = Page()
     page.feed("<p>15 foyer(s) actif(s)</p><script>var a = 'x(s)';</script>")
     assert LAZY_PLURAL.findall(" ".join(page.text)) == ["r(s)", "f(s)"]
+
+
+def test_the_line_break_check_finds_a_breakable_space():
+    page = Page()
+    page.feed("<p>Il reste :<b> 3 jours</b> et 19,1 %</p><textarea>a : b</textarea>")
+    assert BREAKABLE.findall("".join(page.raw)) == ["reste :", "1 %"]
+    page = Page()
+    page.feed("<p>Il reste\u00a0: 3\u00a0jours et 19,1\u00a0%</p>")
+    assert BREAKABLE.findall("".join(page.raw)) == []

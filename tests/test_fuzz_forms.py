@@ -324,7 +324,9 @@ class PageParser(HTMLParser):
         self._textarea = None
 
     def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
+        # htmx's attributes are written `data-hx-*` (valid HTML); read them as `hx-*`.
+        attrs = {name.removeprefix("data-") if name.startswith("data-hx-") else name: value
+                 for name, value in attrs}  # fmt: skip
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
         if tag == "form":

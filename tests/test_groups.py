@@ -224,7 +224,7 @@ def test_group_progress_equals_figures_computed_from_the_raw_rows(facilitator, c
     paired = [h for h in second if h in first]
     before = statistics.fmean(first[h] for h in paired)
     after = statistics.fmean(second[h] for h in paired)
-    assert f"{(after - before) / before * 100:+.0f} % <small>(n=16)</small>" in html
+    assert f"{(after - before) / before * 100:+.0f}\u00a0% <small>(n=16)</small>" in html
     # Wave 2: 2 accompanied foyers (< K) — they and their complement are not shown.
     text = page_text_of(html)
     assert "pas assez de relevés" in text

@@ -158,10 +158,12 @@ def probe(foyer, client):
 
 
 def start_row(client, kind):
-    """A new blank recipe or producer of the relevé: the URL of its page."""
-    response = client.post(f"{BASE}/{kind}")
+    """A new recipe or producer of the relevé (valid values): the URL of its page."""
+    model, values = TEXT_FORMS[kind][0], TEXT_FORMS[kind][1]
+    response = client.post(f"{BASE}/{kind}", data=values)
     assert response.status_code == 303
-    return response.headers["Location"]
+    newest = db.session.scalar(sa.select(sa.func.max(model.id)))
+    return f"{BASE}/{kind}/{newest}"
 
 
 def row_id(url):

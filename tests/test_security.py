@@ -161,7 +161,7 @@ class Links(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        for name in ("href", "src", "hx-get"):
+        for name in ("href", "src", "data-hx-get"):
             if attrs.get(name):
                 self.urls.append(attrs[name])
         if tag == "form" and (attrs.get("method") or "get").lower() == "get":

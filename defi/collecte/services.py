@@ -16,12 +16,14 @@ from flask_login import current_user
 from defi.extensions import db
 from defi.figures.indicators import foyer_values
 from defi.figures.sums import sums_for
+from defi.formatting import ngettext
 from defi.households import get_accompanied_household_or_404
 from defi.models import Answer
 from defi.models import Choice
 from defi.models import Entry
 from defi.models import EntryChange
 from defi.models import Household
+from defi.models import OfflineAdd
 from defi.models import Producer
 from defi.models import Purchase
 from defi.models import Question
@@ -120,6 +122,26 @@ def get_or_create_entry(household: Household, wave: Wave, today: date) -> Entry:
     )
 
 
+def first_add(entry: Entry, key: str) -> bool:
+    """Whether the add whose outbox key is `key` comes for the first time (and note it).
+
+    The phone keeps what is added offline and sends it when the network returns; when an
+    answer is lost on the way, it sends it again with the same key. The relevé is locked
+    (`get_or_create_entry`), so two sends of one key take turns, and the second finds the
+    first. An add without a key (a plain form) always comes for the first time.
+    """
+    if not key:
+        return True
+    seen = db.session.scalar(
+        sa.select(OfflineAdd.id).where(OfflineAdd.entry_id == entry.id, OfflineAdd.key == key)
+    )
+    if seen is not None:
+        return False
+    db.session.add(OfflineAdd(entry_id=entry.id, key=key))
+    db.session.flush()
+    return True
+
+
 def is_assisted(household: Household) -> bool:
     return current_user.household_id != household.id
 
@@ -196,8 +218,17 @@ def _money(amount) -> str:
     return f"{amount:.2f} €".replace(".", ",")
 
 
+# The rows' names that are feminine in French, for the agreement of a history line.
+FEMININE = {"pesée", "recette"}
+
+
+def agreed(label: str, participle: str) -> str:
+    """ "recette" + "supprimé" → "recette supprimée"; "achat" + "ajouté" → "achat ajouté"."""
+    return f"{label} {participle}{'e' if label in FEMININE else ''}"
+
+
 def delete_row(entry: Entry, row, label: str):
-    record(entry, f"{label} supprimé", describe(row), None)
+    record(entry, agreed(label, "supprimé"), describe(row), None)
     db.session.delete(row)
     db.session.flush()
 
@@ -231,10 +262,13 @@ def add_weighing(entry: Entry, form) -> Weighing:
     return weighing
 
 
-def create_blank(entry: Entry, model, **fields):
-    """A recipe or producer started empty: each field is then saved as it is typed."""
-    row = model(entry=entry, **fields)
+def add_text_row(entry: Entry, model, form, fields: tuple[str, ...], label: str):
+    """A recipe or producer, created when it is first saved with its title or name."""
+    row = model(entry=entry, **{name: getattr(form, name).data or "" for name in fields})
+    if isinstance(row, Producer):
+        row.dedup_key = dedup_key(row.name, row.commune)
     db.session.add(row)
+    record(entry, agreed(label, "ajouté"), None, describe(row))
     db.session.flush()
     return row
 
@@ -253,12 +287,73 @@ def update_text_row(row, form, fields: tuple[str, ...], label: str):
     db.session.flush()
 
 
-def questions_for(wave: Wave) -> list[Question]:
+def joined_rank(household: Household) -> int:
+    """The rank of the foyer's first wave: its first relevé's, or the first wave still open
+    when it joined the défi, whichever is earlier (an imported foyer has past relevés)."""
+    joined_on = household.created_at.date()
+    first_entry = db.session.scalar(
+        sa.select(sa.func.min(Wave.rank))
+        .join(Entry, Entry.wave_id == Wave.id)
+        .where(Entry.household_id == household.id)
+    )
+    first_open = db.session.scalar(
+        sa.select(sa.func.min(Wave.rank)).where(
+            Wave.challenge_id == household.challenge_id, Wave.closes_on >= joined_on
+        )
+    )
+    ranks = [rank for rank in (first_entry, first_open) if rank is not None]
+    return min(ranks, default=1)
+
+
+def questions_for(wave: Wave, joined: int = 1) -> list[Question]:
+    """The questions asked at `wave` to a foyer whose first wave is `joined`.
+
+    A question's `from_rank` counts the foyer's own collectes: "have you kept your actions
+    since the last collecte?" (from the 2nd) is not asked at the first relevé of a foyer that
+    joined at wave 3.
+    """
     return db.session.scalars(
         sa.select(Question)
-        .where(Question.challenge_id == wave.challenge_id, Question.from_rank <= wave.rank)
+        .where(
+            Question.challenge_id == wave.challenge_id,
+            Question.from_rank + (joined - 1) <= wave.rank,
+        )
         .order_by(Question.position, Question.id)
     ).all()
+
+
+def section_states(entry: Entry | None, sums, questions) -> dict[str, tuple[str, str]]:
+    """Each section of a relevé: ("done" | "todo" | "optional", a short French state).
+
+    Done and to-do follow `missing_parts`, so that a section is never marked done while the
+    relevé says it lacks something; weighings, recipes and producers are optional.
+    """
+    lacking = {section for section, _text in missing_by_section(entry, sums, questions)}
+    answered = {choice.split(":", 1)[0] for choice in (sums.choices if sums else ())}
+    done = sum(1 for question in questions if question.key in answered)
+    states = {
+        "meals": ("todo", _("à faire")) if "meals" in lacking else ("done", _("fait")),
+        "questions": ("done", _("fait"))
+        if "questions" not in lacking
+        else ("todo", _("%(done)d sur %(total)d", done=done, total=len(questions))),
+    }
+    counts = {
+        "weighings": (
+            1 if sums and sums.waste_grams else 0,
+            lambda n: _("fait"),
+        ),
+        "recipes": (
+            sums.recipes if sums else 0,
+            lambda n: ngettext("%(num)d recette", "%(num)d recettes", n),
+        ),
+        "producers": (
+            sums.producers if sums else 0,
+            lambda n: ngettext("%(num)d producteur", "%(num)d producteurs", n),
+        ),
+    }
+    for key, (count, text) in counts.items():
+        states[key] = ("done", text(count)) if count else ("optional", _("facultatif"))
+    return states
 
 
 def answers_of(entry: Entry | None) -> dict[str, list[str]]:
@@ -304,22 +399,27 @@ def missing_parts(entry: Entry | None, sums, questions) -> list[str]:
 
     `sums` are the relevé's EntrySums (figures.sums_for), so that no row is loaded here.
     """
+    return [text for _section, text in missing_by_section(entry, sums, questions)]
+
+
+def missing_by_section(entry: Entry | None, sums, questions) -> list[tuple[str, str]]:
+    """(section, what it lacks) of each thing the relevé still needs."""
     if entry is None:
-        return [_("Repas et achats"), _("Questionnaire")]
+        return [("meals", _("Repas et achats")), ("questions", _("Questionnaire"))]
     missing = []
     if not entry.persons or not entry.period_days:
-        missing.append(_("Repas et achats : la période et le nombre de personnes"))
+        missing.append(("meals", _("Repas et achats : la période et le nombre de personnes")))
     if entry.cost_mode == "direct":
         if entry.direct_cost_cents is None:
-            missing.append(_("Repas et achats : le coût d'un repas par personne"))
+            missing.append(("meals", _("Repas et achats : le coût d'un repas par personne")))
     else:
         if not entry.meal_covers:
-            missing.append(_("Repas et achats : le nombre de repas-convives"))
+            missing.append(("meals", _("Repas et achats : le nombre de repas-convives")))
         if not sums or not sums.spend_total_cents:
-            missing.append(_("Repas et achats : au moins un achat"))
+            missing.append(("meals", _("Repas et achats : au moins un achat")))
     answered = {choice.split(":", 1)[0] for choice in (sums.choices if sums else ())}
     if any(question.key not in answered for question in questions):
-        missing.append(_("Questionnaire : une réponse à chaque question"))
+        missing.append(("questions", _("Questionnaire : une réponse à chaque question")))
     return missing
 
 

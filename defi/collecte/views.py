@@ -6,14 +6,17 @@ kept as they are (`hx-preserve`), so typing is never overwritten. A referent rea
 views under `/collecte/foyer/<household_id>/...` to fill a relevé with or for a foyer.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -21,6 +24,7 @@ from flask_babel import gettext as _
 
 from defi.access import rerender_on_csrf_error
 from defi.collecte import bp
+from defi.collecte import progress
 from defi.collecte import services
 from defi.collecte.forms import CATEGORY_LABELS
 from defi.collecte.forms import PLACE_LABELS
@@ -75,6 +79,16 @@ class Releve:
     def url(self, endpoint, **values):
         return url_for(endpoint, rank=self.wave.rank, household_id=self.household_id, **values)
 
+    @cached_property
+    def questions(self):
+        """The questions this foyer is asked at this wave."""
+        return services.questions_for(self.wave, services.joined_rank(self.household))
+
+    @property
+    def states(self):
+        """Each section's state, for the menu of the relevé's pages (read when shown)."""
+        return services.section_states(self.entry, one_sums(self.entry), self.questions)
+
 
 def releve_route(rule, **options):
     """Register a view for the foyer, and for the referent under `/foyer/<household_id>`."""
@@ -107,6 +121,27 @@ def csrf_failed(form) -> bool:
     return "csrf_token" in form.errors
 
 
+# The key of an add sent from the phone's outbox (app.js): random, letters, digits and dashes.
+OUTBOX_KEY = re.compile(r"[A-Za-z0-9-]{8,64}")
+
+
+@bp.after_request
+def say_added(response):
+    """`Defi-Added: 1` on the answer to an add that is stored (now, or at an earlier send of
+    the same outbox key): the phone's outbox then forgets it (app.js)."""
+    if g.get("added"):
+        response.headers["Defi-Added"] = "1"
+    return response
+
+
+def outbox_key() -> str:
+    """The add's outbox key, "" for a plain form; 400 for a malformed one."""
+    key = request.form.get("outbox_key", "")
+    if key and not OUTBOX_KEY.fullmatch(key):
+        abort(400)
+    return key
+
+
 def saved_at():
     zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     return datetime.now(zone).strftime("%H:%M")
@@ -118,86 +153,112 @@ def done(releve: Releve, endpoint, message, **values):
     return redirect(releve.url(endpoint, **values), 303)
 
 
+# Undo a deletion: the flash carries the deleted row's values and a button that posts them
+# back to the add route (`restored=1`), so that nothing is kept of a row once deleted and
+# nothing needs a confirmation first. The values travel in the session cookie: a recipe too
+# long for it (UNDO_LIMIT) asks for a confirmation before its deletion instead.
+UNDO_LIMIT = 3000
+
+
+def french_number(value, places):
+    return "" if value is None else f"{value:.{places}f}".replace(".", ",")
+
+
+def undo_fields(row) -> dict[str, str]:
+    """The deleted row's values as its add form reads them."""
+    if isinstance(row, Purchase):
+        return {"total": french_number(row.total, 2), "organic": french_number(row.organic, 2),
+                "local": french_number(row.local, 2), "place_type": row.place_type,
+                "bought_on": row.bought_on.isoformat() if row.bought_on else ""}  # fmt: skip
+    if isinstance(row, Weighing):
+        return {"kg": french_number(row.kg, 3), "category": row.category,
+                "weighed_on": row.weighed_on.isoformat() if row.weighed_on else ""}  # fmt: skip
+    names = TEXT_ROWS["recipe" if isinstance(row, Recipe) else "producer"][2]
+    return {name: getattr(row, name) or "" for name in names}
+
+
+def restored_or(message):
+    """The message of an add, or of the undo of a deletion (which posts `restored=1`)."""
+    return _("Suppression annulée.") if request.form.get("restored") == "1" else message
+
+
+def fits_undo(fields: dict[str, str]) -> bool:
+    return sum(len(value) for value in fields.values()) <= UNDO_LIMIT
+
+
+def undoable(row) -> bool:
+    """Whether the row's values fit in the undo button (the template asks, to confirm first)."""
+    return fits_undo(undo_fields(row))
+
+
+def deleted_with(releve: Releve, fields, endpoint, add_endpoint, message):
+    """After a deletion: back to the list, with the message and its "Annuler" button."""
+    if fits_undo(fields):
+        payload = {"text": str(message), "action": releve.url(add_endpoint), "fields": fields}
+        flash(payload, "undo")
+    else:
+        flash(message, "success")
+    return redirect(releve.url(endpoint), 303)
+
+
 # The foyer's home
 
 
 @bp.route("/", defaults={"household_id": None})
 @bp.route("/foyer/<int:household_id>/")
 def index(household_id):
-    """The foyer's home: the open wave and what is left, past waves, its progress."""
+    """The foyer's home: the open wave and what is left, its progress, every wave's state."""
     household = services.get_household_or_404(household_id)
     waves = services.waves_of(household)
     table = publication(waves[0].challenge).tables[household.group_id] if waves else {}
-    keys, figures, own_sums = services.own_and_group_figures(household, waves, table)
+    _keys, figures, own_sums = services.own_and_group_figures(household, waves, table)
+    joined = services.joined_rank(household)
+    before_joining = {wave.rank for wave in waves if wave.rank < joined and wave.id not in own_sums}
     return render(
         "collecte/index.html",
         household=household,
         challenge=waves[0].challenge if waves else None,
         household_id=household_id,
-        waves=wave_items(household, waves, own_sums),
-        keys=keys,
-        figures=figures,
-        summary=progress_summary(keys, figures),
+        waves=wave_items(household, waves, own_sums, joined, household_id),
+        cards=progress.cards(figures, today(), before_joining, household_id is not None),
     )
 
 
-def wave_items(household, waves, own_sums):
+def wave_items(household, waves, own_sums, joined, household_id):
     """Each wave of the foyer's home: its relevé, open or not, what is left, each section."""
     entries = services.entries_by_wave(household)
-    questions = services.questions_for(waves[-1]) if waves else []
+    questions = services.questions_for(waves[-1], joined) if waves else []
     items = []
     for wave in waves:
         entry, sums = entries.get(wave.id), own_sums.get(wave.id)
-        asked = [question for question in questions if question.from_rank <= wave.rank]
+        offset = joined - 1
+        asked = [question for question in questions if question.from_rank + offset <= wave.rank]
         items.append(
             {
                 "wave": wave,
                 "entry": entry,
                 "open": services.is_writable(household, wave, today()),
+                "state": wave_state(wave, entry, joined, household_id=household_id),
                 "missing": services.missing_parts(entry, sums, asked),
-                "sections": section_progress(entry, sums),
-                "question_count": len(asked),
+                "sections": services.section_states(entry, sums, asked),
             }
         )
     return items
 
 
-def section_progress(entry, sums):
-    """How far each section of a relevé is, for the home page."""
-    if entry is None or sums is None:
-        return {"meals": 0, "weighings": 0, "recipes": 0, "producers": 0, "questions": 0}
-    return {
-        "meals": 1 if sums.spend_total_cents or entry.cost_mode == "direct" else 0,
-        "weighings": 1 if sums.waste_grams else 0,
-        "recipes": sums.recipes,
-        "producers": sums.producers,
-        "questions": len({choice.split(":", 1)[0] for choice in sums.choices}),
-    }
-
-
-def progress_summary(keys, figures):
-    """Sentences such as "Vous avez réduit votre gaspillage de 38 %" (first to last wave)."""
-    own = [(wave, values) for wave, values, _group in figures if any(
-        value is not None for value in values.values())]  # fmt: skip
-    if len(own) < 2:
-        return []
-    first, last = own[0][1], own[-1][1]
-    sentences = []
-    waste_before, waste_after = first["gaspillage_kg_pers_an"], last["gaspillage_kg_pers_an"]
-    if waste_before and waste_after is not None:
-        change = round((waste_after - waste_before) / waste_before * 100)
-        if change < 0:
-            sentences.append(_("Vous avez réduit votre gaspillage de %(n)d %%.", n=-change))
-        elif change > 0:
-            sentences.append(_("Votre gaspillage a augmenté de %(n)d %%.", n=change))
-    local_before, local_after = first["part_locale"], last["part_locale"]
-    if local_before is not None and local_after is not None and local_after > local_before:
-        points = round((local_after - local_before) * 100)
-        if points:
-            sentences.append(
-                _("Vous achetez plus local : %(n)d points de plus qu'au début.", n=points)
-            )
-    return sentences
+def wave_state(wave, entry, joined, household_id=None):
+    """A wave's state for the foyer (or its referent, `household_id`), in a few words."""
+    if entry is not None and entry.status == "submitted":
+        return _("envoyé")
+    if entry is not None:
+        return _("brouillon") if wave.is_open(today()) else _("pas envoyé")
+    if wave.opens_on > today():
+        return _("à venir")
+    if wave.rank < joined:
+        if household_id is not None:
+            return _("avant son arrivée dans le défi")
+        return _("avant votre arrivée dans le défi")
+    return _("pas commencé") if wave.is_open(today()) else _("pas de relevé")
 
 
 # Repas et achats
@@ -222,8 +283,9 @@ def one_sums(entry):
 
 
 def render_meals(
-    releve, meals_form=None, purchase_form=None, status=200, conflicts=None, saved=None
-):
+    releve, meals_form=None, purchase_form=None, status=200, conflicts=None, saved=None,
+    added=None,
+):  # fmt: skip
     entry = releve.entry
     sums = one_sums(entry)
     values = foyer_values(sums) if sums else {}
@@ -246,6 +308,7 @@ def render_meals(
         helper=helper,
         conflicts=conflicts or {},
         saved=saved,
+        added=added,
         labels=LABELS,
         confirm=ConfirmForm(),
     )
@@ -297,11 +360,14 @@ def purchase_add(household_id, rank):
     form = PurchaseForm()
     if not form.validate_on_submit():
         return render_meals(releve, purchase_form=form)
-    services.add_purchase(writable_entry(releve), form)
+    entry, purchase = writable_entry(releve), None
+    if services.first_add(entry, outbox_key()):
+        purchase = services.add_purchase(entry, form)
     db.session.commit()
+    g.added = True
     if is_htmx():
-        return render_meals(releve, saved=saved_at())
-    return done(releve, "collecte.meals", _("Achat ajouté."))
+        return render_meals(releve, saved=saved_at(), added=purchase)
+    return done(releve, "collecte.meals", restored_or(_("Achat ajouté.")))
 
 
 def get_row_or_404(releve: Releve, model, row_id):
@@ -367,17 +433,17 @@ def purchase_delete(household_id, rank, purchase_id):
     purchase = get_row_or_404(releve, Purchase, purchase_id)
     if not ConfirmForm().validate_on_submit() or not releve.editable:
         abort(400 if releve.editable else 403)
+    fields = undo_fields(purchase)
     services.delete_row(releve.entry, purchase, "achat")
     db.session.commit()
-    if is_htmx():
-        return render_meals(releve, saved=saved_at())
-    return done(releve, "collecte.meals", _("Achat supprimé."))
+    return deleted_with(releve, fields, "collecte.meals", "collecte.purchase_add",
+                        _("Achat supprimé."))  # fmt: skip
 
 
 # Pesées
 
 
-def render_weighings(releve, form=None, status=200, saved=None):
+def render_weighings(releve, form=None, status=200, saved=None, added=None):
     entry = releve.entry
     sums = one_sums(entry)
     totals = {
@@ -398,6 +464,7 @@ def render_weighings(releve, form=None, status=200, saved=None):
         per_year=per_year,
         total_per_year=waste_kg_per_person_year(sums) if sums else None,
         saved=saved,
+        added=added,
         labels=LABELS,
         confirm=ConfirmForm(),
     )
@@ -414,14 +481,18 @@ def weighings(household_id, rank):
     form = WeighingForm()
     if not form.validate_on_submit():
         return render_weighings(releve, form=form)
-    entry = writable_entry(releve)
-    if not form.within_day_limit(services.grams_on_day(entry, form.weighed_on.data)):
-        return render_weighings(releve, form=form)
-    services.add_weighing(entry, form)
+    entry, weighing = writable_entry(releve), None
+    if services.first_add(entry, outbox_key()):
+        if not form.within_day_limit(services.grams_on_day(entry, form.weighed_on.data)):
+            db.session.rollback()
+            releve.entry = services.find_entry(releve.household, releve.wave)
+            return render_weighings(releve, form=form)
+        weighing = services.add_weighing(entry, form)
     db.session.commit()
+    g.added = True
     if is_htmx():
-        return render_weighings(releve, saved=saved_at())
-    return done(releve, "collecte.weighings", _("Pesée ajoutée."))
+        return render_weighings(releve, saved=saved_at(), added=weighing)
+    return done(releve, "collecte.weighings", restored_or(_("Pesée ajoutée.")))
 
 
 @releve_route("/<int:rank>/pesees/<int:weighing_id>/supprimer", methods=["POST"])
@@ -431,11 +502,11 @@ def weighing_delete(household_id, rank, weighing_id):
     weighing = get_row_or_404(releve, Weighing, weighing_id)
     if not ConfirmForm().validate_on_submit() or not releve.editable:
         abort(400 if releve.editable else 403)
+    fields = undo_fields(weighing)
     services.delete_row(releve.entry, weighing, "pesée")
     db.session.commit()
-    if is_htmx():
-        return render_weighings(releve, saved=saved_at())
-    return done(releve, "collecte.weighings", _("Pesée supprimée."))
+    return deleted_with(releve, fields, "collecte.weighings", "collecte.weighings",
+                        _("Pesée supprimée."))  # fmt: skip
 
 
 # Recettes et producteurs: a list, a button that starts one, a page that saves as it is typed
@@ -453,28 +524,63 @@ TEXT_ROWS = {
 
 
 @releve_route("/<int:rank>/recettes", methods=["GET", "POST"])
+@rerender_on_csrf_error
 def recipes(household_id, rank):
-    """The foyer's recipes of this wave; the button starts a new one."""
+    """The foyer's recipes of this wave; a post adds one (from the new recipe's page)."""
     return text_rows(household_id, rank, "recipe")
 
 
 @releve_route("/<int:rank>/producteurs", methods=["GET", "POST"])
+@rerender_on_csrf_error
 def producers(household_id, rank):
-    """The producers the foyer collected in this wave; the button starts a new one."""
+    """The producers the foyer noted in this wave; a post adds one."""
     return text_rows(household_id, rank, "producer")
+
+
+@releve_route("/<int:rank>/recettes/nouvelle")
+def recipe_new(household_id, rank):
+    """An empty recipe to write: nothing exists until it is saved with a title."""
+    return text_row_new(household_id, rank, "recipe")
+
+
+@releve_route("/<int:rank>/producteurs/nouveau")
+def producer_new(household_id, rank):
+    """An empty producer to note: nothing exists until it is saved with a name."""
+    return text_row_new(household_id, rank, "producer")
+
+
+def text_row_new(household_id, rank, kind, form=None):
+    releve = load(household_id, rank)
+    if not releve.editable:
+        abort(403)
+    form_class = TEXT_ROWS[kind][1]
+    return render(
+        f"collecte/{kind}.html",
+        None,
+        releve=releve,
+        row=None,
+        form=form or form_class(formdata=None),
+        conflict=None,
+        saved=None,
+        labels=LABELS,
+    )
 
 
 def text_rows(household_id, rank, kind):
     releve = load(household_id, rank)
-    model, _form, _fields, _label = TEXT_ROWS[kind]
+    model, form_class, fields, label = TEXT_ROWS[kind]
     if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        defaults = {"purpose": "restes", "title": ""} if kind == "recipe" else {
-            "kind": "ferme", "name": "", "dedup_key": "|"}  # fmt: skip
-        row = services.create_blank(writable_entry(releve), model, **defaults)
+        form = form_class()
+        if not form.validate_on_submit():
+            return text_row_new(household_id, rank, kind, form)
+        entry = writable_entry(releve)
+        if services.first_add(entry, outbox_key()):
+            services.add_text_row(entry, model, form, fields, label)
         db.session.commit()
-        return redirect(releve.url(f"collecte.{kind}_update", row_id=row.id), 303)
+        g.added = True
+        if is_htmx():  # sent from the outbox: nothing to show
+            return "", 204
+        return done(releve, f"collecte.{kind}s", restored_or(_("Enregistré.")))
     rows = []
     if releve.entry is not None:
         rows = releve.entry.recipes if kind == "recipe" else releve.entry.producers
@@ -485,6 +591,7 @@ def text_rows(household_id, rank, kind):
         rows=rows,
         labels=LABELS,
         confirm=ConfirmForm(),
+        undoable=undoable,
     )
 
 
@@ -567,9 +674,11 @@ def text_row_delete(household_id, rank, row_id, kind):
     row = get_row_or_404(releve, model, row_id)
     if not ConfirmForm().validate_on_submit() or not releve.editable:
         abort(400 if releve.editable else 403)
+    fields = undo_fields(row)
     services.delete_row(releve.entry, row, label)
     db.session.commit()
-    return done(releve, f"collecte.{kind}s", _("Supprimé."))
+    message = _("Recette supprimée.") if kind == "recipe" else _("Producteur supprimé.")
+    return deleted_with(releve, fields, f"collecte.{kind}s", f"collecte.{kind}s", message)
 
 
 # Questionnaire
@@ -580,7 +689,7 @@ def text_row_delete(household_id, rank, row_id, kind):
 def questionnaire(household_id, rank):
     """The défi's questions for this wave; each tick is saved at once."""
     releve = load(household_id, rank)
-    questions = services.questions_for(releve.wave)
+    questions = releve.questions
     saved = None
     if request.method in ("GET", "HEAD"):
         form = questionnaire_form(questions, answers=services.answers_of(releve.entry))
@@ -610,7 +719,7 @@ def questionnaire(household_id, rank):
 def submit(household_id, rank):
     """Review the relevé, see what is missing, send it; its history below."""
     releve = load(household_id, rank)
-    questions = services.questions_for(releve.wave)
+    questions = releve.questions
     form = SubmitForm()
     if request.method == "POST" and form.validate_on_submit():
         if not releve.editable or releve.entry is None:

@@ -1,7 +1,9 @@
 """The front door and the health check."""
 
 import sqlalchemy as sa
+from flask import current_app
 from flask import redirect
+from flask import send_from_directory
 from flask import url_for
 from flask_login import current_user
 
@@ -29,3 +31,11 @@ def healthz():
         rollback_quietly()
         return {"status": "database unavailable"}, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return {"status": "ok"}
+
+
+@bp.route("/sw.js")
+def service_worker():
+    """The service worker, served from the root so that its scope holds the relevé's pages."""
+    response = send_from_directory(current_app.static_folder, "sw.js", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response

@@ -18,6 +18,7 @@ from defi.models.collecte import Answer
 from defi.models.collecte import Choice
 from defi.models.collecte import Entry
 from defi.models.collecte import EntryChange
+from defi.models.collecte import OfflineAdd
 from defi.models.collecte import Producer
 from defi.models.collecte import Purchase
 from defi.models.collecte import Question
@@ -34,6 +35,7 @@ __all__ = [
     "Choice",
     "Entry",
     "EntryChange",
+    "OfflineAdd",
     "FiguresVersion",
     "Event",
     "Group",

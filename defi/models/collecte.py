@@ -215,6 +215,18 @@ class EntryChange(db.Model):
         return f"<EntryChange {self.field} of entry {self.entry_id}>"
 
 
+class OfflineAdd(db.Model):
+    """A row added from the phone's outbox: its key, so that a row sent twice (the answer
+    was lost with the network, the phone sent it again) is added once."""
+
+    __table_args__ = (sa.UniqueConstraint("entry_id", "key"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    entry_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("entry.id", ondelete="CASCADE"))
+    key: so.Mapped[str] = so.mapped_column(sa.String(64))
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
 class Purchase(Versioned, db.Model):
     """A receipt: date, place type, total, of which organic, of which local (cents)."""
 

@@ -28,6 +28,7 @@ def log_in(page, base_url, username, password=DEMO_PASSWORD):
 def log_out(page):
     """Tap "Se déconnecter", and wait for the logout to land (or its answer could end the
     next login)."""
+    page.locator("details.account-menu summary").click()
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page).to_have_url(re.compile(r"/connexion$"))
 

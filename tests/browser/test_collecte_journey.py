@@ -201,42 +201,42 @@ def test_foyer_fills_its_releve_through_a_network_cut_and_sends_it(
         quick_add.get_by_role("button", name="Ajouter cette pesée").click()
         htmx_settled(page)
         expect(page.locator("ul.rows > li")).to_have_count(count)
-    expect(page.locator("article.figures tfoot td").first).to_have_text(re.compile(r"^1,550\skg$"))
+    total = page.locator("dl.totals .total dd strong").first
+    expect(total).to_have_text(re.compile(r"^1,550\skg$"))
     screenshot(page, "journey-06-weighings")
 
-    # Recettes: a new recipe, written and saved as it is typed.
+    # Recettes: a new recipe, written and saved; then corrected, saved as it is typed.
     follow(page, page.get_by_role("button", name="Suite : les recettes"), f"{base}/recettes")
-    follow(
-        page,
-        page.get_by_role("button", name="Écrire une recette"),
-        re.compile(rf"{base}/recettes/\d+$"),
-    )
-    recipe_url = page.url
-    path = "/recettes/" + recipe_url.rsplit("/", 1)[1]
-    form = page.locator("form[data-autosave]")
+    follow(page, page.get_by_role("button", name="Écrire une recette"), f"{base}/recettes/nouvelle")
     for label, name in (
         ("Titre de la recette", "title"),
         ("Ingrédients", "ingredients"),
         ("Étapes", "steps"),
     ):
-        type_and_save(page, form.get_by_label(label), RECIPE[name], path, name)
+        page.get_by_label(label).fill(RECIPE[name] if name != "steps" else "Faire revenir.")
+    follow(page, page.get_by_role("button", name="Enregistrer"), f"{base}/recettes")
+    follow(page, page.get_by_role("link", name="Modifier"), re.compile(rf"{base}/recettes/\d+$"))
+    recipe_url = page.url
+    path = "/recettes/" + recipe_url.rsplit("/", 1)[1]
+    form = page.locator("form[data-autosave]")
+    type_and_save(page, form.get_by_label("Étapes"), RECIPE["steps"], path, "steps")
     expect(save_status(page)).to_contain_text(SAVED)
     screenshot(page, "journey-07-recipe")
 
-    # Producteurs: a new producer.
+    # Producteurs: a new producer, its details typed before it is saved.
     sections = page.get_by_role("navigation", name="Parties du relevé")
-    follow(page, sections.get_by_role("link", name="Producteurs"), f"{base}/producteurs")
+    follow(page, sections.get_by_role("link", name="Producteurs locaux"), f"{base}/producteurs")
     follow(
         page,
         page.get_by_role("button", name="Ajouter un producteur"),
-        re.compile(rf"{base}/producteurs/\d+$"),
+        f"{base}/producteurs/nouveau",
     )
-    producer_url = page.url
-    path = "/producteurs/" + producer_url.rsplit("/", 1)[1]
-    form = page.locator("form[data-autosave]")
     for label, name in PRODUCER_FIELDS:
-        type_and_save(page, form.get_by_label(label), PRODUCER[name], path, name)
-    expect(save_status(page)).to_contain_text(SAVED)
+        page.get_by_label(label).fill(PRODUCER[name])
+    follow(page, page.get_by_role("button", name="Enregistrer"), f"{base}/producteurs")
+    expect(page.locator("ul.rows")).to_contain_text(PRODUCER["name"])
+    producer_url = page.get_by_role("link", name="Modifier").get_attribute("href")
+    producer_url = base.split("/collecte")[0] + producer_url
     screenshot(page, "journey-08-producer")
 
     # Questionnaire: each tick is saved at once.

@@ -5,7 +5,8 @@ the role's home and follows every same-site link, breadth first, keeping one pag
 and set of arguments (another foyer's page of the same route is the same template). Every page
 is checked at 375 × 812 and at 1280 × 800: axe-core finds no serious or critical violation;
 at 375 px nothing scrolls sideways, every tap target is 44 px high or more, and every field has
-a label of its own; no Content Security Policy violation happens. Downloads (exports, "Mes
+a label of its own; on a foyer's pages no element at all reaches past a 360 px screen or
+scrolls sideways inside it; no Content Security Policy violation happens. Downloads (exports, "Mes
 données") are fetched, not checked by axe. A few pages only come back from a form (an
 invitation code, a new calendar address, the set-up of a défi not started yet) or from a
 failure (page not found, database unavailable): the test provokes them and checks them too.
@@ -57,6 +58,7 @@ NOT_LINKED = {
     "static": "the pages' CSS and scripts, not pages",
     "main.healthz": "asked by the load balancer",
     "calendar.ics": "asked by a calendar app, at a secret address",
+    "main.service_worker": "registered by app.js, not a page",
 }
 # Templates that are not pages: the layout, the macros and parts (named `_*.html`), and the
 # error answer to an htmx request, which is swapped into a page.
@@ -96,6 +98,27 @@ UNLABELLED = """() => Array.from(
   (control) => control.labels.length === 0
     && !control.hasAttribute("aria-label") && !control.hasAttribute("aria-labelledby")
 ).map((control) => control.outerHTML.slice(0, 120))"""
+# Every element of a page that reaches past a 360 px screen, or scrolls sideways inside it
+# (a table in a scrolling box is still a table to scroll): none on a foyer's pages.
+NARROW = {"width": 360, "height": 740}
+WIDER_THAN_SCREEN = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [];
+  for (const element of document.body.querySelectorAll("*")) {
+    if (element.closest(".skip")) continue;  // off screen until focused
+    const style = getComputedStyle(element);
+    const box = element.getBoundingClientRect();
+    if (style.visibility === "hidden" || (box.width === 0 && box.height === 0)) continue;
+    const name = element.outerHTML.slice(0, 100);
+    if (box.right > width + 1 || box.left < -1) {
+      wide.push(`${name} spans ${Math.round(box.left)}..${Math.round(box.right)} px`);
+    } else if (["auto", "scroll"].includes(style.overflowX)
+               && element.scrollWidth > element.clientWidth + 1) {
+      wide.push(`${name} scrolls sideways (${element.scrollWidth} > ${element.clientWidth} px)`);
+    }
+  }
+  return wide;
+}"""
 # Far more than any role has (about 30): a crawler that runs away fails instead.
 MAX_PAGES = 80
 
@@ -161,6 +184,11 @@ class Crawl:
         unlabelled = self.page.evaluate(UNLABELLED)
         if unlabelled:
             self.failures.append(f"fields without a label on {url}: {unlabelled}")
+        if self.actor == "foyer":
+            self.page.set_viewport_size(NARROW)
+            wide = self.page.evaluate(WIDER_THAN_SCREEN)
+            if wide:
+                self.failures.append(f"wider than a 360 px screen on {url}: {wide}")
         for size in (SMALL_PHONE, LAPTOP):
             self.page.set_viewport_size(size)
             violations = self.axe(self.page)
@@ -226,14 +254,17 @@ def add_rows(page, releve):
     page.locator("form.quick-add").get_by_role("button", name="Ajouter cette pesée").click()
     htmx_settled(page)
     expect(page.locator("ul.rows > li")).to_have_count(1)
-    for section, button in (
-        ("recettes", "Écrire une recette"),
-        ("producteurs", "Ajouter un producteur"),
+    for section, button, label, value in (
+        ("recettes", "Écrire une recette", "Titre de la recette", "Soupe de fanes"),
+        ("producteurs", "Ajouter un producteur", "Nom du producteur", "Ferme du Bois"),
     ):
         page.goto(f"{releve}/{section}")
         page.get_by_role("button", name=button).click()
-        expect(page).to_have_url(re.compile(rf"/{section}/\d+$"))
-        htmx_settled(page)
+        expect(page).to_have_url(re.compile(rf"/{section}/nouve(lle|au)$"))
+        page.get_by_label(label).fill(value)
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(page).to_have_url(re.compile(rf"/{section}$"))
+        expect(page.locator("ul.rows")).to_contain_text(value)
 
 
 def prepare(page, base, actor):

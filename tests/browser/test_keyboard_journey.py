@@ -37,10 +37,13 @@ PRODUCER = {
 FOCUSED = """() => {
   const element = document.activeElement;
   if (!element || element === document.body) return null;
-  const label = element.labels && element.labels.length ? element.labels[0].innerText : "";
+  // A field by its label; a step of the relevé's menu by its name, without its state.
+  const step = element.querySelector && element.querySelector(".step-label");
+  const label = element.labels && element.labels.length ? element.labels[0].innerText
+    : (step ? step.innerText : "");
   const style = getComputedStyle(element);
   return {
-    name: (label || element.innerText || "").trim(),
+    name: (label || element.innerText || "").replace(/[\u00a0\u202f]/g, " ").trim(),
     tag: element.tagName.toLowerCase(),
     type: element.type || "",
     value: element.value || "",
@@ -156,8 +159,9 @@ def test_foyer_fills_and_sends_its_releve_with_the_keyboard_alone(
     send(page, "Ajouter cette pesée", "ul.rows > li", 1)
     follow(page, "Suite : les recettes", f"{base}/recettes")
 
-    # Recettes: a new recipe; its purpose, a radio group, changed with an arrow key.
-    follow(page, "Écrire une recette", re.compile(rf"{base}/recettes/\d+$"))
+    # Recettes: a new recipe; its purpose, a radio group, changed with an arrow key; saved
+    # with Enter on its button.
+    follow(page, "Écrire une recette", f"{base}/recettes/nouvelle")
     type_into(page, "Titre de la recette", RECIPE["Titre de la recette"])
     radio = focused(page)
     assert radio["type"] == "radio" and radio["checked"], radio
@@ -165,16 +169,17 @@ def test_foyer_fills_and_sends_its_releve_with_the_keyboard_alone(
     radio = focused(page)
     assert radio["name"] == "Conserver" and radio["checked"], radio
     assert_focus_shows(radio)
-    htmx_settled(page)
     for name in ("Ingrédients", "Étapes"):
         type_into(page, name, RECIPE[name])
     screenshot(page, "keyboard-02-recipe")
+    follow(page, "Enregistrer", f"{base}/recettes")
 
     # Producteurs, through the sections' menu at the top of the page.
-    follow(page, "Producteurs", f"{base}/producteurs", backwards=True)
-    follow(page, "Ajouter un producteur", re.compile(rf"{base}/producteurs/\d+$"))
+    follow(page, "Producteurs locaux", f"{base}/producteurs", backwards=True)
+    follow(page, "Ajouter un producteur", f"{base}/producteurs/nouveau")
     for name, value in PRODUCER.items():
         type_into(page, name, value)
+    follow(page, "Enregistrer", f"{base}/producteurs")
 
     # Questionnaire: boxes ticked with Space, a radio button chosen with an arrow key.
     follow(page, "Questionnaire", f"{base}/questionnaire", backwards=True)

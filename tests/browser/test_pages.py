@@ -20,7 +20,12 @@ def test_logout_button_is_visible_and_logs_out(page, live_server, csp_violations
     expect(page).to_have_url(re.compile(r"/collecte/$"))
     expect(page.get_by_text("Collecte 3").first).to_be_visible()
 
+    # A compact header: one short line, the logout folded in the account's menu.
+    header = page.locator("body > header").bounding_box()
+    assert header["height"] <= 0.12 * 812, header
     logout = page.get_by_role("button", name="Se déconnecter")
+    expect(logout).to_be_hidden()
+    page.locator("details.account-menu summary").click()
     expect(logout).to_be_visible()
     logout.click()
 
