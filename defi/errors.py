@@ -10,6 +10,7 @@ from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import Forbidden
 from werkzeug.exceptions import SecurityError
 
 from defi.extensions import db
@@ -49,12 +50,19 @@ TITLES = {
 }
 
 
-def render_error(status, **values):
+class Refused(Forbidden):
+    """A 403 that says why, in French (a closed collecte, a foyer that left the défi)."""
+
+    def __init__(self, message: str):
+        super().__init__()
+        self.message = message
+
+
+def render_error(status, message=None, **values):
     template = "errors/fragment.html" if is_htmx() else "errors/page.html"
+    message = message or _(MESSAGES[status], **values)
     return (
-        render_template(
-            template, status=status, title=_(TITLES[status]), message=_(MESSAGES[status], **values)
-        ),
+        render_template(template, status=status, title=_(TITLES[status]), message=message),
         status,
     )
 
@@ -67,6 +75,8 @@ def french_size(size: int) -> str:
 
 
 def handle_http_error(error):
+    if isinstance(error, Refused):
+        return render_error(403, message=error.message)
     if error.code == 413:
         limit = request.max_content_length or current_app.config["MAX_CONTENT_LENGTH"]
         return render_error(413, limit=french_size(limit))

@@ -53,10 +53,11 @@ def percent(ratio):
 
 
 def day(value):
-    """date(2021, 9, 12) → "12 sept. 2021"."""
+    """date(2021, 9, 12) → "12 sept. 2021"; the first of a month is "1er sept. 2021"."""
     if _missing(value):
         return ""
-    return format_date(value, "medium")
+    text = format_date(value, "medium")
+    return "1er" + text[1:] if value.day == 1 and text.startswith("1 ") else text
 
 
 def moment(value):

@@ -5,8 +5,11 @@ import unicodedata
 
 
 def fold(text: str) -> str:
-    """Lower case, no accents, single spaces: 'Ferme  du Bois ' → 'ferme du bois'."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    """Lower case, no accents, single spaces: 'Ferme  du Bois ' → 'ferme du bois', 'Œufs' →
+    'oeufs'."""
+    # Ligatures have no decomposition: "œufs" is typed "oeufs" on most phones.
+    text = (text or "").replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return re.sub(r"[^a-z0-9]+", " ", plain.lower()).strip()
 

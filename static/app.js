@@ -230,10 +230,15 @@
     var items = readOutbox();
     if (form.hasAttribute("data-outbox")) {
       var key = (form.querySelector('[name="outbox_key"]') || {}).value || newKey();
-      if (!items.some(function (item) { return item.key === key; })) {
-        items.push({ key: key, user: user, action: action, fields: fields,
-                     label: describe(form), at: Date.now() });
+      if (items.some(function (item) { return item.key === key; })) {
+        // Never two adds under one key (the server would keep the first only).
+        key = newKey();
+        fields = fields.map(function (pair) {
+          return pair[0] === "outbox_key" ? [pair[0], key] : pair;
+        });
       }
+      items.push({ key: key, user: user, action: action, fields: fields,
+                   label: describe(form), at: Date.now() });
       // The form is ready for the next receipt, with a key of its own.
       form.reset();
       var keyField = form.querySelector('[name="outbox_key"]');
@@ -316,7 +321,11 @@
       credentials: "same-origin",
       headers: { "HX-Request": "true" },
     }).then(function (response) {
-      if (response.status >= 500 || response.status === 429) {
+      // Not now: the server is down or busy, the session is gone (the login page), or the
+      // page was too old (a new token comes with the next page): sent again later.
+      var loggedOut = response.redirected && response.url.indexOf("/connexion") !== -1;
+      if (response.status >= 500 || response.status === 429 || response.status === 400 ||
+          loggedOut) {
         return "wait";
       }
       if (response.ok && (item.key.indexOf("autosave:") === 0 || response.headers.get("Defi-Added"))) {
@@ -324,7 +333,12 @@
       }
       return response.text().then(function (text) {
         var page = new DOMParser().parseFromString(text, "text/html");
-        var reason = page.querySelector(".field-error, .error-page p, .flash-error");
+        var reason = null;
+        [".field-error", ".error-page p", "#contenu .flash-error:not(#network-status)"].some(
+          function (selector) {
+            reason = page.querySelector(selector);
+            return reason !== null;
+          });
         return "refused:" + (reason ? reason.textContent.trim() : response.status);
       });
     }, function () {
@@ -409,10 +423,10 @@
     } catch (error) {
       // No storage: nothing was kept either.
     }
+    // A fresh key for every add form shown: a page opened again from the service worker's
+    // cache holds the key it was served with, which an earlier add may have used already.
     document.querySelectorAll('form[data-outbox] [name="outbox_key"]').forEach(function (field) {
-      if (!field.value) {
-        field.value = newKey();
-      }
+      field.value = newKey();
     });
     showOutbox();
     flush();
@@ -431,6 +445,11 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     if (event.detail.elt === document.body) {
       start();
+    } else if (event.detail.elt.querySelectorAll) {
+      event.detail.elt.querySelectorAll('form[data-outbox] [name="outbox_key"]').forEach(
+        function (field) {
+          field.value = newKey();
+        });
     }
   });
 })();

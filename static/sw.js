@@ -92,11 +92,17 @@ self.addEventListener("fetch", function (event) {
   if (url.origin !== self.location.origin) {
     return;
   }
-  if (url.pathname.indexOf("/static/") === 0) {
+  var path;
+  try {
+    path = decodeURIComponent(url.pathname); // "/collecte/%66oyer/…" is "/collecte/foyer/…"
+  } catch (error) {
+    return;
+  }
+  if (path.indexOf("/static/") === 0) {
     event.respondWith(networkFirst(request, ASSETS, true));
   } else if (
-    url.pathname.indexOf("/collecte/") === 0 &&
-    url.pathname.indexOf("/collecte/foyer/") !== 0 && // a referent's foyers: never kept
+    path.indexOf("/collecte/") === 0 &&
+    path.indexOf("/collecte/foyer/") !== 0 && // a referent's foyers: never kept
     isWholePage(request)
   ) {
     var html = (request.headers.get("Accept") || "").indexOf("text/html") !== -1;

@@ -161,3 +161,56 @@ def test_the_service_worker_is_served_from_the_root(client):
     assert answer.headers["Service-Worker-Allowed"] == "/"
     with client.get("/sw.js") as again:
         assert "defi-pages-v1" in again.get_data(as_text=True)
+
+
+def test_a_key_is_scoped_by_the_kind_of_row(foyer, client):
+    """The same key on a receipt and on a weighing: two different adds, both stored."""
+    key = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+    for kind in ("purchase", "weighing"):
+        _listing, add, fields, _model, _values = ROWS[kind]
+        assert (
+            client.post(add, data={**fields, "outbox_key": key}, headers=HTMX).headers["Defi-Added"]
+            == "1"
+        )
+    assert len(rows_of(Purchase)) == 1 and len(rows_of(Weighing)) == 1
+
+
+def test_an_undo_posted_twice_adds_one_row(foyer, client):
+    listing, add, fields, model, _values = ROWS["purchase"]
+    client.post(add, data=fields)
+    (row,) = rows_of(model)
+    client.post(f"/collecte/3/achats/{row.id}/supprimer")
+    action, data = undo_form(client.get(listing).get_data(as_text=True))
+    assert re.fullmatch(r"[0-9a-f]{32}", data["outbox_key"])
+    for _ in range(2):
+        assert client.post(action, data=data).status_code == 303
+    assert len(rows_of(model)) == 1
+
+
+def test_an_add_to_a_closed_collecte_says_why(foyer, client):
+    wave = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    wave.manual_state = "closed"
+    db.session.commit()
+    _listing, add, fields, model, _values = ROWS["purchase"]
+    answer = client.post(add, data=fields)
+    assert answer.status_code == 403
+    assert "La collecte 3 est close : son relevé ne peut plus être modifié." in page_text(answer)
+    assert rows_of(model) == []
+
+
+def test_a_ligature_is_typed_as_two_letters():
+    from defi.producers import dedup_key
+    from defi.producers import fold
+
+    assert fold("Les Œufs de Marie") == fold("les oeufs de marie") == "les oeufs de marie"
+    assert dedup_key("Ferme Sœur Anne", "Béthune") == dedup_key("ferme soeur anne", "BETHUNE")
+
+
+def test_the_first_of_a_month_is_the_first(app):
+    from datetime import date
+
+    from defi.formatting import day
+
+    with app.test_request_context():
+        assert day(date(2021, 9, 1)) == "1er sept. 2021"
+        assert day(date(2021, 9, 12)) == "12 sept. 2021"

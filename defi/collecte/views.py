@@ -7,6 +7,7 @@ views under `/collecte/foyer/<household_id>/...` to fill a relevé with or for a
 """
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -39,6 +40,7 @@ from defi.collecte.forms import WeighingForm
 from defi.collecte.forms import questionnaire_form
 from defi.collecte.services import StaleVersion
 from defi.collecte.services import WaveClosed
+from defi.errors import Refused
 from defi.extensions import db
 from defi.figures import publication
 from defi.figures.indicators import foyer_values
@@ -112,8 +114,18 @@ def writable_entry(releve: Releve) -> Entry:
     try:
         releve.entry = services.get_or_create_entry(releve.household, releve.wave, today())
     except WaveClosed:
-        abort(403)
+        raise Refused(closed_message(releve)) from None
     return releve.entry
+
+
+def closed_message(releve: Releve) -> str:
+    """Why a relevé can no longer change, in French (the outbox shows it too)."""
+    if not releve.household.is_active:
+        return _("Ce foyer ne participe plus au défi : ses relevés ne changent plus.")
+    return _(
+        "La collecte %(rank)d est close : son relevé ne peut plus être modifié.",
+        rank=releve.wave.rank,
+    )
 
 
 def csrf_failed(form) -> bool:
@@ -122,7 +134,7 @@ def csrf_failed(form) -> bool:
 
 
 # The key of an add sent from the phone's outbox (app.js): random, letters, digits and dashes.
-OUTBOX_KEY = re.compile(r"[A-Za-z0-9-]{8,64}")
+OUTBOX_KEY = re.compile(r"[A-Za-z0-9-]{8,48}")
 
 
 @bp.after_request
@@ -134,12 +146,13 @@ def say_added(response):
     return response
 
 
-def outbox_key() -> str:
-    """The add's outbox key, "" for a plain form; 400 for a malformed one."""
+def outbox_key(kind: str) -> str:
+    """The add's outbox key, scoped by the kind of row ("achat:…"); "" for a plain form, 400
+    for a malformed one."""
     key = request.form.get("outbox_key", "")
     if key and not OUTBOX_KEY.fullmatch(key):
         abort(400)
-    return key
+    return f"{kind}:{key}" if key else ""
 
 
 def saved_at():
@@ -194,6 +207,8 @@ def undoable(row) -> bool:
 def deleted_with(releve: Releve, fields, endpoint, add_endpoint, message):
     """After a deletion: back to the list, with the message and its "Annuler" button."""
     if fits_undo(fields):
+        # Its own outbox key: the undo posted twice (a double tap, a replay) adds one row.
+        fields = {**fields, "outbox_key": uuid.uuid4().hex}
         payload = {"text": str(message), "action": releve.url(add_endpoint), "fields": fields}
         flash(payload, "undo")
     else:
@@ -361,7 +376,7 @@ def purchase_add(household_id, rank):
     if not form.validate_on_submit():
         return render_meals(releve, purchase_form=form)
     entry, purchase = writable_entry(releve), None
-    if services.first_add(entry, outbox_key()):
+    if services.first_add(entry, outbox_key("achat")):
         purchase = services.add_purchase(entry, form)
     db.session.commit()
     g.added = True
@@ -482,7 +497,7 @@ def weighings(household_id, rank):
     if not form.validate_on_submit():
         return render_weighings(releve, form=form)
     entry, weighing = writable_entry(releve), None
-    if services.first_add(entry, outbox_key()):
+    if services.first_add(entry, outbox_key("pesee")):
         if not form.within_day_limit(services.grams_on_day(entry, form.weighed_on.data)):
             db.session.rollback()
             releve.entry = services.find_entry(releve.household, releve.wave)
@@ -574,7 +589,7 @@ def text_rows(household_id, rank, kind):
         if not form.validate_on_submit():
             return text_row_new(household_id, rank, kind, form)
         entry = writable_entry(releve)
-        if services.first_add(entry, outbox_key()):
+        if services.first_add(entry, outbox_key(kind)):
             services.add_text_row(entry, model, form, fields, label)
         db.session.commit()
         g.added = True
