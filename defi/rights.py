@@ -53,6 +53,14 @@ def household_data(household: Household) -> dict:
             "statut": household.status,
             "retire_le": household.withdrawn_on,
             "inscrit_le": household.created_at,
+            # Accompanied: by which structure, and the label its facilitator sees instead of
+            # its name.
+            "accompagne_par": household.accompaniment.structure.name
+            if household.accompaniment
+            else None,
+            "libelle_pour_l_animateur": household.accompaniment.label
+            if household.accompaniment
+            else None,
         },
         "comptes": [
             {

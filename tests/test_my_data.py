@@ -206,3 +206,21 @@ def test_anonymous_is_sent_to_log_in(demo, client, query):
 def test_staff_reach_no_foyers_data_here(demo, auth, client, username, query):
     auth.login(username)
     assert client.get(f"/mes-donnees{query}").status_code == 403
+
+
+def test_an_accompanied_foyer_reads_by_whom_and_under_which_label(demo, client, auth):
+    """Being accompanied is held about the foyer: its page and its downloads say so."""
+    from defi.models import Accompaniment
+
+    code = demo_code("EST-05")
+    household = db.session.scalar(sa.select(Household).where(Household.code == code))
+    accompaniment = db.session.scalar(
+        sa.select(Accompaniment).where(Accompaniment.household_id == household.id)
+    )
+    assert auth.login("foyer-est-05").status_code == 303
+    page = page_text(client.get("/mes-donnees"))
+    assert f"accompagné par {accompaniment.structure.name}" in page
+    assert f"« {accompaniment.label} »" in page
+    with client.get("/mes-donnees?format=json") as download:
+        data = json.loads(download.get_data(as_text=True))
+    assert data["foyer"]["accompagne_par"] == accompaniment.structure.name
