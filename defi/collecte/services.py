@@ -337,22 +337,16 @@ def section_states(entry: Entry | None, sums, questions) -> dict[str, tuple[str,
         if "questions" not in lacking
         else ("todo", _("%(done)d sur %(total)d", done=done, total=len(questions))),
     }
-    counts = {
-        "weighings": (
-            1 if sums and sums.waste_grams else 0,
-            lambda n: _("fait"),
-        ),
-        "recipes": (
-            sums.recipes if sums else 0,
-            lambda n: ngettext("%(num)d recette", "%(num)d recettes", n),
-        ),
-        "producers": (
-            sums.producers if sums else 0,
-            lambda n: ngettext("%(num)d producteur", "%(num)d producteurs", n),
-        ),
+    optional = {
+        "weighings": (1 if sums and sums.waste_grams else 0, None),
+        "recipes": (sums.recipes if sums else 0, ("%(num)d recette", "%(num)d recettes")),
+        "producers": (sums.producers if sums else 0, ("%(num)d producteur", "%(num)d producteurs")),
     }
-    for key, (count, text) in counts.items():
-        states[key] = ("done", text(count)) if count else ("optional", _("facultatif"))
+    for key, (count, words) in optional.items():
+        if not count:
+            states[key] = ("optional", _("facultatif"))
+        else:
+            states[key] = ("done", ngettext(*words, count) if words else _("fait"))
     return states
 
 

@@ -86,10 +86,16 @@ class Releve:
         """The questions this foyer is asked at this wave."""
         return services.questions_for(self.wave, services.joined_rank(self.household))
 
+    @cached_property
+    def sums(self):
+        """The relevé's EntrySums, read once per request by the section and its menu (read
+        after the request's write, when the page is rendered)."""
+        return one_sums(self.entry)
+
     @property
     def states(self):
         """Each section's state, for the menu of the relevé's pages (read when shown)."""
-        return services.section_states(self.entry, one_sums(self.entry), self.questions)
+        return services.section_states(self.entry, self.sums, self.questions)
 
 
 def releve_route(rule, **options):
@@ -302,7 +308,7 @@ def render_meals(
     added=None,
 ):  # fmt: skip
     entry = releve.entry
-    sums = one_sums(entry)
+    sums = releve.sums
     values = foyer_values(sums) if sums else {}
     helper = None
     if meals_form is not None and all(
@@ -460,7 +466,7 @@ def purchase_delete(household_id, rank, purchase_id):
 
 def render_weighings(releve, form=None, status=200, saved=None, added=None):
     entry = releve.entry
-    sums = one_sums(entry)
+    sums = releve.sums
     totals = {
         category: ((sums.waste_by_category or {}).get(category, 0) if sums else 0)
         for category in CATEGORY_LABELS
@@ -739,14 +745,13 @@ def submit(household_id, rank):
     if request.method == "POST" and form.validate_on_submit():
         if not releve.editable or releve.entry is None:
             abort(403 if releve.entry is not None else 400)
-        sums = one_sums(releve.entry)
-        if not services.missing_parts(releve.entry, sums, questions):
+        if not services.missing_parts(releve.entry, releve.sums, questions):
             services.submit_entry(releve.entry, form.submission_id.data)
             db.session.commit()
             return done(releve, "collecte.submit", _("Votre relevé est envoyé. Merci !"))
     form.submission_id.data = services.new_submission_id()
     entry = releve.entry
-    sums = one_sums(entry)
+    sums = releve.sums
     return render(
         "collecte/submit.html",
         None,
