@@ -1,5 +1,5 @@
-"""Every page of a foyer (and the referent's assisted relevé) is valid HTML for the W3C Nu
-validator: 0 errors.
+"""Every page of a foyer (and the referent's assisted relevé) and of every staff role is valid
+HTML for the W3C Nu validator: 0 errors.
 
 The pages are crawled from the role's home with the test client, as tests/test_french.py
 does, after a purchase, a weighing, a recipe and a producer were added so that the lists are
@@ -62,6 +62,25 @@ def test_every_foyer_page_is_valid_html(demo, client, auth, tmp_path):
     refused = client.post("/collecte/3/achats", data={"total": "abc", "place_type": "marche"})
     pages["/collecte/3/achats (refusé)"] = refused.get_data(as_text=True)
     assert len(pages) >= 15, sorted(pages)
+    errors = validate(pages, tmp_path)
+    assert errors == [], "\n".join(errors)
+
+
+STAFF_HOMES = [("animateur-est", "/groupe/"), ("referent-noeux", "/accompagnement/"),
+               ("pilote", "/pilote/")]  # fmt: skip
+
+
+@pytest.mark.skipif(JAVA is None, reason=MISSING_JAVA)
+def test_every_staff_page_is_valid_html(demo, client, auth, tmp_path):
+    pages = {}
+    for username, home in STAFF_HOMES:
+        assert auth.login(username).status_code == 303
+        for url in crawl(client, home):
+            response = client.get(url)
+            if response.status_code == 200 and response.mimetype == "text/html":
+                pages[f"{username} {url}"] = response.get_data(as_text=True)
+        client.post("/deconnexion")
+    assert len(pages) >= 40, sorted(pages)
     errors = validate(pages, tmp_path)
     assert errors == [], "\n".join(errors)
 
