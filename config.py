@@ -74,6 +74,21 @@ class Config:
     # scheme are then read from their X-Forwarded-For and X-Forwarded-Proto (docs/DEPLOY.md).
     # 0 trusts no such header: a client could forge them to dodge the login throttling.
     TRUSTED_PROXIES = int(os.environ.get("DEFI_TRUSTED_PROXIES", "0"))
+    # The site's address as a foyer types it, e.g. https://defi.example.org: the links of
+    # what leaves outside a request (the reminders of `defi remind`) start with it.
+    PUBLIC_URL = os.environ.get("DEFI_PUBLIC_URL", "")
+
+    # The SMTP server that sends the reminders (`defi remind`); without MAIL_SERVER none is sent.
+    # MAIL_USE_TLS: STARTTLS on a plain connection (port 587); MAIL_USE_SSL: TLS from the
+    # first byte (port 465).
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes")
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "").lower() in ("1", "true", "yes")
+    # The sender of the reminders, e.g. "Défi Famille <defi@example.org>".
+    MAIL_FROM = os.environ.get("MAIL_FROM", "")
 
 
 class TestConfig(Config):
@@ -85,3 +100,7 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     RATELIMIT_STORAGE_URI = "memory://"
     HSTS = False
+    # The tests never reach a mail server of the developer's environment: those that send
+    # start their own (tests/test_remind.py).
+    MAIL_SERVER = ""
+    PUBLIC_URL = "https://defi.example.org"

@@ -210,6 +210,59 @@ def purge_command():
     click.echo(f"foyers anonymised: {count} (défis ended more than {months} months ago).")
 
 
+@click.command("remind")
+@click.option("--dry-run", is_flag=True, help="List the reminders due today; send nothing.")
+@with_appcontext
+def remind_command(dry_run):
+    """E-mail the foyers that have not sent the open wave, 7 then 2 days before it closes.
+
+    Run it every day (cron, a systemd timer): each reminder goes once, and one that the SMTP
+    server refused goes again at the next run. Needs MAIL_SERVER, MAIL_FROM and DEFI_PUBLIC_URL.
+    """
+    from flask import current_app
+
+    from defi import reminders
+    from defi.formatting import today
+
+    config = current_app.config
+    mailer = reminders.Mailer(config)
+    try:
+        login_url = reminders.login_link(config, sending=not dry_run)
+        dues = reminders.due_reminders(today())
+        if dry_run:
+            for due in dues:
+                click.echo(f"would send: {due.code}, {due.kind} days before wave {due.wave_rank}")
+            click.echo(f"reminders due: {len(dues)} (dry run: nothing sent).")
+            return
+        if dues:
+            mailer.open()
+        outcome = reminders.send_reminders(dues, mailer, config["MAIL_FROM"], login_url)
+    except reminders.CannotSend as error:
+        raise click.ClickException(f"{error} No reminder sent.") from None
+    finally:
+        mailer.close()
+    report_reminders(outcome)
+
+
+def report_reminders(outcome):
+    """Say what `defi remind` sent, and fail (exit 1) naming the foyers it could not reach."""
+    sent = [due.kind for due in outcome.sent]
+    line = (
+        f"reminders sent: {len(sent)} "
+        f"(7 days before: {sent.count(7)}, 2 days before: {sent.count(2)})"
+    )
+    if outcome.taken:
+        line += f", {outcome.taken} sent meanwhile by another run"
+    click.echo(line + ".")
+    if outcome.failed:
+        for due, reason in outcome.failed:
+            click.echo(f"not sent to {due.code}: {reason}", err=True)
+        codes = ", ".join(due.code for due, _reason in outcome.failed)
+        raise click.ClickException(
+            f"reminders not sent: {len(outcome.failed)} ({codes}); the next run tries them again."
+        )
+
+
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False))
 @with_appcontext
@@ -240,4 +293,5 @@ def register_commands(app):
     app.cli.add_command(export_microdata_command)
     app.cli.add_command(import_entries_command)
     app.cli.add_command(purge_command)
+    app.cli.add_command(remind_command)
     app.cli.add_command(backup_command)

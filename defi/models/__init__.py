@@ -23,6 +23,7 @@ from defi.models.collecte import Producer
 from defi.models.collecte import Purchase
 from defi.models.collecte import Question
 from defi.models.collecte import Recipe
+from defi.models.collecte import Reminder
 from defi.models.collecte import Weighing
 from defi.models.figures import FiguresVersion
 
@@ -46,6 +47,7 @@ __all__ = [
     "Purchase",
     "Question",
     "Recipe",
+    "Reminder",
     "RetiredCode",
     "Structure",
     "User",

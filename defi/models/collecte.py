@@ -398,3 +398,34 @@ class Answer(db.Model):
 
     def __repr__(self):
         return f"<Answer {self.choice_id} in entry {self.entry_id}>"
+
+
+# The reminders `defi remind` sends: so many days before a wave closes.
+REMINDER_KINDS = (7, 2)
+
+
+class Reminder(db.Model):
+    """A reminder e-mailed to a foyer that had not sent its relevé: once per wave and kind.
+
+    The row is written before the message leaves and removed if the server refuses it, so that
+    two runs at once (the unique key) or one after the other never send it twice.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("household_id", "wave_id", "kind"),
+        sa.CheckConstraint(_in("kind", REMINDER_KINDS), name="reminder_kind"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    household_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("household.id", ondelete="CASCADE")
+    )
+    wave_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("wave.id", ondelete="CASCADE"), index=True
+    )
+    # 7 or 2: the days left before the wave closes that the reminder is for.
+    kind: so.Mapped[int]
+    sent_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    def __repr__(self):
+        return f"<Reminder {self.kind} days, household {self.household_id}, wave {self.wave_id}>"
