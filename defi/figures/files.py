@@ -16,24 +16,10 @@ import io
 import math
 import zipfile
 from dataclasses import dataclass
+from dataclasses import field
 from xml.sax.saxutils import escape
 
 from defi.formatting import neutralise
-
-
-@dataclass
-class Table:
-    name: str
-    header: tuple
-    rows: list
-    # Lines above the header: in the CSV one line each (a warning), in the XLSX sheet its
-    # title and notes, the first one in bold.
-    preamble: tuple = ()
-    layout: "Layout" = None
-
-    def __post_init__(self):
-        if self.layout is None:
-            self.layout = Layout()
 
 
 @dataclass
@@ -60,6 +46,17 @@ class Layout:
         """The number format of the row `index`'s column (both from 0), or None."""
         formats = self.formats if self.row_formats is None else self.row_formats[index]
         return formats[column] if column < len(formats) else None
+
+
+@dataclass
+class Table:
+    name: str
+    header: tuple
+    rows: list
+    # Lines above the header: in the CSV one line each (a warning), in the XLSX sheet its
+    # title and notes, the first one in bold.
+    preamble: tuple = ()
+    layout: Layout = field(default_factory=Layout)
 
 
 # Formats the exports share: whole numbers, two decimals, euros, a share stored as a ratio
