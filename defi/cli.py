@@ -108,26 +108,31 @@ def find_challenge(name):
 def export_comparison_command(file_format, output, challenge_name):
     """Export the start / mid / end comparison (CSV or XLSX).
 
-    These are the tables for partners, every cell through the disclosure step. With --format
-    csv, OUTPUT holds the comparison and two files beside it hold the other tables:
-    OUTPUT-retention.csv and OUTPUT-questionnaire.csv. The relevés themselves are
-    `defi export-microdata`'s, for the pilot alone.
+    These are the tables for partners, every cell through the disclosure step, counting sent
+    relevés only. The XLSX opens on a "Synthèse" sheet laid out for a report, then holds the
+    comparison, retention and questionnaire sheets. With --format csv, OUTPUT holds the
+    comparison and two files beside it hold the other tables: OUTPUT-retention.csv and
+    OUTPUT-questionnaire.csv. The relevés themselves are `defi export-microdata`'s, for the
+    pilot alone.
     """
     from pathlib import Path
 
     from flask import current_app
 
     from defi.figures.export import comparison_tables
+    from defi.figures.export import partner_tables
     from defi.figures.files import to_csv
     from defi.figures.files import to_xlsx
 
     challenge = find_challenge(challenge_name)
-    tables = comparison_tables(challenge, current_app.config["DEFI_MIN_COUNT"])
+    k = current_app.config["DEFI_MIN_COUNT"]
     path = Path(output)
     if file_format == "xlsx":
+        tables = partner_tables(challenge, k)
         path.write_bytes(to_xlsx(tables))
         click.echo(f"{path}: {', '.join(t.name for t in tables)}")
         return
+    tables = comparison_tables(challenge, k)
     path.write_bytes(to_csv(tables[0]))
     written = [str(path)]
     stem = path.with_suffix("")
@@ -141,18 +146,32 @@ def export_comparison_command(file_format, output, challenge_name):
 @click.command("export-microdata")
 @click.argument("output", type=click.Path(dir_okay=False, writable=True))
 @click.option("--challenge", "challenge_name", help="The défi's name (default: the current one).")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "xlsx"]),
+    default=None,
+    help="csv or xlsx (default: from OUTPUT's extension, else csv).",
+)
 @with_appcontext
-def export_microdata_command(output, challenge_name):
-    """Export the pseudonymised relevés, one row per foyer and wave (CSV), for the pilot alone.
+def export_microdata_command(output, challenge_name, file_format):
+    """Export the pseudonymised relevés, one row per foyer and wave, for the pilot alone.
 
-    The file's first line says it is confidential; it is never a file for partners.
+    Drafts are there too: the `statut` column says envoye or brouillon (the published figures
+    count sent relevés only). The file's first line says it is confidential; it is never a
+    file for partners.
     """
     from pathlib import Path
 
     from defi.figures.export import microdata_table
     from defi.figures.files import to_csv
+    from defi.figures.files import to_xlsx
 
-    Path(output).write_bytes(to_csv(microdata_table(find_challenge(challenge_name))))
+    path = Path(output)
+    if file_format is None:
+        file_format = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
+    table = microdata_table(find_challenge(challenge_name))
+    path.write_bytes(to_xlsx([table]) if file_format == "xlsx" else to_csv(table))
     click.echo(output)
 
 

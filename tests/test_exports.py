@@ -18,7 +18,17 @@ from defi.figures.export import COMPARISON_HEADER
 from defi.figures.export import MICRODATA_WARNING
 from defi.figures.export import comparison_tables
 from defi.figures.export import microdata_table
+from defi.figures.export import partner_tables
+from defi.figures.files import INTEGER
+from defi.figures.files import SHARE
+from defi.figures.files import Layout
 from defi.figures.files import Table
+from defi.figures.files import cell_style
+from defi.figures.files import column_widths
+from defi.figures.files import header_height
+from defi.figures.files import header_row
+from defi.figures.files import sheet_lines
+from defi.figures.files import style_cell
 from defi.figures.files import to_csv
 from defi.figures.files import to_xlsx
 from defi.figures.indicators import EntrySums
@@ -149,7 +159,7 @@ def test_microdata_say_they_are_confidential(demo, auth, client):
     from openpyxl import load_workbook
 
     workbook = load_workbook(io.BytesIO(client.get("/pilote/export/comparaison.xlsx").data))
-    assert workbook.sheetnames == ["comparaison", "retention", "questionnaire"]
+    assert workbook.sheetnames == ["Synthèse", "comparaison", "retention", "questionnaire"]
     assert client.get("/pilote/export/donnees.csv").status_code == 404
 
 
@@ -310,7 +320,7 @@ def test_export_command_writes_csv_and_xlsx(demo, app, tmp_path):
     from openpyxl import load_workbook
 
     workbook = load_workbook(tmp_path / "c.xlsx")
-    assert workbook.sheetnames == ["comparaison", "retention", "questionnaire"]
+    assert workbook.sheetnames == ["Synthèse", "comparaison", "retention", "questionnaire"]
     retention = workbook["retention"]
     assert [cell.value for cell in retention[2]][:5] == ["Tous", "tous", 40, 40, 24]
     result = runner.invoke(args=["export-microdata", str(tmp_path / "m.csv")])
@@ -661,41 +671,88 @@ AWKWARD_TEXTS = [
 AWKWARD_NUMBERS = [0, 1, -7, 2**40, 0.1, -0.0, 2.5, 1 / 3, 1e20, 1e-7, -9.5, 12345678901234567]
 
 
-def test_xlsx_sheets_are_the_xml_openpyxl_writes():
+def openpyxl_xlsx(tables) -> bytes:
+    """The same sheets through openpyxl's own write-only sheets: the layout set through its
+    API, every cell styled as it is appended, text neutralised first."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.cell_range import CellRange
 
-    rows = [
-        (text, number, None, True, text)
-        for text, number in zip(AWKWARD_TEXTS, AWKWARD_NUMBERS * 2, strict=False)
-    ]
-    rows += [(None, None), (), ("last",)]
-    tables = [Table("un", ("a", "b", "c", "d", "e"), rows), Table("deux", ("x",), [])]
-    # The same rows through openpyxl's own write-only sheets, the text neutralised first.
     workbook = Workbook(write_only=True)
     for table in tables:
         sheet = workbook.create_sheet(title=table.name)
-        for row in (table.header, *table.rows):
-            sheet.append(
-                [
-                    neutralise(str(value))
-                    if value is not None
-                    and not isinstance(value, (int, float))
-                    or isinstance(value, bool)
-                    else value
-                    for value in row
-                ]
+        layout = table.layout
+        for column, width in enumerate(column_widths(table), 1):
+            sheet.column_dimensions[get_column_letter(column)].width = width
+        header = header_row(table)
+        sheet.freeze_panes = f"{get_column_letter(layout.frozen_columns + 1)}{header + 1}"
+        last = get_column_letter(len(table.header))
+        sheet.auto_filter.ref = f"A{header}:{last}{header + len(table.rows)}"
+        for _title, first, end in layout.bands:
+            sheet.merged_cells.add(
+                CellRange(min_col=first, max_col=end, min_row=header - 1, max_row=header - 1)
             )
+        if layout.landscape:
+            sheet.page_setup.orientation = "landscape"
+            sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+            sheet.sheet_properties.pageSetUpPr.fitToPage = True
+            sheet.print_title_rows = f"{header - bool(layout.bands)}:{header}"
+        if header_height(table):
+            sheet.row_dimensions[header].height = header_height(table)
+        for _number, kind, values in sheet_lines(table):
+            cells = []
+            for column, value in enumerate(values):
+                if value is None:
+                    cells.append(None)
+                    continue
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    value = neutralise(str(value))
+                cell = WriteOnlyCell(sheet, value=value)
+                key = cell_style(table, kind, column)
+                cells.append(cell if key is None else style_cell(cell, key))
+            sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def assert_same_xlsx(written: bytes, expected: bytes):
     with (
-        zipfile.ZipFile(buffer) as expected,
-        zipfile.ZipFile(io.BytesIO(to_xlsx(tables))) as written,
+        zipfile.ZipFile(io.BytesIO(expected)) as expected,
+        zipfile.ZipFile(io.BytesIO(written)) as written,
     ):
         assert written.namelist() == expected.namelist()
         for name in expected.namelist():
             if name != "docProps/core.xml":  # holds the time it was written
                 assert written.read(name) == expected.read(name), name
         assert b"<f>" not in written.read("xl/worksheets/sheet1.xml")
+
+
+def test_xlsx_sheets_are_the_xml_openpyxl_writes():
+    rows = [
+        (text, number, None, True, text)
+        for text, number in zip(AWKWARD_TEXTS, AWKWARD_NUMBERS * 2, strict=False)
+    ]
+    rows += [(None, None), (), ("last",)]
+    tables = [Table("un", ("a", "b", "c", "d", "e"), rows), Table("deux", ("x",), [])]
+    assert_same_xlsx(to_xlsx(tables), openpyxl_xlsx(tables))
+
+
+def test_laid_out_sheets_are_the_xml_openpyxl_writes(demo):
+    # Title and notes, merged bands, a format per row, wrapped labels, a tall header, frozen
+    # columns, landscape pages: the partners' workbook, and the microdata as a workbook.
+    tables = partner_tables(demo, 3) + [microdata_table(demo)]
+    tables.append(
+        Table(
+            "formats",
+            ("n", "part", "texte"),
+            [(1, 0.25, "=1+1"), (None, 0.5, None), (2.5, None, "x")],
+            preamble=("Titre", "+note"),
+            layout=Layout(formats=(INTEGER, SHARE), wrapped=(2,), widths=(3, 3, 3)),
+        )
+    )
+    assert_same_xlsx(to_xlsx(tables), openpyxl_xlsx(tables))
 
 
 def test_xlsx_keeps_an_error_code_as_text():

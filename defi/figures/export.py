@@ -1,20 +1,40 @@
 """The tables a défi's files hold, in DESIGN.md's formats (`files.py` writes them).
 
-Two kinds, never mixed: the tables for partners (comparison, retention, questionnaire), whose
-every cell comes from the publication, through the disclosure step; and the pilot's microdata,
-one pseudonymised row per relevé, downloaded apart under a name and a first line that say it
-is confidential. No name, contact or free text in either: foyers appear by code only.
+Two kinds, never mixed: the tables for partners (the synthesis for a report, then DESIGN.md's
+comparison, retention and questionnaire), whose every cell comes from the publication, through
+the disclosure step, and so counts sent relevés only; and the pilot's microdata, one
+pseudonymised row per relevé, sent or draft (its `statut` says which), downloaded apart under a
+name and a first line that say it is confidential. No name, contact or free text in either:
+foyers appear by code only, in the microdata alone.
 """
 
+import re
+
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from defi.extensions import db
+from defi.figures.files import CHANGE_PERCENT
+from defi.figures.files import CHANGE_POINTS
+from defi.figures.files import DECIMAL_1
+from defi.figures.files import DECIMAL_2
+from defi.figures.files import DECIMAL_3
+from defi.figures.files import EUROS
+from defi.figures.files import INTEGER
+from defi.figures.files import SHARE
+from defi.figures.files import Layout
 from defi.figures.files import Table
 from defi.figures.indicators import cost_per_meal_person
+from defi.figures.indicators import indicator_keys
+from defi.figures.indicators import indicator_labels
 from defi.figures.sums import sums_for
 from defi.figures.tables import ALL
 from defi.figures.tables import SUBGROUPS
+from defi.figures.tables import open_ranks
 from defi.figures.tables import question_choices
+from defi.formatting import NBSP
+from defi.formatting import day
+from defi.formatting import today
 from defi.models import Accompaniment
 from defi.models import Entry
 from defi.models import Group
@@ -35,11 +55,26 @@ RAW_HEADER = (
     "gaspillage_kg", "recettes", "producteurs",
 )  # fmt: skip
 QUESTIONNAIRE_HEADER = ("question", "choix", "groupe", "sous_groupe", "collecte", "n", "part_pct")
+# The last column of the microdata: whether the relevé was sent (the figures count those
+# alone) or is a draft. Machine words, as `accompagne`'s oui / non.
+STATUS_COLUMN = "statut"
+STATUS_VALUES = {"submitted": "envoye", "draft": "brouillon"}
 ALL_GROUPS = "Tous"
 MICRODATA_WARNING = (
     "CONFIDENTIEL : données pseudonymisées de chaque foyer, pour l'analyse du pilote seul. "
-    "Ne pas transmettre ; pour les partenaires, utilisez comparaison.xlsx."
+    "Ne pas transmettre ; pour les partenaires, utilisez comparaison.xlsx. "
+    "Colonne statut : envoye (relevé envoyé) ou brouillon (pas encore envoyé) ; "
+    "les chiffres publiés ne comptent que les relevés envoyés."
 )
+SYNTHESIS = "Synthèse"
+
+# Each sheet's number formats, column by column (None: text or General).
+COMPARISON_FORMATS = (None, None, None, INTEGER, INTEGER, DECIMAL_2, DECIMAL_2, DECIMAL_2,
+                      INTEGER, DECIMAL_1)  # fmt: skip
+RETENTION_FORMATS = (None, None, INTEGER, INTEGER, INTEGER, INTEGER)
+QUESTIONNAIRE_FORMATS = (None, None, None, None, INTEGER, INTEGER, DECIMAL_2)
+RAW_FORMATS = (None, None, None, INTEGER, INTEGER, INTEGER, DECIMAL_2, DECIMAL_2, DECIMAL_2,
+               INTEGER, DECIMAL_2, DECIMAL_3, INTEGER, INTEGER)  # fmt: skip
 
 
 def _scaled(key, value):
@@ -51,12 +86,21 @@ def _scaled(key, value):
     return round(value, 2)
 
 
-def comparison_tables(challenge, k) -> list[Table]:
+def partner_tables(challenge, k) -> list[Table]:
+    """The partners' workbook: the synthesis for a report first, then DESIGN.md's tables."""
+    from defi.figures import publication
+
+    published = publication(challenge, k)
+    return [synthesis_table(challenge, published, k)] + comparison_tables(challenge, k, published)
+
+
+def comparison_tables(challenge, k, published=None) -> list[Table]:
     """The tables for the partners: comparison, retention and questionnaire, all groups and
     each group, every cell through the disclosure step. No relevé, no code."""
     from defi.figures import publication
 
-    published = publication(challenge, k)
+    if published is None:
+        published = publication(challenge, k)
     names = {ALL: ALL_GROUPS} | {group.id: group.name for group in challenge.groups}
     ranks = [wave.rank for wave in challenge.waves]
     comparison, questionnaire, retained = [], [], []
@@ -83,9 +127,14 @@ def comparison_tables(challenge, k) -> list[Table]:
                 + tuple(counts.submitted.get(rank) for rank in (1, 2, 3))
             )
     return [
-        Table("comparaison", COMPARISON_HEADER, comparison),
-        Table("retention", RETENTION_HEADER, retained),
-        Table("questionnaire", QUESTIONNAIRE_HEADER, questionnaire),
+        Table("comparaison", COMPARISON_HEADER, comparison, layout=Layout(COMPARISON_FORMATS)),
+        Table("retention", RETENTION_HEADER, retained, layout=Layout(RETENTION_FORMATS)),
+        Table(
+            "questionnaire",
+            QUESTIONNAIRE_HEADER,
+            questionnaire,
+            layout=Layout(QUESTIONNAIRE_FORMATS),
+        ),
     ]
 
 
@@ -104,14 +153,216 @@ def _figures(key, cell):
     )
 
 
+# The synthesis: a sheet for a report, in French, one row per indicator and subgroup.
+
+# What a share's row reads, for each place type (DESIGN.md's list); another place falls back
+# on the pages' label.
+PLACE_PHRASES = {
+    "supermarche": _l("Part achetée en supermarché (%)"),
+    "hard_discount": _l("Part achetée en hard-discount (%)"),
+    "marche": _l("Part achetée au marché (%)"),
+    "vente_directe": _l("Part achetée en vente directe / ferme (%)"),
+    "amap": _l("Part achetée en AMAP / panier (%)"),
+    "magasin_producteurs": _l("Part achetée en magasin de producteurs (%)"),
+    "magasin_bio": _l("Part achetée en magasin bio (%)"),
+    "epicerie_solidaire": _l("Part achetée en épicerie solidaire (%)"),
+    "proximite": _l("Part achetée en commerce de proximité (%)"),
+    "autoproduction": _l("Part venue de l'autoproduction / du jardin (%)"),
+    "don": _l("Part venue de dons / du glanage (%)"),
+}
+RETENTION_ROW = "releves_envoyes"
+# French typography in the sheet, as the `nbsp` filter on the pages: a wrapped label never
+# starts a line with ":", "?" or "»".
+_BREAKABLE = re.compile(r"[ ]+(?=[:;!?»])|(?<=«)[ ]+")
+
+
+def typeset(text: str) -> str:
+    return _BREAKABLE.sub(NBSP, text)
+
+
+def synthesis_labels(choices) -> dict[str, str]:
+    """Each synthesis row's French label, its unit in brackets."""
+    from flask_babel import gettext as _
+
+    labels = {
+        RETENTION_ROW: _("Foyers ayant envoyé leur relevé (nombre)"),
+        "cout_repas_personne": _("Coût d'un repas par personne (€)"),
+        "part_bio": _("Part du bio (%)"),
+        "part_locale": _("Part du local (%)"),
+        "gaspillage_kg_pers_an": _("Gaspillage (kg par personne et par an)"),
+        "gaspillage_kg_pers_an_evitable": _("Gaspillage évitable (kg par personne et par an)"),
+        "gaspillage_kg_pers_an_epluchures": _(
+            "Gaspillage d'épluchures potentiellement évitables (kg par personne et par an)"
+        ),
+        "gaspillage_kg_pers_an_non_evitable": _(
+            "Gaspillage non évitable (kg par personne et par an)"
+        ),
+        "recettes": _("Recettes partagées (par foyer)"),
+        "producteurs": _("Adresses de producteurs collectées (par foyer)"),
+    }
+    pages = indicator_labels()
+    for key in indicator_keys():
+        if key.startswith("part_lieu_"):
+            place = key.removeprefix("part_lieu_")
+            phrase = PLACE_PHRASES.get(place)
+            labels[key] = str(phrase) if phrase else f"{pages[key]} (%)"
+        labels.setdefault(key, pages[key])
+    for question, choice, text, label, _rank in choices:
+        # "…manger mieux ? — nouveaux goûts", "…j'agis sur : achats locaux" (but "AMAP")
+        if label[:2].istitle():
+            label = label[0].lower() + label[1:]
+        joined = f"{text} {label}" if text.rstrip().endswith(":") else f"{text} — {label}"
+        labels[f"q_{question}_{choice}"] = _("%(choice)s (%% des foyers)", choice=joined)
+    return {key: typeset(label) for key, label in labels.items()}
+
+
+def is_share(key) -> bool:
+    """Shares (of spending, of foyers) change in points; amounts and counts in %."""
+    return key.startswith(("part", "q_"))
+
+
+def unit_format(key):
+    if key == RETENTION_ROW:
+        return INTEGER
+    if key == "cout_repas_personne":
+        return EUROS
+    return SHARE if is_share(key) else DECIMAL_1
+
+
+def synthesis_value(cell):
+    """The mean a cell publishes (a share as a ratio: the sheet shows it in %), or None."""
+    return None if cell.hidden is not None else cell.mean
+
+
+def synthesis_change(key, first, cell):
+    """The paired foyers' change from the first wave: in points for a share, as a ratio for
+    an amount (the sheet shows it in %); None unless both ends and the change are published.
+    """
+    if first.hidden is not None or cell.hidden is not None or first.mean is None:
+        return None
+    if cell.mean is None or not cell.paired_n:
+        return None
+    if is_share(key):
+        return None if cell.change_delta is None else cell.change_delta * 100
+    return None if cell.change_pct is None else cell.change_pct / 100
+
+
+def synthesis_table(challenge, published, k, on=None) -> Table:
+    """The partners' first sheet: title, défi, date, what is counted, then one row per
+    indicator and subgroup (the questionnaire in its order), start / mid / end and the change
+    from the start for all groups and each group. Every figure is the publication's; a hidden
+    one stays empty."""
+    from flask_babel import gettext as _
+
+    on = on or today()
+    waves = list(challenge.waves)
+    first, later = (waves[0] if waves else None), waves[1:]
+    scopes = [(_("Tous les groupes"), ALL)] + [(group.name, group.id) for group in challenge.groups]
+    subgroups = {
+        "tous": _("tous"),
+        "accompagnes": _("accompagnés"),
+        "non_accompagnes": _("non accompagnés"),
+    }
+    header, bands = [_("Indicateur"), _("Foyers")], []
+    for name, _scope in scopes:
+        start = len(header) + 1
+        header += [wave.label.capitalize() for wave in waves]
+        header += [
+            _("Évolution %(first)s → %(wave)s", first=first.label, wave=wave.label)
+            for wave in later
+        ]
+        if len(header) >= start:
+            bands.append((name, start, len(header)))
+    labels = synthesis_labels(published.choices)
+    keys = [RETENTION_ROW] + indicator_keys([(q, c) for q, c, *_rest in published.choices])
+    rows, formats = [], []
+    for key in keys:
+        for subgroup, subgroup_name in subgroups.items():
+            row = [labels[key], subgroup_name]
+            for _name, scope in scopes:
+                row += _synthesis_cells(published, key, scope, subgroup, first, waves)
+            rows.append(tuple(row))
+            change = CHANGE_POINTS if is_share(key) else CHANGE_PERCENT
+            per_scope = [unit_format(key)] * len(waves) + [change] * len(later)
+            formats.append((None, None, *per_scope * len(scopes)))
+    notes = _synthesis_notes(challenge, waves, k, on)
+    value_width, change_width = 11, 14
+    widths = [58, 16] + ([value_width] * len(waves) + [change_width] * len(later)) * len(scopes)
+    return Table(
+        SYNTHESIS,
+        tuple(header),
+        rows,
+        preamble=tuple(notes),
+        layout=Layout(
+            row_formats=formats,
+            widths=tuple(widths),
+            bands=tuple(bands),
+            frozen_columns=2,
+            wrapped=(0,),
+            landscape=True,
+        ),
+    )
+
+
+def _synthesis_notes(challenge, waves, k, on):
+    """The Synthèse's title, défi, date, and what its figures count."""
+    from flask_babel import gettext as _
+
+    notes = [
+        _("Synthèse des résultats"),
+        challenge.name,
+        _("Export du %(day)s", day=day(on)),
+        _(
+            "Chiffres : moyenne des foyers qui ont envoyé leur relevé de la collecte ; "
+            "les relevés en brouillon (pas encore envoyés) ne sont pas comptés."
+        ),
+        _(
+            "Cellule vide : effectif trop faible (moins de %(k)d foyers, ou chiffre masqué "
+            "pour qu'on ne puisse pas le retrouver par soustraction), ou rien de collecté.",
+            k=k,
+        ),
+        _(
+            "Évolution : sur les foyers présents aux deux collectes (leur nombre est dans la "
+            "feuille comparaison, colonne n_apparies) ; en points (pts) pour les parts, en % "
+            "pour les montants."
+        ),
+    ]
+    withheld = open_ranks(challenge, on)
+    notes += [
+        _(
+            "Collecte « %(wave)s » en cours : ses chiffres seront publiés à sa clôture.",
+            wave=w.label,
+        )
+        for w in waves
+        if w.rank in withheld
+    ]
+    return [typeset(note) for note in notes]
+
+
+def _synthesis_cells(published, key, scope, subgroup, first, waves):
+    """One scope's start / mid / end and changes of a row."""
+    if key == RETENTION_ROW:
+        counts = published.retention[scope][subgroup]
+        return [counts.submitted.get(wave.rank) for wave in waves] + [None] * (len(waves) - 1)
+    if first is None:  # a défi without a collecte yet
+        return []
+    by_rank = published.tables[scope][key]
+    start = by_rank[first.rank][subgroup]
+    values = [synthesis_value(by_rank[wave.rank][subgroup]) for wave in waves]
+    changes = [synthesis_change(key, start, by_rank[wave.rank][subgroup]) for wave in waves[1:]]
+    return values + changes
+
+
 def microdata_table(challenge) -> Table:
     """The pseudonymised raw rows, one per foyer and wave: the pilot's own, never a partner's."""
     choices = question_choices(challenge.id)
+    questions = choice_columns(choices)
     return Table(
         "donnees",
-        RAW_HEADER + choice_columns(choices),
+        RAW_HEADER + questions + (STATUS_COLUMN,),
         raw_rows(challenge, choices),
         preamble=(MICRODATA_WARNING,),
+        layout=Layout(RAW_FORMATS, frozen_columns=1),
     )
 
 
@@ -125,10 +376,12 @@ def choice_columns(choices):
 
 
 def raw_rows(challenge, choices):
-    """One row per foyer and wave with a relevé: the pseudonymous raw data (codes only)."""
+    """One row per foyer and wave with a relevé, sent or draft: the pseudonymous raw data
+    (codes only), its status last."""
     rows = db.session.execute(
         sa.select(
             Entry.id,
+            Entry.status,
             Entry.cost_mode,
             Entry.persons,
             Entry.period_days,
@@ -154,7 +407,18 @@ def raw_rows(challenge, choices):
     )
     questions = choice_columns(choices)
     result = []
-    for entry_id, cost_mode, persons, days, covers, code, group_name, rank, accompanied in rows:
+    for (
+        entry_id,
+        status,
+        cost_mode,
+        persons,
+        days,
+        covers,
+        code,
+        group_name,
+        rank,
+        accompanied,
+    ) in rows:
         entry_sums = sums[entry_id]
         ticked = {question: [] for question in questions}
         for item in sorted(entry_sums.choices):
@@ -179,5 +443,6 @@ def raw_rows(challenge, choices):
                 entry_sums.producers,
             )
             + tuple("|".join(ticked.get(question, [])) for question in questions)
+            + (STATUS_VALUES[status],)
         )
     return result

@@ -48,7 +48,10 @@ class Cell:
 
     `hidden` holds the reason (disclosure.FEW, disclosure.PROTECT) when the figure is not
     shown, and then every number is None. `change_hidden` is the same for the change from the
-    first wave (also ZERO_START: no change in % from zero).
+    first wave (also ZERO_START: no change in % from zero). The change is that of the paired
+    foyers' mean, in % (`change_pct`) and in the indicator's own unit (`change_delta`, e.g. a
+    share's points ÷ 100): one figure over the same foyers, shown or hidden together, except
+    that a change in % from zero has no meaning and a difference has.
     """
 
     n: int | None
@@ -57,6 +60,7 @@ class Cell:
     pooled: float | None
     paired_n: int | None = None
     change_pct: float | None = None
+    change_delta: float | None = None
     hidden: str | None = None
     change_hidden: str | None = None
 
@@ -360,6 +364,7 @@ class _Builder:
             return cell
         cell.paired_n = len(before)
         mean_before = sum(before) / len(before)
+        cell.change_delta = sum(after) / len(after) - mean_before
         if mean_before:
             cell.change_pct = (sum(after) / len(after) - mean_before) / mean_before * 100
         else:
@@ -455,7 +460,7 @@ def _apply(raw, hidden):
                     if cell.change_hidden is not None:
                         cell.change_pct = None
                         if cell.change_hidden != ZERO_START:
-                            cell.paired_n = None
+                            cell.paired_n = cell.change_delta = None
     return raw
 
 

@@ -24,6 +24,7 @@ from defi.extensions import db
 from defi.figures import publication
 from defi.figures.export import comparison_tables
 from defi.figures.export import microdata_table
+from defi.figures.export import partner_tables
 from defi.figures.files import to_csv
 from defi.figures.files import to_xlsx
 from defi.figures.indicators import indicator_labels
@@ -60,6 +61,7 @@ from defi.pilot.services import structures
 from defi.security import body_limit
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _current_challenge():
@@ -212,15 +214,16 @@ def export_csv(table):
 
 @bp.route("/export/comparaison.xlsx")
 def export_xlsx():
-    """The three tables for partners in one spreadsheet, one sheet each."""
+    """The partners' spreadsheet: the synthesis for a report, then the three tables."""
     challenge = _current_challenge() or abort(404)
-    mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return _download(to_xlsx(_tables(challenge)), mimetype, "comparaison.xlsx")
+    tables = partner_tables(challenge, current_app.config["DEFI_MIN_COUNT"])
+    return _download(to_xlsx(tables), XLSX, "comparaison.xlsx")
 
 
 @bp.route("/export/donnees-CONFIDENTIEL.csv")
 def export_microdata():
-    """The pseudonymised relevés, one row per foyer and wave: the pilot's own analysis."""
+    """The pseudonymised relevés, sent or draft (`statut`), one row per foyer and wave: the
+    pilot's own analysis."""
     challenge = _current_challenge() or abort(404)
     data = to_csv(microdata_table(challenge))
     return _download(data, "text/csv; charset=utf-8", "donnees-CONFIDENTIEL.csv")
