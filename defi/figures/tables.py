@@ -48,7 +48,10 @@ class Cell:
 
     `hidden` holds the reason (disclosure.FEW, disclosure.PROTECT) when the figure is not
     shown, and then every number is None. `change_hidden` is the same for the change from the
-    first wave (also ZERO_START: no change in % from zero).
+    first wave (also ZERO_START: no change in % from zero). `change_diff` is the same change
+    as a difference of the paired means (in the indicator's unit: a share's change in points
+    is `change_diff × 100`); it rests on the same paired sums as `change_pct`, so the
+    disclosure step decides both at once, and a zero start does not hide it.
     """
 
     n: int | None
@@ -57,6 +60,7 @@ class Cell:
     pooled: float | None
     paired_n: int | None = None
     change_pct: float | None = None
+    change_diff: float | None = None
     hidden: str | None = None
     change_hidden: str | None = None
 
@@ -360,8 +364,10 @@ class _Builder:
             return cell
         cell.paired_n = len(before)
         mean_before = sum(before) / len(before)
+        mean_after = sum(after) / len(after)
+        cell.change_diff = mean_after - mean_before
         if mean_before:
-            cell.change_pct = (sum(after) / len(after) - mean_before) / mean_before * 100
+            cell.change_pct = (mean_after - mean_before) / mean_before * 100
         else:
             cell.change_hidden = ZERO_START
         return cell
@@ -456,6 +462,7 @@ def _apply(raw, hidden):
                         cell.change_pct = None
                         if cell.change_hidden != ZERO_START:
                             cell.paired_n = None
+                            cell.change_diff = None
     return raw
 
 
