@@ -1,4 +1,5 @@
-"""The comparison page and the printed report: the défi's publication laid out for the pilot.
+"""The comparison page: the défi's publication laid out for the pilot (the printed report,
+`report.py`, reuses its tables and charts).
 
 Every figure here is a cell of `figures.publication` (one disclosure step over everything
 published together), formatted in French: never a figure of its own. A suppressed cell reads
@@ -36,8 +37,6 @@ SUBGROUP_NAMES = {
 }
 MAIN_KEYS = ("cout_repas_personne", "part_bio", "part_locale", "gaspillage_kg_pers_an",
              "recettes", "producteurs")  # fmt: skip
-# The indicators the report draws, in its 2 × 2 grid.
-REPORT_CHARTS = ("cout_repas_personne", "part_bio", "part_locale", "gaspillage_kg_pers_an")
 DEFAULT_KEY = "cout_repas_personne"
 
 
@@ -424,40 +423,6 @@ def _share(cell, not_asked) -> Shown:
     return Shown(show_value("q_", cell.mean) if cell.n else "—")
 
 
-# The printed report.
-
-
-def published_waves(challenge, day):
-    """The waves whose figures are published (closed or open by hand no more, and started)."""
-    withheld = open_ranks(challenge, day)
-    return [w for w in challenge.waves if w.rank not in withheld and w.opens_on <= day]
-
-
-@dataclass
-class ReportRow:
-    indicator: Indicator
-    cells: list  # per scope: Shown per published wave, then the change
-
-
-def report_rows(challenge, published, catalogue, waves, change_rank) -> list[ReportRow]:
-    """The main indicators, per scope: the mean at each published wave and the change."""
-    rows = []
-    for key in MAIN_KEYS:
-        cells = []
-        for scope, _name in scopes_of(challenge):
-            for wave in waves:
-                cell = published.tables[scope][key][wave.rank]["tous"]
-                if cell.hidden:
-                    cells.append(Shown(hidden_text(cell.hidden), True))
-                else:
-                    cells.append(Shown(show_value(key, cell.mean) if cell.n else "—"))
-            if change_rank is not None:
-                cell = published.tables[scope][key][change_rank]["tous"]
-                cells.append(change_shown(key, cell))
-        rows.append(ReportRow(catalogue[key], cells))
-    return rows
-
-
 # One scope's whole detail: every indicator, its subgroups, the questionnaire.
 
 
@@ -498,67 +463,7 @@ def scope_detail(challenge, published, catalogue, scope) -> Detail:
     )
 
 
-# The printed report: what is published, on 2 A4 pages.
-
-
-@dataclass
-class Report:
-    day: object
-    scopes: list
-    waves: list  # the waves whose figures are published
-    withheld: list  # sentences about the others
-    change_rank: int | None
-    retention: list
-    rows: list
-    charts: list
-    questions: list
-
-
-def withheld_sentences(challenge, day) -> list[str]:
-    """Why a wave's figures are not in the report yet."""
-    shown = {wave.rank for wave in published_waves(challenge, day)}
-    sentences = []
-    for wave in challenge.waves:
-        if wave.rank in shown:
-            continue
-        if wave.is_open(day):
-            sentences.append(
-                _(
-                    "La collecte %(rank)d (%(label)s) est en cours : ses chiffres seront "
-                    "publiés à sa clôture.",
-                    rank=wave.rank,
-                    label=wave.label,
-                )
-            )
-        else:
-            sentences.append(
-                _(
-                    "La collecte %(rank)d (%(label)s) n'a pas encore commencé.",
-                    rank=wave.rank,
-                    label=wave.label,
-                )
-            )
-    return sentences
-
-
-def printed_report(challenge, published, day) -> Report:
-    """The report's tables and charts, from the publication, for the waves it publishes."""
-    waves = published_waves(challenge, day)
-    catalogue = indicator_catalogue(published.choices)
-    rank = change_rank(waves)
-    scopes = scopes_of(challenge)
-    charts = [
-        grouped_chart(catalogue[key], published, scopes, waves, uid=f"report-{key}")
-        for key in REPORT_CHARTS
-    ]
-    return Report(
-        day=day,
-        scopes=scopes,
-        waves=waves,
-        withheld=withheld_sentences(challenge, day),
-        change_rank=rank,
-        retention=retention_rows(challenge, published),
-        rows=report_rows(challenge, published, catalogue, waves, rank),
-        charts=charts,
-        questions=question_tables(published, ALL, waves, rank),
-    )
+def published_waves(challenge, day):
+    """The waves whose figures are published (closed or open by hand no more, and started)."""
+    withheld = open_ranks(challenge, day)
+    return [w for w in challenge.waves if w.rank not in withheld and w.opens_on <= day]

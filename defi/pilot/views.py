@@ -42,7 +42,6 @@ from defi.pilot.comparison import choose_indicator
 from defi.pilot.comparison import compare
 from defi.pilot.comparison import detail_scope
 from defi.pilot.comparison import indicator_catalogue
-from defi.pilot.comparison import printed_report
 from defi.pilot.comparison import retention_rows
 from defi.pilot.comparison import scope_detail
 from defi.pilot.forms import ChallengeForm
@@ -55,6 +54,7 @@ from defi.pilot.forms import StaffInvitationForm
 from defi.pilot.forms import WaveForm
 from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import import_entries as run_import
+from defi.pilot.report import printed_report
 from defi.pilot.services import audit_events
 from defi.pilot.services import event_attendance
 from defi.pilot.services import get_staff_or_404
