@@ -1,4 +1,4 @@
-"""The défi's overview for the pilot, and the staff it invites."""
+"""The défi's overview for the pilot, the staff it invites, and the attendance of its events."""
 
 import unicodedata
 
@@ -7,14 +7,18 @@ import sqlalchemy.orm as so
 from flask import abort
 
 from defi.extensions import db
+from defi.models import Accompaniment
+from defi.models import Attendance
 from defi.models import AuditEvent
 from defi.models import Entry
+from defi.models import Event
 from defi.models import Group
 from defi.models import Household
 from defi.models import Membership
 from defi.models import Structure
 from defi.models import User
 from defi.models import Wave
+from defi.models import event_groups
 from defi.pilot.imports.write import IMPORT_STRUCTURE
 
 
@@ -124,19 +128,27 @@ def groups_of(challenge) -> list[Group]:
 
 
 def event_attendance(challenge):
-    """Each event of the défi with its groups and the number of foyers present."""
-    from defi.models import Attendance
-    from defi.models import Event
-
-    present = dict(
+    """Each event of the défi, its groups and the foyers present, counted as the calendar
+    counts them: the named foyers ticked at the door and the accompanied foyers counted
+    there (`calendar/services.present_counts`, summed over the event's groups)."""
+    named = dict(
         db.session.execute(
             sa.select(Attendance.event_id, sa.func.count(Attendance.id))
             .join(Event, Event.id == Attendance.event_id)
-            .where(Event.challenge_id == challenge.id)
+            .join(Household, Household.id == Attendance.household_id)
+            .join(
+                event_groups,
+                sa.and_(
+                    event_groups.c.event_id == Attendance.event_id,
+                    event_groups.c.group_id == Household.group_id,
+                ),
+            )
+            .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+            .where(Event.challenge_id == challenge.id, Accompaniment.id.is_(None))
             .group_by(Attendance.event_id)
         ).all()
     )
-    # Each event's groups are shown beside it: read them with the events.
+    # Each event's groups are shown beside it, and their accompanied foyers counted at the door.
     events = (
         db.session.scalars(
             sa.select(Event)
@@ -147,4 +159,12 @@ def event_attendance(challenge):
         .unique()
         .all()
     )
-    return [(event, present.get(event.id, 0)) for event in events]
+    counted = dict(
+        db.session.execute(
+            sa.select(event_groups.c.event_id, sa.func.sum(event_groups.c.accompanied_present))
+            .join(Event, Event.id == event_groups.c.event_id)
+            .where(Event.challenge_id == challenge.id)
+            .group_by(event_groups.c.event_id)
+        ).all()
+    )
+    return [(event, named.get(event.id, 0) + (counted.get(event.id) or 0)) for event in events]

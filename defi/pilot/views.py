@@ -27,12 +27,11 @@ from defi.figures.export import microdata_table
 from defi.figures.export import partner_tables
 from defi.figures.files import to_csv
 from defi.figures.files import to_xlsx
-from defi.figures.indicators import indicator_labels
-from defi.figures.tables import ALL
 from defi.formatting import ngettext
 from defi.formatting import today
 from defi.forms import ConfirmForm
 from defi.households import get_or_create_structure
+from defi.htmx import render
 from defi.models import Challenge
 from defi.models import Group
 from defi.models import Structure
@@ -40,6 +39,12 @@ from defi.models.challenge import current_challenge
 from defi.models.challenge import make_current
 from defi.pilot import bp
 from defi.pilot import setup
+from defi.pilot.comparison import choose_indicator
+from defi.pilot.comparison import compare
+from defi.pilot.comparison import detail_scope
+from defi.pilot.comparison import indicator_catalogue
+from defi.pilot.comparison import retention_rows
+from defi.pilot.comparison import scope_detail
 from defi.pilot.forms import ChallengeForm
 from defi.pilot.forms import CurrentChallengeForm
 from defi.pilot.forms import GroupForm
@@ -50,6 +55,7 @@ from defi.pilot.forms import StaffInvitationForm
 from defi.pilot.forms import WaveForm
 from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import import_entries as run_import
+from defi.pilot.report import printed_report
 from defi.pilot.services import audit_events
 from defi.pilot.services import event_attendance
 from defi.pilot.services import get_staff_or_404
@@ -183,23 +189,22 @@ def _tables(challenge):
 
 @bp.route("/comparaison")
 def comparison():
-    """Start / mid / end of every indicator, for all groups together or one group."""
+    """One indicator, every group and all groups together side by side; or one group's detail."""
     challenge = _current_challenge() or abort(404)
-    groups = list(challenge.groups)
-    chosen = request.args.get("groupe", type=database_id)
-    scope = chosen if chosen in {group.id for group in groups} else ALL
     published = publication(challenge)
-    return render_template(
+    catalogue = indicator_catalogue(published.choices)
+    key, message = choose_indicator(request.args.get("indicateur"), catalogue)
+    detail = detail_scope(request.args.get("groupe"), challenge.groups)
+    return render(
         "pilot/comparison.html",
+        "result",
         challenge=challenge,
-        groups=groups,
-        chosen=None if scope == ALL else scope,
-        scope_name=next((g.name for g in groups if g.id == scope), _("Tous les groupes")),
-        table=published.tables[scope],
-        retention=published.retention[scope],
-        questions=published.choices,
-        labels=indicator_labels(),
-        waves=challenge.waves,
+        catalogue=catalogue,
+        key=key,
+        message=message,
+        comparison=compare(challenge, published, catalogue[key]),
+        retention=retention_rows(challenge, published),
+        detail=None if detail is None else scope_detail(challenge, published, catalogue, detail),
         k=current_app.config["DEFI_MIN_COUNT"],
     )
 
@@ -275,19 +280,13 @@ def import_summary(counts) -> str:
 
 @bp.route("/rapport")
 def report():
-    """The défi's results on A4 pages, for the partners: print it to PDF as it is."""
+    """The défi's results on 2 A4 pages, for the partners: print it to PDF as it is."""
     challenge = _current_challenge() or abort(404)
     published = publication(challenge)
-    scopes = [(_("Tous les groupes"), ALL)] + [(g.name, g.id) for g in challenge.groups]
     return render_template(
         "pilot/report.html",
         challenge=challenge,
-        scopes=[
-            (name, published.tables[scope], published.retention[scope]) for name, scope in scopes
-        ],
-        questions=published.choices,
-        labels=indicator_labels(),
-        waves=challenge.waves,
+        report=printed_report(challenge, published, today()),
         events=event_attendance(challenge),
         k=current_app.config["DEFI_MIN_COUNT"],
     )
