@@ -230,26 +230,6 @@ def open_wave(group: Group, today):
     return next((wave for wave in group.challenge.waves if wave.is_open(today)), None)
 
 
-def not_filled(group: Group, wave) -> tuple[list, int]:
-    """Active foyers without a submitted relevé for the wave: the named ones, and how many
-    accompanied ones (a count only)."""
-    submitted = sa.select(Entry.household_id).where(
-        Entry.wave_id == wave.id, Entry.status == "submitted"
-    )
-    rows = db.session.execute(
-        sa.select(Household, Accompaniment.id.is_not(None))
-        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
-        .where(
-            Household.group_id == group.id,
-            Household.status == "active",
-            Household.id.not_in(submitted),
-        )
-        .order_by(Household.display_name, Household.code)
-    ).all()
-    named = [household for household, accompanied in rows if not accompanied]
-    return named, sum(1 for _household, accompanied in rows if accompanied)
-
-
 def waiting(cards: list[Card], wave: Wave) -> list[tuple[Card, WaveState]]:
     """The active foyers of the cards that have not sent the wave, with its state."""
     found = []
