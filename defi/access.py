@@ -66,6 +66,11 @@ POLICY: dict[str, frozenset[str]] = {
     "groups.progress": frozenset({FACILITATOR}),
     "groups.household": frozenset({FACILITATOR}),
     "groups.status": frozenset({FACILITATOR}),
+    # Issue 13, the facilitator's group on a phone: a foyer's relevé read only (an accompanied
+    # one under its label), and the progress as slides for the workshop.
+    "groups.releve": frozenset({FACILITATOR}),
+    "groups.releve_label": frozenset({FACILITATOR}),
+    "groups.projection": frozenset({FACILITATOR}),
     "calendar.index": frozenset({HOUSEHOLD, FACILITATOR}),
     "calendar.group": frozenset({FACILITATOR}),
     "calendar.create": frozenset({FACILITATOR}),

@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 from defi.access import EVERYONE
 from defi.access import POLICY
 from defi.extensions import db
+from defi.models import Accompaniment
 from defi.models import Entry
 from defi.models import Event
 from defi.models import Group
@@ -55,6 +56,9 @@ OBJECT_OWNERS = {
     "groups.progress": {"facilitator of the group"},
     "groups.household": {"facilitator of the group"},
     "groups.status": {"facilitator of the group"},
+    "groups.releve": {"facilitator of the group"},
+    "groups.releve_label": {"facilitator of the group"},
+    "groups.projection": {"facilitator of the group"},
     "calendar.group": {"facilitator of the group"},
     "calendar.create": {"facilitator of the group"},
     "calendar.update": {"facilitator of the group"},
@@ -151,6 +155,10 @@ def sample_args(rule, entries):
             sa.select(Membership.id).where(Membership.role == "referent").order_by(Membership.id)
         ),
         "invitation_id": 1,
+        # An accompanied foyer of the Est group, as its facilitator knows it.
+        "label": db.session.scalar(
+            sa.select(Accompaniment.label).where(Accompaniment.group_id == est.id).limit(1)
+        ),
     }
 
 

@@ -1,9 +1,12 @@
-"""The facilitator's pages: its group's roster and the invitations of its foyers."""
+"""The facilitator's pages: its group's roster, reminders, its foyers' relevés (read only),
+its progress, and the invitations of its foyers."""
 
 from flask import current_app
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,6 +14,7 @@ from flask_login import current_user
 from defi.access import rerender_on_csrf_error
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
+from defi.collecte.views import LABELS
 from defi.extensions import db
 from defi.figures import publication
 from defi.figures.indicators import indicator_labels
@@ -19,12 +23,20 @@ from defi.forms import ConfirmForm
 from defi.groups import bp
 from defi.groups.forms import HouseholdForm
 from defi.groups.services import account_of
+from defi.groups.services import days_left_text
 from defi.groups.services import get_group_or_404
+from defi.groups.services import get_labelled_household_or_404
 from defi.groups.services import get_named_household_or_404
-from defi.groups.services import not_filled
+from defi.groups.services import mail_href
+from defi.groups.services import mailto_href
 from defi.groups.services import open_wave
+from defi.groups.services import phone_uri
 from defi.groups.services import reactivate
+from defi.groups.services import read_releve
+from defi.groups.services import reminder_message
 from defi.groups.services import roster
+from defi.groups.services import sms_href
+from defi.groups.services import waiting
 from defi.groups.services import withdraw
 from defi.households import create_household
 
@@ -38,36 +50,84 @@ def index():
 
 @bp.route("/<int:group_id>")
 def show(group_id):
-    """The group's roster: named foyers, and accompanied ones under their random label."""
+    """The group's roster as cards: named foyers, and accompanied ones under their random label."""
     group = get_group_or_404(group_id)
     wave = open_wave(group, today())
-    pending = not_filled(group, wave) if wave else ([], 0)
+    cards = roster(group, today())
     return render_template(
         "groups/show.html",
         group=group,
-        roster=roster(group),
+        roster=cards,
         waves=group.challenge.waves,
         open_wave=wave,
-        pending=pending,
+        waiting=len(waiting(cards.named + cards.anonymous, wave)) if wave else 0,
         confirm=ConfirmForm(),
+        tel=phone_uri,
+        mail=mail_href,
     )
 
 
 @bp.route("/<int:group_id>/relances")
 def pending(group_id):
-    """Who has not sent the open wave's relevé: names, a count of the accompanied, contacts."""
+    """Who has not sent the open wave's relevé, with links that remind them by SMS or e-mail."""
     group = get_group_or_404(group_id)
     wave = open_wave(group, today())
-    named, accompanied = not_filled(group, wave) if wave else ([], 0)
-    contacts = [h.phone or h.email for h in named if h.phone or h.email]
+    cards = roster(group, today())
+    named = waiting(cards.named, wave) if wave else []
+    login_url = url_for("accounts.login", _external=True)
+    subject, body = reminder_message(group, wave, today(), login_url) if wave else ("", "")
+    phones = [card.household.phone for card, _state in named if card.household.phone]
+    emails = [card.household.email for card, _state in named if card.household.email]
+    # An iPhone needs its own form of sms: link for several numbers (services.sms_href).
+    apple = any(device in request.user_agent.string for device in ("iPhone", "iPad", "iPod"))
+    response = make_response(
+        render_template(
+            "groups/pending.html",
+            group=group,
+            wave=wave,
+            named=named,
+            anonymous=waiting(cards.anonymous, wave) if wave else [],
+            phones=phones,
+            emails=emails,
+            sms=sms_href(phones, body, apple) if phones else None,
+            mailto=mailto_href(emails, subject, body) if emails else None,
+            left=days_left_text(wave, today()) if wave else None,
+            message=body,
+            tel=phone_uri,
+            mail=mail_href,
+        )
+    )
+    response.vary.add("User-Agent")
+    return response
+
+
+@bp.route("/<int:group_id>/foyers/<int:household_id>/collecte/<int:rank>")
+def releve(group_id, household_id, rank):
+    """Read a named foyer's relevé of a wave, every section, without changing it."""
+    group = get_group_or_404(group_id)
+    household = get_named_household_or_404(group, household_id)
+    return render_releve(group, read_releve(household, group, rank, today()), household=household)
+
+
+@bp.route("/<int:group_id>/accompagnes/<label>/collecte/<int:rank>")
+def releve_label(group_id, label, rank):
+    """Read an accompanied foyer's relevé under its label: nothing that tells who it is."""
+    group = get_group_or_404(group_id)
+    household = get_labelled_household_or_404(group, label)
+    return render_releve(group, read_releve(household, group, rank, today()), label=label)
+
+
+def render_releve(group, read, household=None, label=None):
+    """The read-only relevé: `household` for a named foyer, only `label` for the others."""
     return render_template(
-        "groups/pending.html",
+        "groups/releve.html",
         group=group,
-        wave=wave,
-        named=named,
-        accompanied=accompanied,
-        contacts=contacts,
-        days_left=(wave.closes_on - today()).days if wave else None,
+        read=read,
+        household=household,
+        label=label,
+        waves=group.challenge.waves,
+        labels=LABELS,
+        indicator_names=indicator_labels(),
     )
 
 
@@ -78,6 +138,23 @@ def progress(group_id):
     published = publication(group.challenge)
     return render_template(
         "groups/progress.html",
+        group=group,
+        waves=group.challenge.waves,
+        table=published.tables[group.id],
+        questions=published.choices,
+        retention=published.retention[group.id],
+        labels=indicator_labels(),
+        k=current_app.config["DEFI_MIN_COUNT"],
+    )
+
+
+@bp.route("/<int:group_id>/progres/projection")
+def projection(group_id):
+    """The same published figures as slides in big type, to project at a workshop."""
+    group = get_group_or_404(group_id)
+    published = publication(group.challenge)
+    return render_template(
+        "groups/projection.html",
         group=group,
         waves=group.challenge.waves,
         table=published.tables[group.id],
