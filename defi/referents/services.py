@@ -26,6 +26,7 @@ from defi.models import Group
 from defi.models import Household
 from defi.models import Invitation
 from defi.models import Membership
+from defi.models import Question
 from defi.models import Structure
 from defi.models import User
 from defi.models import Wave
@@ -425,3 +426,15 @@ def paper_wave_or_404(household: Household, rank: int | None) -> Wave:
     if wave is None:
         abort(404)
     return wave
+
+
+def with_choices(questions: list[Question]) -> list[Question]:
+    """The questions with their choices, read in one query whatever their number (the paper
+    relevé lists every choice of every question)."""
+    if questions:
+        db.session.scalars(
+            sa.select(Question)
+            .options(so.selectinload(Question.choices))
+            .where(Question.id.in_([question.id for question in questions]))
+        ).all()
+    return questions

@@ -45,6 +45,7 @@ from defi.referents.services import pending_referent_invitations
 from defi.referents.services import revoke_referent
 from defi.referents.services import structure_events
 from defi.referents.services import structure_referents
+from defi.referents.services import with_choices
 
 
 @bp.route("/")
@@ -130,32 +131,37 @@ def reset(household_id):
 PAPER_ROWS = {"purchases": 8, "weighings": 8, "recipes": 2, "producers": 2}
 
 
+def paper_words() -> dict:
+    """What the paper relevé says, taken from the phone's forms: their labels, and the
+    choices to tick in their order."""
+    forms = {
+        "meals": MealsForm(formdata=None),
+        "purchase": PurchaseForm(formdata=None),
+        "weighing": WeighingForm(formdata=None),
+        "recipe": RecipeForm(formdata=None),
+        "producer": ProducerForm(formdata=None),
+    }
+    labels = {
+        "places": PLACE_LABELS,
+        "categories": CATEGORY_LABELS,
+        "purposes": PURPOSE_LABELS,
+        "kinds": PRODUCER_KIND_LABELS,
+    }
+    return {"forms": forms, "labels": labels, "rows": PAPER_ROWS}
+
+
 @bp.route("/foyers/<int:household_id>/releve-papier")
 def paper(household_id):
     """A relevé to print for a foyer that prefers paper, to type in later as an assisted entry:
     the phone's sections with boxes to fill by hand, and the questions of that wave."""
     household = get_accompanied_household_or_404(household_id)
     wave = paper_wave_or_404(household, request.args.get("collecte", type=int))
+    entry_url = url_for("collecte.meals", rank=wave.rank, household_id=household.id, _external=True)
     return render_template(
         "referents/paper.html",
         household=household,
         wave=wave,
-        questions=questions_for(wave, joined_rank(household)),
-        entry_url=url_for(
-            "collecte.meals", rank=wave.rank, household_id=household.id, _external=True
-        ),
-        forms={
-            "meals": MealsForm(formdata=None),
-            "purchase": PurchaseForm(formdata=None),
-            "weighing": WeighingForm(formdata=None),
-            "recipe": RecipeForm(formdata=None),
-            "producer": ProducerForm(formdata=None),
-        },  # fmt: skip
-        labels={
-            "places": PLACE_LABELS,
-            "categories": CATEGORY_LABELS,
-            "purposes": PURPOSE_LABELS,
-            "kinds": PRODUCER_KIND_LABELS,
-        },  # fmt: skip
-        rows=PAPER_ROWS,
+        questions=with_choices(questions_for(wave, joined_rank(household))),
+        entry_url=entry_url,
+        **paper_words(),
     )
