@@ -88,6 +88,8 @@ POLICY: dict[str, frozenset[str]] = {
     "referents.reset": frozenset({REFERENT}),
     "referents.revoke": frozenset({REFERENT}),
     "referents.cancel_invitation": frozenset({REFERENT}),
+    # Issue 13 — the referent's follow-up: a paper relevé to print for one of its foyers.
+    "referents.paper": frozenset({REFERENT}),
     "pilot.index": frozenset({PILOT}),
     "pilot.invite_staff": frozenset({PILOT}),
     "pilot.reset": frozenset({PILOT}),

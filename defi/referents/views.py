@@ -3,6 +3,7 @@
 from flask import flash
 from flask import redirect
 from flask import render_template
+from flask import request
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,6 +12,14 @@ from wtforms.fields.choices import SelectChoice
 from defi.access import rerender_on_csrf_error
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
+from defi.collecte.forms import PRODUCER_KIND_LABELS
+from defi.collecte.forms import MealsForm
+from defi.collecte.forms import ProducerForm
+from defi.collecte.forms import PurchaseForm
+from defi.collecte.forms import RecipeForm
+from defi.collecte.forms import WeighingForm
+from defi.collecte.services import joined_rank
+from defi.collecte.services import questions_for
 from defi.extensions import db
 from defi.forms import ConfirmForm
 from defi.groups.services import account_of
@@ -19,27 +28,33 @@ from defi.households import create_household
 from defi.households import get_accompanied_household_or_404
 from defi.models import Group
 from defi.models import Structure
+from defi.models.collecte import CATEGORY_LABELS
+from defi.models.collecte import PLACE_LABELS
+from defi.models.collecte import PURPOSE_LABELS
 from defi.referents import bp
 from defi.referents.forms import AccompaniedHouseholdForm
-from defi.referents.services import accompanied_households
 from defi.referents.services import cancel_referent_invitation
+from defi.referents.services import follow_up
 from defi.referents.services import get_pending_invitation_or_404
 from defi.referents.services import get_revocable_membership_or_404
 from defi.referents.services import is_newer_access
 from defi.referents.services import my_structures
 from defi.referents.services import open_groups
+from defi.referents.services import paper_wave_or_404
 from defi.referents.services import pending_referent_invitations
 from defi.referents.services import revoke_referent
 from defi.referents.services import structure_events
 from defi.referents.services import structure_referents
+from defi.referents.services import with_choices
 
 
 @bp.route("/")
 def index():
-    """The foyers the referent's structures accompany, and who else has access to them."""
+    """The foyers the referent's structures accompany, how each is doing at every wave (the
+    ones that need a hand first), and who else has access to them."""
     return render_template(
         "referents/index.html",
-        rows=accompanied_households(),
+        items=follow_up(),
         structures=my_structures(),
         referents=structure_referents(),
         is_newer_access=is_newer_access,
@@ -110,3 +125,43 @@ def reset(household_id):
     db.session.commit()
     recipient = household.display_name if account is None else account.username
     return invitation_page(invitation, code, recipient, url_for("referents.index"))
+
+
+# How many rows of each kind a paper relevé offers to fill by hand.
+PAPER_ROWS = {"purchases": 8, "weighings": 8, "recipes": 2, "producers": 2}
+
+
+def paper_words() -> dict:
+    """What the paper relevé says, taken from the phone's forms: their labels, and the
+    choices to tick in their order."""
+    forms = {
+        "meals": MealsForm(formdata=None),
+        "purchase": PurchaseForm(formdata=None),
+        "weighing": WeighingForm(formdata=None),
+        "recipe": RecipeForm(formdata=None),
+        "producer": ProducerForm(formdata=None),
+    }
+    labels = {
+        "places": PLACE_LABELS,
+        "categories": CATEGORY_LABELS,
+        "purposes": PURPOSE_LABELS,
+        "kinds": PRODUCER_KIND_LABELS,
+    }
+    return {"forms": forms, "labels": labels, "rows": PAPER_ROWS}
+
+
+@bp.route("/foyers/<int:household_id>/releve-papier")
+def paper(household_id):
+    """A relevé to print for a foyer that prefers paper, to type in later as an assisted entry:
+    the phone's sections with boxes to fill by hand, and the questions of that wave."""
+    household = get_accompanied_household_or_404(household_id)
+    wave = paper_wave_or_404(household, request.args.get("collecte", type=int))
+    entry_url = url_for("collecte.meals", rank=wave.rank, household_id=household.id, _external=True)
+    return render_template(
+        "referents/paper.html",
+        household=household,
+        wave=wave,
+        questions=with_choices(questions_for(wave, joined_rank(household))),
+        entry_url=entry_url,
+        **paper_words(),
+    )

@@ -67,7 +67,7 @@ def referent(page, base):
     """Assisted entry: the referent opens an accompanied foyer's relevé and fills it."""
     log_in(page, base, "referent-mjep")
     # A foyer still taking part: one that withdrew reads its relevé only.
-    page.locator("tr", has_text="actif").locator("a[href*='/collecte/foyer/']").first.click()
+    page.locator("article.followup-card:not(.followup-withdrawn) h3 a").first.click()
     expect(page).to_have_url(re.compile(r"/collecte/foyer/\d+/$"))
     # The referent fills the family's relevé: "le relevé", not "mon relevé".
     page.get_by_role("button", name="Commencer le relevé").click()

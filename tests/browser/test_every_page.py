@@ -275,7 +275,7 @@ def prepare(page, base, actor):
     elif actor == "referent":
         # A foyer still taking part (one that withdrew reads its relevé only, without the links
         # to its rows): the crawl starts from its relevé, whose pages then stand for all.
-        foyers = page.locator("tr", has_text="actif").locator("a[href*='/collecte/foyer/']")
+        foyers = page.locator("article.followup-card:not(.followup-withdrawn) h3 a")
         foyer = foyers.first.get_attribute("href")
         add_rows(page, f"{base}{foyer}{OPEN_RANK}")
         return f"{base}{foyer}{OPEN_RANK}/repas"
