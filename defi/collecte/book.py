@@ -1,7 +1,7 @@
 """The group's recipe book and producer directory, shared by its foyers without authors.
 
 A foyer reads its own group's (`/collecte/recettes`, `/collecte/producteurs`); staff read those
-of the groups in their reach (`/collecte/equipe/...?groupe=<id>`, `reach`): the same
+of the groups in their reach (`/collecte/equipe/...?groupe=<id>`, `defi.reach`): the same
 lists, searches and pages, and for everyone the same rule: no author's name, code or label.
 """
 
