@@ -27,6 +27,9 @@ EVERYONE = frozenset({ANONYMOUS, HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
 SIGNED_IN = frozenset({HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
 # A relevé: the foyer's own, or one the referent fills with an accompanied foyer.
 RELEVE = frozenset({HOUSEHOLD, REFERENT})
+# Staff who read a group's recipe book, producer directory and calendar (which groups: the
+# `*_in_reach` helpers of reach.py).
+STAFF = frozenset({FACILITATOR, REFERENT, PILOT})
 
 POLICY: dict[str, frozenset[str]] = {
     "static": EVERYONE,
@@ -58,12 +61,15 @@ POLICY: dict[str, frozenset[str]] = {
     "collecte.submit": RELEVE,
     "collecte.recipe_book": frozenset({HOUSEHOLD}),
     "collecte.directory": frozenset({HOUSEHOLD}),
+    # Issue 13: staff read the book and the directory of a group in their reach (`?groupe=`).
+    "collecte.group_recipe_book": STAFF,
+    "collecte.group_directory": STAFF,
     "groups.index": frozenset({FACILITATOR}),
     "groups.show": frozenset({FACILITATOR}),
     "groups.invite": frozenset({FACILITATOR}),
     "groups.reset": frozenset({FACILITATOR}),
     "groups.pending": frozenset({FACILITATOR}),
-    "groups.progress": frozenset({FACILITATOR}),
+    "groups.progress": frozenset({FACILITATOR, PILOT}),  # the pilot: any group of the défi
     "groups.household": frozenset({FACILITATOR}),
     "groups.status": frozenset({FACILITATOR}),
     # Issue 13, the facilitator's group on a phone: a foyer's relevé read only (an accompanied
@@ -72,13 +78,14 @@ POLICY: dict[str, frozenset[str]] = {
     "groups.releve_label": frozenset({FACILITATOR}),
     "groups.projection": frozenset({FACILITATOR}),
     "calendar.index": frozenset({HOUSEHOLD, FACILITATOR}),
-    "calendar.group": frozenset({FACILITATOR}),
+    "calendar.group": STAFF,  # read-only but for the group's facilitators
     "calendar.create": frozenset({FACILITATOR}),
     "calendar.update": frozenset({FACILITATOR}),
     "calendar.cancel": frozenset({FACILITATOR}),
     "calendar.attendance": frozenset({FACILITATOR}),
     "calendar.mark": frozenset({FACILITATOR}),
     "calendar.summary": frozenset({FACILITATOR}),
+    "calendar.sheet": frozenset({FACILITATOR}),  # the printed attendance sheet, with names
     "calendar.feed": frozenset({HOUSEHOLD, FACILITATOR}),
     "calendar.feed_revoke": frozenset({HOUSEHOLD, FACILITATOR}),
     # The iCal feed: a calendar app has no session; the secret token in its URL is the key.

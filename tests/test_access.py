@@ -53,19 +53,24 @@ OBJECT_OWNERS = {
     "groups.invite": {"facilitator of the group"},
     "groups.reset": {"facilitator of the group"},
     "groups.pending": {"facilitator of the group"},
-    "groups.progress": {"facilitator of the group"},
+    "groups.progress": {"facilitator of the group", "pilot"},
     "groups.household": {"facilitator of the group"},
     "groups.status": {"facilitator of the group"},
     "groups.releve": {"facilitator of the group"},
     "groups.releve_label": {"facilitator of the group"},
     "groups.projection": {"facilitator of the group"},
-    "calendar.group": {"facilitator of the group"},
+    # Read by the staff who may read the Est group: its facilitator, the MJEP's referent (one of
+    # its foyers is accompanied there) and the pilot (every group of the défi).
+    "calendar.group": {"facilitator of the group", "referent", "pilot"},
+    "collecte.group_recipe_book": {"facilitator of the group", "referent", "pilot"},
+    "collecte.group_directory": {"facilitator of the group", "referent", "pilot"},
     "calendar.create": {"facilitator of the group"},
     "calendar.update": {"facilitator of the group"},
     "calendar.cancel": {"facilitator of the group"},
     "calendar.attendance": {"facilitator of the group"},
     "calendar.mark": {"facilitator of the group"},
     "calendar.summary": {"facilitator of the group"},
+    "calendar.sheet": {"facilitator of the group"},
     "referents.reset": {"referent"},
     "referents.revoke": {"referent"},
     "referents.cancel_invitation": {"referent"},
@@ -78,6 +83,11 @@ OBJECT_OWNERS = {
 FROZEN_NOW = {"pilot.question_edit", "pilot.question_delete"}
 ANY_HOUSEHOLD = {"household A", "household B (other group)", "accompanied household"}
 ROW_IDS = {"purchase_id", "weighing_id", "row_id"}
+# Sample arguments sent in the query string: the staff's book and directory of a group.
+QUERY_ARGS = {
+    "collecte.group_recipe_book": {"groupe"},
+    "collecte.group_directory": {"groupe"},
+}
 
 
 HTMX = {"HX-Request": "true"}
@@ -92,11 +102,14 @@ def is_referent_url(rule):
 def url_of(rule, args):
     """This rule's own URL: url_for would pick the referent's rule of a shared endpoint."""
     values = {name: args[name] for name in rule.arguments - set(rule.defaults or ())}
+    values |= {name: args[name] for name in QUERY_ARGS.get(rule.endpoint, ())}
     return rule.build(values)[1]
 
 
 def owners_of(rule):
     """The actors for whom the sample objects of this rule exist (None: any of the role)."""
+    if rule.endpoint in OBJECT_OWNERS:
+        return OBJECT_OWNERS[rule.endpoint]
     if rule.endpoint.startswith("collecte."):
         if is_referent_url(rule):
             return {"referent"}
@@ -135,6 +148,7 @@ def sample_args(rule, entries):
     rows = entries[code]
     return {
         "group_id": est.id,
+        "groupe": est.id,
         "household_id": household.id,
         "user_id": user.id,
         "filename": "app.css",

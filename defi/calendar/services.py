@@ -237,6 +237,33 @@ def attendance_sheet(group: Group, event: Event) -> Sheet:
     return _sheet_and_ids(group, event)[0]
 
 
+# Lines left blank at the foot of the printed sheet, for a foyer enrolled since it was printed.
+PAPER_BLANK_LINES = 4
+
+
+@dataclass
+class PaperSheet:
+    """The attendance sheet to print for one group: `named`, the display names of its active
+    non-accompanied foyers in the attendance page's order; `accompanied_active`, how many
+    accompanied foyers may be counted at the door (a count, as on the attendance page)."""
+
+    named: list[str]
+    accompanied_active: int
+
+
+def paper_sheet(group: Group) -> PaperSheet:
+    """Who of the group goes on the printed sheet: the active named foyers, by name."""
+    named, accompanied = [], 0
+    for _household_id, name, active, label in _group_foyers(group):
+        if not active:
+            continue
+        if label is None:
+            named.append(name)
+        else:
+            accompanied += 1
+    return PaperSheet(sorted(named, key=str.casefold), accompanied)
+
+
 def _lock(event: Event):
     # Two phones ticking at the same door: the second waits for the first (SQLite's
     # BEGIN IMMEDIATE already serialises writers; PostgreSQL needs the row lock).

@@ -1,5 +1,7 @@
 """The calendar: a foyer's view of its group's events, the facilitator's events and
-attendance sheet, and the secret iCal feed that a phone's calendar app subscribes to."""
+attendance sheet (on a phone, and printed), the read-only calendar of the other staff who may
+read the group's (its foyers' referents, the pilot), and the secret iCal feed that a phone's
+calendar app subscribes to."""
 
 import json
 
@@ -15,6 +17,7 @@ from flask_babel import format_time
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from defi.access import home_url
 from defi.access import rerender_on_csrf_error
 from defi.calendar import bp
 from defi.calendar import ical
@@ -31,6 +34,8 @@ from defi.groups.services import get_group_or_404
 from defi.htmx import is_htmx
 from defi.htmx import render
 from defi.models.base import utcnow
+from defi.reach import get_group_in_reach_or_404
+from defi.reach import groups_in_reach
 
 
 def when(event) -> str:
@@ -74,13 +79,18 @@ def index():
 
 @bp.route("/groupe/<int:group_id>")
 def group(group_id):
-    """The group's events with how many foyers came; create, edit, cancel, tick attendance."""
-    group = get_group_or_404(group_id)
+    """The group's events with how many foyers came; its facilitators create, edit, cancel
+    and tick attendance, the other staff who may read it (referents, pilot) only read."""
+    group = get_group_in_reach_or_404(group_id)
+    manages = group.id in current_user.facilitated_group_ids()
     events = services.group_events([group.id])
     upcoming, past = services.split_by_date(events, utcnow())
     return render_template(
         "calendar/group.html",
         group=group,
+        groups=groups_in_reach(),
+        manages=manages,
+        back=url_for("groups.show", group_id=group.id) if manages else home_url(current_user),
         upcoming=upcoming,
         past=past,
         counts=services.present_counts(group, [event.id for event in events]),
@@ -219,6 +229,21 @@ def mark(group_id, event_id):
     if not is_htmx():
         return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
     return render_sheet(group, event, saved=True)
+
+
+@bp.route("/groupe/<int:group_id>/<int:event_id>/feuille")
+def sheet(group_id, event_id):
+    """The attendance sheet to print: the group's active named foyers with a box and a
+    column for the people who came, a line to count the accompanied ones, blank lines."""
+    group = get_group_or_404(group_id)
+    event = services.get_event_or_404(group, event_id)
+    return render_template(
+        "calendar/sheet.html",
+        group=group,
+        event=event,
+        paper=services.paper_sheet(group),
+        blank_lines=range(services.PAPER_BLANK_LINES),
+    )
 
 
 @bp.route("/groupe/<int:group_id>/presences")

@@ -1,4 +1,9 @@
-"""The group's recipe book and producer directory, shared by its foyers without authors."""
+"""The group's recipe book and producer directory, shared by its foyers without authors.
+
+A foyer reads its own group's (`/collecte/recettes`, `/collecte/producteurs`); staff read those
+of the groups in their reach (`/collecte/equipe/...?groupe=<id>`, `defi.reach`): the same
+lists, searches and pages, and for everyone the same rule: no author's name, code or label.
+"""
 
 from dataclasses import dataclass
 
@@ -18,6 +23,8 @@ from defi.models import Producer
 from defi.models import Recipe
 from defi.models import Wave
 from defi.producers import fold
+from defi.reach import chosen_group_or_404
+from defi.reach import groups_in_reach
 
 # Ten cards a page keep the book and the directory short on a phone.
 PER_PAGE = 10
@@ -57,15 +64,16 @@ def group_entries(group_id):
     )
 
 
-@bp.route("/recettes")
-def recipe_book():
-    """Every recipe of the group, searchable by title or ingredient, ten a page; no author."""
+def render_recipe_book(group, endpoint, groups=None):
+    """Every recipe of the group, searchable by title or ingredient, ten a page; no author.
+
+    `groups`: the groups a staff member may choose among (None for a foyer)."""
     query = search_query()
     select = (
         sa.select(Recipe, Wave.rank)
         .join(Entry, Entry.id == Recipe.entry_id)
         .join(Wave, Wave.id == Entry.wave_id)
-        .where(Recipe.entry_id.in_(group_entries(current_user.household.group_id)))
+        .where(Recipe.entry_id.in_(group_entries(group.id)))
         .where(Recipe.title != "")
     )
     if query:
@@ -88,7 +96,34 @@ def recipe_book():
         query=query,
         paging=paging,
         purposes=PURPOSE_LABELS,
+        **book_context(group, endpoint, groups),
     )
+
+
+def book_context(group, endpoint, groups):
+    """What the book's and the directory's templates need to address their own pages: the
+    endpoint, and for staff (who have `groups`) the chosen group, kept in every link."""
+    staff = groups is not None
+    return {
+        "group": group,
+        "groups": groups or [],
+        "endpoint": endpoint,
+        "staff": staff,
+        "group_args": {"groupe": group.id} if staff else {},
+    }
+
+
+@bp.route("/recettes")
+def recipe_book():
+    """The foyer's group's recipe book."""
+    return render_recipe_book(current_user.household.group, "collecte.recipe_book")
+
+
+@bp.route("/equipe/recettes")
+def group_recipe_book():
+    """The recipe book of a group the staff member may read (`?groupe=`, else its first)."""
+    groups = groups_in_reach()
+    return render_recipe_book(chosen_group_or_404(groups), "collecte.group_recipe_book", groups)
 
 
 def merge_producer(producers: dict, row, household_id):
@@ -115,17 +150,16 @@ def producer_matches(producer, query):
     return query.casefold() in text.casefold() or bool(folded and folded in fold(text))
 
 
-@bp.route("/producteurs")
-def directory():
+def render_directory(group, endpoint, groups=None):
     """The group's local producers, one card per producer (same name and commune),
-    searchable by name, product or commune, filtered by kind, ten a page."""
+    searchable by name, product or commune, filtered by kind, ten a page; no author."""
     query = search_query()
     kind = request.args.get("kind") or ""
     kind = kind if kind in PRODUCER_KIND_LABELS else ""
     rows = db.session.execute(
         sa.select(Producer, Entry.household_id)
         .join(Entry, Entry.id == Producer.entry_id)
-        .where(Producer.entry_id.in_(group_entries(current_user.household.group_id)))
+        .where(Producer.entry_id.in_(group_entries(group.id)))
         .where(Producer.name != "")
         .order_by(Producer.dedup_key, Producer.id)
     ).all()
@@ -147,4 +181,19 @@ def directory():
         kind=kind,
         paging=paging,
         kinds=PRODUCER_KIND_LABELS,
+        **book_context(group, endpoint, groups),
     )
+
+
+@bp.route("/producteurs")
+def directory():
+    """The foyer's group's producer directory."""
+    return render_directory(current_user.household.group, "collecte.directory")
+
+
+@bp.route("/equipe/producteurs")
+def group_directory():
+    """The producer directory of a group the staff member may read (`?groupe=`, else its
+    first)."""
+    groups = groups_in_reach()
+    return render_directory(chosen_group_or_404(groups), "collecte.group_directory", groups)

@@ -39,6 +39,8 @@ from defi.groups.services import sms_href
 from defi.groups.services import waiting
 from defi.groups.services import withdraw
 from defi.households import create_household
+from defi.reach import PROGRESS_READERS
+from defi.reach import get_group_in_reach_or_404
 
 
 @bp.route("/")
@@ -133,8 +135,9 @@ def render_releve(group, read, household=None, label=None):
 
 @bp.route("/<int:group_id>/progres")
 def progress(group_id):
-    """The group's progress, wave by wave, to follow it and to project it at a workshop."""
-    group = get_group_or_404(group_id)
+    """The group's progress, wave by wave, to follow it and to project it at a workshop; the
+    pilot reads every group's of the défi (the same published figures)."""
+    group = get_group_in_reach_or_404(group_id, PROGRESS_READERS)
     published = publication(group.challenge)
     return render_template(
         "groups/progress.html",
