@@ -357,7 +357,7 @@ def test_a_facilitators_printout_never_names_a_referent(demo, client, auth):
 
 def test_a_staff_invitation_names_who_printed_it(demo, client, auth):
     text = page_text(issue(client, auth, "pilot.invite_staff"))
-    assert "<strong>Sophie</strong>, qui vous a invité·e" in text
+    assert "<strong>Sophie</strong>, qui vous a remis ce code" in text
     assert contact_shown(text, SOPHIE)
     assert "Groupe <strong>Graines d'idées</strong>" in text
     assert not contact_shown(text, CLAIRE)

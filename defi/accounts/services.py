@@ -364,7 +364,7 @@ def invitation_sheet(invitation: Invitation) -> InvitationSheet:
         ):
             contacts.append(_contact(_l("votre référent·e"), issuer))
     elif invitation.issued_by is not None and invitation.issued_by.has_contact:
-        contacts.append(_contact(_l("qui vous a invité·e"), invitation.issued_by))
+        contacts.append(_contact(_l("qui vous a remis ce code"), invitation.issued_by))
     challenge = group.challenge if group is not None else current_challenge()
     wave, wave_open = next_wave(challenge.waves if challenge else [], today())
     valid_days = round((invitation.expires_at - invitation.created_at) / timedelta(days=1))
