@@ -61,7 +61,9 @@ class Config:
 
     # K: no figure about accompanied foyers rests on fewer foyers (never below 3).
     DEFI_MIN_COUNT = max(3, int(os.environ.get("DEFI_MIN_COUNT", "3")))
-    INVITATION_LIFETIME = timedelta(hours=72)
+    # How long a printed code stays valid when its inviter does not choose (7 to 90 days: a
+    # family may scan the code weeks after the atelier where it was handed over).
+    INVITATION_LIFETIME = timedelta(days=30)
     # Identities are purged this many months after the end of a défi.
     RETENTION_MONTHS = int(os.environ.get("DEFI_RETENTION_MONTHS", "12"))
     HSTS = os.environ.get("DEFI_ENV", "production") == "production"

@@ -116,6 +116,8 @@ POLICY: dict[str, frozenset[str]] = {
     "pilot.question_edit": frozenset({PILOT}),
     "pilot.question_delete": frozenset({PILOT}),
     "pilot.next_challenge": frozenset({PILOT}),
+    # Issue 13, invitations: a staff member's own contact, printed on its invitations.
+    "accounts.details": frozenset({FACILITATOR, REFERENT, PILOT}),
 }
 
 

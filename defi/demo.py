@@ -71,6 +71,15 @@ STAFF = (
     ("referent-mjep", "referent", MJEP),
     ("referent-noeux", "referent", NOEUX),
 )
+# The staff's first names and contacts, printed on the invitations they hand over. Numbers in
+# the ranges ARCEP keeps for fiction (03 53 01, 06 39 98), addresses under .example: none rings.
+STAFF_CONTACTS = {
+    "pilote": ("Sophie", "03 53 01 20 00", "alimentation@agglo.example"),
+    "animateur-est": ("Julien", "06 39 98 12 34", "julien@lokomotiv.example"),
+    "animatrice-ouest": ("Claire", "06 39 98 56 78", "claire@grainesdidees.example"),
+    "referent-mjep": ("Karim", "03 53 01 45 10", "karim@mjep-isbergues.example"),
+    "referent-noeux": ("Nadia", "03 53 01 62 30", "nadia@noeux-environnement.example"),
+}
 COMMUNES = {
     "EST": ("Noeux-les-Mines", "Béthune", "Beuvry", "Barlin", "Hersin-Coupigny", "Annezin"),
     "OUEST": ("Isbergues", "Lillers", "Auchel", "Burbure", "Norrent-Fontes", "Calonne-Ricouart"),
@@ -194,7 +203,14 @@ def load_demo(today: date) -> Challenge:
                 )
             )
     for username, role, scope in STAFF:
-        user = User(username=username, password_hash=password_hash)
+        first_name, phone, email = STAFF_CONTACTS[username]
+        user = User(
+            username=username,
+            password_hash=password_hash,
+            first_name=first_name,
+            phone=phone,
+            email=email,
+        )
         if role == "facilitator":
             group = next(group for group in groups.values() if group.name == scope)
             user.memberships.append(Membership(role=role, group=group))

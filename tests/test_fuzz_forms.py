@@ -137,9 +137,10 @@ RELEVE = {
     "collecte.submit",
 }
 SIGNED_IN = {"accounts.password", "accounts.logout"}
+STAFF = SIGNED_IN | {"accounts.details"}  # a staff member's contact (issue 13)
 EXPECTED = {
     "household": RELEVE | SIGNED_IN | {"accounts.delete_account", "calendar.feed"},
-    "facilitator": SIGNED_IN
+    "facilitator": STAFF
     | {
         "groups.household",
         "groups.invite",
@@ -152,8 +153,8 @@ EXPECTED = {
         "calendar.mark",
         "calendar.feed",
     },
-    "referent": RELEVE | SIGNED_IN | {"referents.invite", "referents.reset"},
-    "pilot": SIGNED_IN
+    "referent": RELEVE | STAFF | {"referents.invite", "referents.reset"},
+    "pilot": STAFF
     | {
         "pilot.invite_staff",
         "pilot.reset",

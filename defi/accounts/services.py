@@ -8,13 +8,18 @@ import csv
 import hashlib
 import io
 import json
+import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import format_date
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,6 +32,7 @@ from defi.extensions import db
 from defi.figures.files import csv_cell
 from defi.formatting import change_field
 from defi.formatting import change_value
+from defi.formatting import today
 from defi.models import AuditEvent
 from defi.models import Choice
 from defi.models import Group
@@ -38,6 +44,7 @@ from defi.models import User
 from defi.models import Wave
 from defi.models.accounts import STAFF_ROLES
 from defi.models.base import utcnow
+from defi.models.challenge import current_challenge
 from defi.models.collecte import CATEGORY_LABELS
 from defi.models.collecte import PLACE_LABELS
 from defi.models.collecte import PURPOSE_LABELS
@@ -94,12 +101,16 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
-def issue_invitation(role, issued_by, *, household=None, group=None, structure=None, user=None):
+def issue_invitation(
+    role, issued_by, *, household=None, group=None, structure=None, user=None, days=None
+):
     """Create an invitation and return it with its code, which is shown once and never stored.
 
+    It stays valid `days` days (the inviter's choice), or the setting's INVITATION_LIFETIME.
     A new code for the same foyer or the same account voids the previous one.
     """
     now = utcnow()
+    lifetime = timedelta(days=days) if days else current_app.config["INVITATION_LIFETIME"]
     if user is not None:
         void_invitations(Invitation.user_id == user.id, now)
     elif household is not None:
@@ -114,7 +125,7 @@ def issue_invitation(role, issued_by, *, household=None, group=None, structure=N
         user=user,
         issued_by_id=issued_by.id if issued_by is not None else None,
         created_at=now,
-        expires_at=now + current_app.config["INVITATION_LIFETIME"],
+        expires_at=now + lifetime,
     )
     db.session.add(invitation)
     db.session.flush()
@@ -146,6 +157,24 @@ def find_invitation(code: str) -> Invitation | None:
         return None
     if invitation.user is not None and not invitation.user.active:
         return None  # a deactivated account stays so: only the pilot brings it back
+    return invitation
+
+
+def expired_invitation(code: str) -> Invitation | None:
+    """The invitation with this code when it would still work but for its date: the redeem
+    page then says when it expired. Only whoever holds the code learns it (60 bits)."""
+    normalised = normalise_code(code)
+    if len(normalised) != CODE_LENGTH:
+        return None
+    invitation = db.session.scalar(
+        sa.select(Invitation).where(Invitation.code_hash == hash_code(normalised))
+    )
+    if invitation is None or invitation.used_at is not None or invitation.voided_at is not None:
+        return None
+    if invitation.expires_at > utcnow():
+        return None
+    if invitation.user is not None and not invitation.user.active:
+        return None  # a deactivated account's code says nothing more than an unknown one
     return invitation
 
 
@@ -272,6 +301,108 @@ def record_for_each_role(action, actor, user: User):
             group=membership.group,
             structure=membership.structure,
         )
+
+
+# The printout of an invitation: what the family needs to join in, on one A4 page.
+
+
+def long_day(value: date) -> str:
+    """date(2025, 10, 1) → "mercredi 1er octobre 2025"."""
+    return _first(format_date(value, "EEEE d MMMM y"))
+
+
+def long_moment(value: datetime) -> str:
+    """A stored time (UTC) in the défi's time zone, in words: "mardi 14 octobre 2025 à 18:05"."""
+    return _first(format_datetime(value, "EEEE d MMMM y 'à' HH:mm"))
+
+
+def _first(text: str) -> str:
+    # French says "1er octobre", not "1 octobre"; the weekday comes first.
+    return re.sub(r"^(\S+) 1 ", r"\1 1er ", text)
+
+
+@dataclass
+class Contact:
+    """Someone the family can reach: who it is for them, and what that person gave."""
+
+    role: str
+    first_name: str | None
+    phone: str | None
+    email: str | None
+
+
+@dataclass
+class InvitationSheet:
+    """What the printout says besides the code: the group, whom to call, the next collecte."""
+
+    group: Group | None
+    contacts: list[Contact]
+    wave: Wave | None
+    wave_open: bool
+    valid_days: int
+
+
+def invitation_sheet(invitation: Invitation) -> InvitationSheet:
+    """The group, the contacts and the collecte printed with a code.
+
+    A foyer's printout names the active facilitators of its own group who gave their contact
+    (never another group's), and, when a referent prints it for a foyer its structure
+    accompanies, that referent; a staff invitation names whoever printed it.
+    """
+    household = invitation.household
+    group = invitation.group or (household.group if household is not None else None)
+    contacts = []
+    if household is not None:
+        contacts = [_contact(_l("animateur·rice du groupe"), user) for user in facilitators(group)]
+        issuer = invitation.issued_by
+        accompaniment = household.accompaniment
+        if (
+            issuer is not None
+            and accompaniment is not None
+            and accompaniment.structure_id in issuer.structure_ids()
+            and issuer.has_contact
+        ):
+            contacts.append(_contact(_l("votre référent·e"), issuer))
+    elif invitation.issued_by is not None and invitation.issued_by.has_contact:
+        contacts.append(_contact(_l("qui vous a remis ce code"), invitation.issued_by))
+    challenge = group.challenge if group is not None else current_challenge()
+    wave, wave_open = next_wave(challenge.waves if challenge else [], today())
+    valid_days = round((invitation.expires_at - invitation.created_at) / timedelta(days=1))
+    return InvitationSheet(group, contacts, wave, wave_open, valid_days)
+
+
+def facilitators(group: Group | None) -> list[User]:
+    """The group's active facilitators who gave a first name or a contact, by first name."""
+    if group is None:
+        return []
+    return db.session.scalars(
+        sa.select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.role == "facilitator",
+            Membership.group_id == group.id,
+            User.active,
+            # NULL or empty: not given (NULL != '' is not true either).
+            sa.or_(User.first_name != "", User.phone != "", User.email != ""),
+        )
+        .order_by(User.first_name, User.id)
+    ).all()
+
+
+def _contact(role, user: User) -> Contact:
+    return Contact(str(role), user.first_name, user.phone, user.email)
+
+
+def next_wave(waves, day: date) -> tuple[Wave | None, bool]:
+    """The collecte open on that day (True), else the next one to open (False), else None."""
+    ordered = sorted(waves, key=lambda wave: wave.rank)
+    for wave in ordered:
+        if wave.is_open(day):
+            return wave, True
+    for wave in ordered:
+        if wave.manual_state is None and wave.opens_on > day:
+            return wave, False
+    return None, False
 
 
 class InvitationAlreadyUsed(Exception):

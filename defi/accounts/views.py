@@ -22,6 +22,10 @@ from defi.accounts.forms import DeleteAccountForm
 from defi.accounts.forms import LoginForm
 from defi.accounts.forms import PasswordChangeForm
 from defi.accounts.forms import RedeemForm
+from defi.accounts.forms import StaffDetailsForm
+from defi.accounts.forms import code_refusal
+from defi.accounts.forms import default_validity_days
+from defi.accounts.forms import validity_choices
 from defi.accounts.passwords import verify_password
 from defi.accounts.services import CODE_LENGTH
 from defi.accounts.services import InvitationAlreadyUsed
@@ -30,6 +34,9 @@ from defi.accounts.services import data_as_csv
 from defi.accounts.services import data_as_json
 from defi.accounts.services import find_invitation
 from defi.accounts.services import format_code
+from defi.accounts.services import invitation_sheet
+from defi.accounts.services import long_day
+from defi.accounts.services import long_moment
 from defi.accounts.services import my_household_data
 from defi.accounts.services import normalise_code
 from defi.accounts.services import normalise_username
@@ -153,7 +160,11 @@ def redeem():
             db.session.commit()
             flash(_("Bienvenue ! Votre compte est prêt."), "success")
             return redirect(home_url(user), 303)
-    return render_template("accounts/redeem.html", form=form, invitation=_peek(form))
+    invitation = _peek(form)
+    if request.method in ("GET", "HEAD") and form.code.data and invitation is None:
+        # A QR code scanned too late: say so before anything is typed.
+        form.code.errors = [code_refusal(form.code.data)]
+    return render_template("accounts/redeem.html", form=form, invitation=invitation)
 
 
 def _peek(form):
@@ -179,7 +190,8 @@ def password():
 
 
 def invitation_page(invitation, code, recipient, back_url):
-    """The printable page of a new code: QR code, the code in large letters, its expiry.
+    """The printable page of a new code (one A4 page): QR code, the code in large letters,
+    the group, whom to call, the next collecte, and until when the code is valid.
 
     The code is shown in this response only; the database keeps its hash.
     """
@@ -188,12 +200,45 @@ def invitation_page(invitation, code, recipient, back_url):
     return render_template(
         "accounts/invitation.html",
         invitation=invitation,
+        sheet=invitation_sheet(invitation),
         code=format_code(code),
         recipient=recipient,
         back_url=back_url,
         qr_data_uri=qr_data_uri,
         redeem_url_plain=url_for("accounts.redeem", _external=True),
     )
+
+
+def new_code_refused(form, back_url):
+    """A new code's form that did not validate (a forged duration): say why, issue nothing."""
+    for error in form.valid_days.errors:
+        flash(error, "error")
+    return redirect(back_url, 303)
+
+
+@bp.app_template_global()
+def code_validity_choices():
+    """(days, words, preselected) of every duration a code may be printed for."""
+    default = default_validity_days()
+    return [(days, words, days == default) for days, words in validity_choices()]
+
+
+bp.add_app_template_filter(long_day)
+bp.add_app_template_filter(long_moment)
+
+
+@bp.route("/mes-coordonnees", methods=["GET", "POST"])
+@rerender_on_csrf_error
+def details():
+    """A staff member's first name, phone and e-mail, printed on the invitations it hands over."""
+    form = StaffDetailsForm(obj=current_user)
+    if form.validate_on_submit():
+        for name, value in form.details().items():
+            setattr(current_user, name, value)
+        db.session.commit()
+        flash(_("Vos coordonnées sont enregistrées."), "success")
+        return redirect(url_for("accounts.details"), 303)
+    return render_template("accounts/details.html", form=form)
 
 
 # The downloads of "Mes données": ?format= (also the file's extension) → (Content-Type, builder).

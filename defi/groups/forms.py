@@ -1,4 +1,4 @@
-"""The forms of a facilitator: a foyer's details."""
+"""The forms of a facilitator: a foyer's details, and its invitation."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -13,6 +13,7 @@ from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import Regexp
 
+from defi.accounts.forms import ValidityField
 from defi.forms import strip
 
 
@@ -83,3 +84,9 @@ class HouseholdForm(FlaskForm):
             "phone": self.phone.data or "",
             "email": self.email.data or "",
         }
+
+
+class HouseholdInvitationForm(HouseholdForm):
+    """A new foyer's details, and how long its printed code stays valid."""
+
+    valid_days = ValidityField()

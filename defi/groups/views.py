@@ -12,8 +12,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from defi.access import rerender_on_csrf_error
+from defi.accounts.forms import NewCodeForm
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
+from defi.accounts.views import new_code_refused
 from defi.collecte.views import LABELS
 from defi.extensions import db
 from defi.figures import publication
@@ -22,6 +24,7 @@ from defi.formatting import today
 from defi.forms import ConfirmForm
 from defi.groups import bp
 from defi.groups.forms import HouseholdForm
+from defi.groups.forms import HouseholdInvitationForm
 from defi.groups.services import account_of
 from defi.groups.services import days_left_text
 from defi.groups.services import get_group_or_404
@@ -205,10 +208,12 @@ def status(group_id, household_id):
 def invite(group_id):
     """Enrol a foyer in the group and print its invitation."""
     group = get_group_or_404(group_id)
-    form = HouseholdForm()
+    form = HouseholdInvitationForm()
     if form.validate_on_submit():
         household = create_household(group, **form.household_fields())
-        invitation, code = issue_invitation("household", current_user, household=household)
+        invitation, code = issue_invitation(
+            "household", current_user, household=household, days=form.valid_days.data
+        )
         db.session.commit()
         return invitation_page(
             invitation, code, household.display_name, url_for("groups.show", group_id=group.id)
@@ -221,11 +226,12 @@ def reset(group_id, household_id):
     """Print a new code for a foyer: a first account, or a new password (the old code dies)."""
     group = get_group_or_404(group_id)
     household = get_named_household_or_404(group, household_id)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("groups.show", group_id=group.id), 303)
+    form = NewCodeForm()
+    if not form.validate_on_submit():
+        return new_code_refused(form, url_for("groups.show", group_id=group.id))
     account = account_of(household)
     invitation, code = issue_invitation(
-        "household", current_user, household=household, user=account
+        "household", current_user, household=household, user=account, days=form.valid_days.data
     )
     db.session.commit()
     recipient = household.display_name if account is None else account.username

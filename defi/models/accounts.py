@@ -40,6 +40,11 @@ class User(Versioned, db.Model):
     password_changed_at: so.Mapped[datetime | None]
     # Hash of the secret of the user's iCal feed URL; NULL when revoked or never asked for.
     feed_token_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64), unique=True)
+    # A staff member's contact, set on "Mes coordonnées" and printed on the invitations it
+    # hands over (the foyers of its group, its accompanied foyers); NULL until given.
+    first_name: so.Mapped[str | None] = so.mapped_column(sa.String(60))
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
 
     household: so.Mapped[Household | None] = so.relationship()
     memberships: so.Mapped[list["Membership"]] = so.relationship(
@@ -78,6 +83,11 @@ class User(Versioned, db.Model):
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def has_contact(self) -> bool:
+        """Whether the staff member gave a first name, a phone or an e-mail to print."""
+        return bool(self.first_name or self.phone or self.email)
 
     @property
     def is_staff(self) -> bool:

@@ -18,6 +18,7 @@ from wtforms.validators import Optional
 from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
+from defi.accounts.forms import ValidityField
 from defi.forms import one_line
 from defi.forms import strip
 from defi.forms import within_defi_years
@@ -53,6 +54,7 @@ class StaffInvitationForm(FlaskForm):
         validators=[Length(max=120, message=_l("120 caractères au plus."))],
         description=_l("Par exemple « MJEP d'Isbergues »."),
     )
+    valid_days = ValidityField()
 
     def validate_group_id(self, field):
         if self.role.data == "facilitator" and field.data not in {

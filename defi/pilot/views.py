@@ -15,10 +15,12 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from defi.access import rerender_on_csrf_error
+from defi.accounts.forms import NewCodeForm
 from defi.accounts.services import deactivate_staff
 from defi.accounts.services import issue_invitation
 from defi.accounts.services import reactivate_staff
 from defi.accounts.views import invitation_page
+from defi.accounts.views import new_code_refused
 from defi.database import database_id
 from defi.extensions import db
 from defi.figures import publication
@@ -115,15 +117,18 @@ def invite_staff():
     if form.role.data != "facilitator":
         form.group_id.validate_choice = False
     if form.validate_on_submit():
+        days = form.valid_days.data
         if form.role.data == "facilitator":
             group = db.session.get(Group, form.group_id.data)
-            invitation, code = issue_invitation("facilitator", current_user, group=group)
+            invitation, code = issue_invitation("facilitator", current_user, group=group, days=days)
             recipient = group.name
         else:
             structure = db.session.get(
                 Structure, form.structure_id.data
             ) or get_or_create_structure(form.structure_name.data)
-            invitation, code = issue_invitation("referent", current_user, structure=structure)
+            invitation, code = issue_invitation(
+                "referent", current_user, structure=structure, days=days
+            )
             recipient = structure.name
         db.session.commit()
         return invitation_page(invitation, code, recipient, url_for("pilot.index"))
@@ -134,14 +139,19 @@ def invite_staff():
 def reset(user_id):
     """Print a new password code for a facilitator or a referent."""
     user = get_staff_or_404(user_id)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("pilot.index"), 303)
+    form = NewCodeForm()
+    if not form.validate_on_submit():
+        return new_code_refused(form, url_for("pilot.index"))
     if not user.active:
         flash(_("Réactivez d'abord le compte %(name)s.", name=user.username), "error")
         return redirect(url_for("pilot.index"), 303)
     membership = staff_membership(user)
     invitation, code = issue_invitation(
-        membership.role, current_user, user=user, structure=membership.structure
+        membership.role,
+        current_user,
+        user=user,
+        structure=membership.structure,
+        days=form.valid_days.data,
     )
     db.session.commit()
     return invitation_page(invitation, code, user.username, url_for("pilot.index"))

@@ -4,11 +4,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
-from defi.groups.forms import HouseholdForm
+from defi.groups.forms import HouseholdInvitationForm
 
 
-class AccompaniedHouseholdForm(HouseholdForm):
-    """A foyer's details, the group it joins and the structure that accompanies it."""
+class AccompaniedHouseholdForm(HouseholdInvitationForm):
+    """A foyer's details, the group it joins, the structure that accompanies it, and how long
+    its printed code stays valid."""
 
     group_id = SelectField(
         _l("Groupe"), coerce=int, validators=[InputRequired(_l("Choisissez un groupe."))]

@@ -10,8 +10,10 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from defi.access import rerender_on_csrf_error
+from defi.accounts.forms import NewCodeForm
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
+from defi.accounts.views import new_code_refused
 from defi.collecte.forms import PRODUCER_KIND_LABELS
 from defi.collecte.forms import MealsForm
 from defi.collecte.forms import ProducerForm
@@ -106,7 +108,9 @@ def invite():
         structure = db.session.get(Structure, form.structure_id.data)
         household = create_household(group, **form.household_fields())
         accompany(household, structure)
-        invitation, code = issue_invitation("household", current_user, household=household)
+        invitation, code = issue_invitation(
+            "household", current_user, household=household, days=form.valid_days.data
+        )
         db.session.commit()
         return invitation_page(invitation, code, household.display_name, url_for("referents.index"))
     return render_template("referents/invite.html", form=form)
@@ -116,11 +120,12 @@ def invite():
 def reset(household_id):
     """Print a new code for an accompanied foyer: a first account or a new password."""
     household = get_accompanied_household_or_404(household_id)
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("referents.index"), 303)
+    form = NewCodeForm()
+    if not form.validate_on_submit():
+        return new_code_refused(form, url_for("referents.index"))
     account = account_of(household)
     invitation, code = issue_invitation(
-        "household", current_user, household=household, user=account
+        "household", current_user, household=household, user=account, days=form.valid_days.data
     )
     db.session.commit()
     recipient = household.display_name if account is None else account.username
