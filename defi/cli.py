@@ -198,7 +198,11 @@ def import_entries_command(path, challenge_name, create_challenge, structure_nam
     name = challenge_name.strip() if challenge_name else None
     try:
         plan = preview_import(
-            Path(path).read_bytes(), name, structure_id, create_challenge=create_challenge
+            Path(path).read_bytes(),
+            name,
+            structure_id,
+            create_challenge=create_challenge,
+            lock=not dry_run,
         )
     except ImportRejected as rejected:
         db.session.rollback()

@@ -272,7 +272,7 @@ def confirm_import():
             form.payload.data, form.token.data, current_user.id, MAX_IMPORT_BYTES
         )
         db.session.rollback()  # the write lock is taken once the file is read and checked
-        plan = preview_import(data, **options)
+        plan = preview_import(data, **options, lock=True)
     except ImportRejected as rejected:
         _read_only()
         return _render_import(_import_form(formdata=None, **options), rejected)

@@ -50,6 +50,7 @@ def preview_import(
     structure_id: int | None = None,
     *,
     create_challenge: bool = False,
+    lock: bool = False,
 ) -> Plan:
     """Check the file and what the database holds; what importing it would do. Writes nothing.
 
@@ -57,12 +58,13 @@ def preview_import(
     is refused, with the closest names, unless `create_challenge` asks for a new défi. The
     foyers the file creates and says accompanied are attached to the structure
     `structure_id`, which must exist; without one such a file is refused. Raises
-    ImportRejected with every problem found.
+    ImportRejected with every problem found. `lock`: the plan is to be written in this
+    transaction (`plan.make_plan`).
     """
     check_size(data)
     problems = Problems()
     rows = parse(data, problems)
-    plan = make_plan(rows, challenge_name, structure_id, create_challenge, problems)
+    plan = make_plan(rows, challenge_name, structure_id, create_challenge, problems, lock)
     problems.check()
     return plan
 
@@ -85,6 +87,7 @@ def import_entries(
     create_challenge: bool = False,
 ) -> dict:
     """Check the file, then write it (`preview_import`, then `write_plan`)."""
-    return write_plan(
-        preview_import(data, challenge_name, structure_id, create_challenge=create_challenge)
+    plan = preview_import(
+        data, challenge_name, structure_id, create_challenge=create_challenge, lock=True
     )
+    return write_plan(plan)

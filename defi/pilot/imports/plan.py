@@ -130,9 +130,18 @@ class Plan:
         }
 
 
-def make_plan(rows, challenge_name, structure_id, create_challenge, problems: Problems):
-    """The plan of an import of `rows`; what is wrong goes into `problems` (then no plan)."""
+def make_plan(rows, challenge_name, structure_id, create_challenge, problems: Problems, lock=False):
+    """The plan of an import of `rows`; what is wrong goes into `problems` (then no plan).
+
+    `lock`: the plan is to be written in this transaction. The défi's row is then locked
+    first (PostgreSQL; SQLite's writer holds the whole database already), so that two imports
+    into it, two clicks on the same confirmation, are planned and written one after the other.
+    """
     challenge, name = find_challenge(challenge_name, create_challenge, problems)
+    if lock and challenge is not None:
+        db.session.execute(
+            sa.select(Challenge.id).where(Challenge.id == challenge.id).with_for_update()
+        )
     check_waves(rows, challenge, problems)
     check_choices(rows, questions_of(challenge), problems)
     groups = {}
