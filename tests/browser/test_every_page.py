@@ -356,7 +356,7 @@ def import_pages(crawl, page, base):
     )
     page.get_by_label("Défi (laisser vide pour le défi en cours)").fill("Défi 2019-2020")
     page.get_by_role("button", name="Vérifier avant d'importer").click()
-    expect(page.get_by_role("heading", name="2 problèmes : rien n'a été importé")).to_be_visible()
+    expect(page.get_by_role("heading", name="4 problèmes : rien n'a été importé")).to_be_visible()
     crawl.check("import-refused")
     page.get_by_label("Fichier CSV des relevés").set_input_files(
         {"name": "modele.csv", "mimeType": "text/csv", "buffer": template_csv()}
