@@ -11,10 +11,11 @@ work starts — never a killed worker."
     the peak of Python's allocations (tracemalloc) while importing it into another new défi,
     and again.
 (b) gunicorn (`tests.servers.Gunicorn`, as a production install runs it) on a SQLite file with the
-    demo défi: the pilot logs in over HTTP and posts the 10,000-row file to `/pilote/import`
-    for a new past défi; meanwhile two threads poll `/healthz` and a logged-in foyer's
-    `/collecte/` every 100 ms. Prints the import's response time and the pollers' median and
-    maximum latency, idle (2 s before the import) and during it.
+    demo défi: the pilot logs in over HTTP, posts the 10,000-row file to `/pilote/import` for a
+    new past défi and confirms its preview (`/pilote/import/confirmer`); meanwhile two threads
+    poll `/healthz` and a logged-in foyer's `/collecte/` every 100 ms. Prints the import's
+    response time (both requests) and the pollers' median and maximum latency, idle (2 s
+    before the import) and during it.
 (c) A file of MAX_IMPORT_ROWS rows, then one of 200,000 rows (18 MB, under the page's 20 MB),
     posted the same way: status and time to answer, whether the French refusal is in the page,
     and the workers' peak resident memory (VmHWM in /proc) after each post.
@@ -35,6 +36,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -149,7 +151,7 @@ def timed_import(app, counter, data, name):
     with app.app_context():
         before = counter.count
         started, cpu_started = time.perf_counter(), time.process_time()
-        counts = import_entries(data, name, demo_structure())
+        counts = import_entries(data, name, demo_structure(), create_challenge=True)
         db.session.commit()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         return wall, cpu, counter.count - before, counts
@@ -160,7 +162,7 @@ def traced_import(app, data, name):
     with app.app_context():
         tracemalloc.start()
         try:
-            import_entries(data, name, demo_structure())
+            import_entries(data, name, demo_structure(), create_challenge=True)
             db.session.commit()
             return tracemalloc.get_traced_memory()[1] / 1e6
         finally:
@@ -223,22 +225,41 @@ def multipart(fields, filename, data):
 
 
 def post_import(port, cookie, data, challenge_name):
-    """(status, seconds, page text) of the import form posted with the file."""
+    """(status, seconds, page text) of the import form posted with the file (a new défi), then
+    of its preview's confirmation; the seconds of both."""
     status, _seconds, body, headers = request(port, "GET", "/pilote/import", cookie)
     assert status == 200, status
     jar = cookies_of(headers, dict(part.split("=", 1) for part in cookie.split("; ")))
     cookie = "; ".join(f"{name}={value}" for name, value in jar.items())
     token = CSRF.search(body.decode()).group(1)
     structure = re.search(r'<option value="([1-9][0-9]*)"', body.decode())
-    fields = {"csrf_token": token, "challenge_name": challenge_name, "structure_id": structure[1]}
+    fields = {
+        "csrf_token": token,
+        "challenge_name": challenge_name,
+        "create_challenge": "y",
+        "structure_id": structure[1],
+    }
     body, content_type = multipart(fields, "releves.csv", data)
     try:
         status, seconds, content, _headers = request(
             port, "POST", "/pilote/import", cookie, body, {"Content-Type": content_type}
         )
+        page = content.decode(errors="replace")
+        hidden = dict(re.findall(r'name="(payload|token)" type="hidden" value="([^"]*)"', page))
+        if status != 200 or len(hidden) != 2:
+            return status, seconds, html.unescape(page)
+        form = urllib.parse.urlencode({"csrf_token": token, **hidden}).encode()
+        status, confirmed, content, _headers = request(
+            port,
+            "POST",
+            "/pilote/import/confirmer",
+            cookie,
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
     except (OSError, http.client.HTTPException) as error:
         return type(error).__name__, None, ""
-    return status, seconds, html.unescape(content.decode(errors="replace"))
+    return status, seconds + confirmed, html.unescape(content.decode(errors="replace"))
 
 
 class Poller(threading.Thread):

@@ -107,6 +107,9 @@ POLICY: dict[str, frozenset[str]] = {
     "pilot.export_microdata": frozenset({PILOT}),
     "pilot.export_xlsx": frozenset({PILOT}),
     "pilot.import_entries": frozenset({PILOT}),
+    # Issue 13 — an import a pilot can trust: its template, and the confirmation of a preview.
+    "pilot.import_template": frozenset({PILOT}),
+    "pilot.confirm_import": frozenset({PILOT}),
     "pilot.report": frozenset({PILOT}),
     "pilot.settings": frozenset({PILOT}),
     "pilot.challenge_create": frozenset({PILOT}),

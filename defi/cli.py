@@ -178,7 +178,15 @@ def export_microdata_command(output, challenge_name, file_format):
 @click.command("import-entries")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option(
-    "--challenge", "challenge_name", default=None, help="The défi's name (created if missing)."
+    "--challenge",
+    "challenge_name",
+    default=None,
+    help="The défi's exact name (default: the current défi).",
+)
+@click.option(
+    "--create-challenge",
+    is_flag=True,
+    help="Create the défi named by --challenge if no défi has this name (refused otherwise).",
 )
 @click.option(
     "--structure",
@@ -186,14 +194,18 @@ def export_microdata_command(output, challenge_name, file_format):
     default=None,
     help="The structure (existing) that accompanies the new foyers the file says accompanied.",
 )
+@click.option(
+    "--dry-run", is_flag=True, help="Check the file and say what it would do; write nothing."
+)
 @with_appcontext
-def import_entries_command(path, challenge_name, structure_name):
-    """Import past relevés from a CSV file (all of it, or nothing if one line is wrong)."""
+def import_entries_command(path, challenge_name, create_challenge, structure_name, dry_run):
+    """Import past relevés from a CSV file: all of it, or nothing and every line at fault."""
     from pathlib import Path
 
     from defi.models import Structure
     from defi.pilot.imports import ImportRejected
-    from defi.pilot.imports import import_entries
+    from defi.pilot.imports import preview_import
+    from defi.pilot.imports import write_plan
 
     structure_id = None
     if structure_name is not None:
@@ -202,15 +214,50 @@ def import_entries_command(path, challenge_name, structure_name):
         )
         if structure_id is None:
             raise click.ClickException(f"No structure named {structure_name!r}.")
+    name = challenge_name.strip() if challenge_name else None
     try:
-        counts = import_entries(Path(path).read_bytes(), challenge_name, structure_id)
+        plan = preview_import(
+            Path(path).read_bytes(),
+            name,
+            structure_id,
+            create_challenge=create_challenge,
+            lock=not dry_run,
+        )
     except ImportRejected as rejected:
         db.session.rollback()
-        raise click.ClickException(rejected.message) from None
+        hint = ""
+        if name and not create_challenge and any(p.line is None for p in rejected.problems):
+            hint = "\n(--create-challenge creates a new défi of this name.)"
+        raise click.ClickException(
+            f"{rejected.count} problem(s), nothing imported:\n{rejected.message}{hint}"
+        ) from None
+    click.echo(describe_plan(plan))
+    if dry_run:
+        db.session.rollback()
+        click.echo("Dry run: nothing written.")
+        return
+    counts = write_plan(plan)
     db.session.commit()
     click.echo(
         f"relevés: {counts['created']} created, {counts['updated']} updated, "
         f"{counts['unchanged']} unchanged."
+    )
+
+
+def describe_plan(plan) -> str:
+    """What an import will do, in a few lines for the terminal."""
+    preview = plan.preview()
+    counts = preview["counts"]
+    challenge = "existing" if plan.challenge is not None else "NEW"
+    return "\n".join(
+        [
+            f"défi: {plan.challenge_name} ({challenge})",
+            f"groups: {len(preview['new_groups'])} new, {len(preview['existing_groups'])} existing",
+            f"foyers: {preview['new_households']} new ({preview['new_accompanied']} accompanied), "
+            f"{preview['existing_households']} existing",
+            f"relevés to create: {counts['created']}, to update: {counts['updated']}, "
+            f"unchanged: {counts['unchanged']}",
+        ]
     )
 
 

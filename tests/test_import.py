@@ -43,8 +43,9 @@ def accompanying_structure() -> int:
 
 
 def import_entries(data, challenge_name):
-    """The import, its new accompanied foyers attached to `accompanying_structure`."""
-    return run_import(data, challenge_name, accompanying_structure())
+    """The import, its new accompanied foyers attached to `accompanying_structure`, the défi
+    created if no défi has this name."""
+    return run_import(data, challenge_name, accompanying_structure(), create_challenge=True)
 
 
 def cells(index, **changed):

@@ -11,6 +11,8 @@ from defi.models import Entry
 from defi.models import Household
 from defi.pilot.imports import HEADER
 from tests.conftest import page_text
+from tests.test_import_preview import confirm
+from tests.test_import_preview import upload
 
 PILOT_PAGES = (
     "/pilote/comparaison",
@@ -61,11 +63,10 @@ def test_import_through_the_page(pilot, client):
         ["P-01", "Les Poireaux", "non", "1", "2", "7", "30", "3", "6", "28", "", "0,5", "1", "0",
          "manger_mieux", "", ""]
     )  # fmt: skip
-    response = client.post(
-        "/pilote/import",
-        data={"file": (io.BytesIO(good.encode()), "releves.csv"), "challenge_name": "Défi 2019"},
-        content_type="multipart/form-data",
-    )
+    # The file is previewed, then written once confirmed (tests/test_import_preview.py).
+    preview = upload(client, good.encode(), "Défi 2019", create=True)
+    assert preview.status_code == 200
+    response = confirm(client, preview)
     assert response.status_code == 303
     assert "1 relevé créé" in page_text(client.get("/pilote/import"))
     challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == "Défi 2019"))
@@ -77,7 +78,7 @@ def test_import_through_the_page(pilot, client):
         content_type="multipart/form-data",
     )
     assert rejected.status_code == 200
-    assert "Ligne 2 : jours doit être un nombre entier" in page_text(rejected)
+    assert "jours doit être un nombre entier" in page_text(rejected)
     assert db.session.scalar(sa.select(Challenge).where(Challenge.name == "Défi 2018")) is None
     entries = db.session.scalar(sa.select(sa.func.count(Entry.id)))
     assert entries == 64 + 1

@@ -26,12 +26,15 @@ from defi.access import POLICY
 from defi.pilot.views import MAX_IMPORT_BYTES
 from tests.conftest import Auth
 from tests.conftest import page_text
+from tests.test_import_preview import confirm
 from tests.test_servers import Browser
 from tests.test_servers import databases  # noqa: F401 - the fixture
 from tests.test_servers import login
 from tests.test_servers import start_server  # noqa: F401 - the fixture
 
 FORM_LIMIT = 512 * 1024
+# The import's upload and its confirmation (which carries the file back) take a file.
+IMPORT_ENDPOINTS = {"pilot.import_entries", "pilot.confirm_import"}
 TOO_BIG = "dépasse"
 
 
@@ -86,7 +89,7 @@ def test_every_post_route_refuses_an_oversized_body_unread(app, demo, actor):
             continue
         values = {name: 1 for name in rule.arguments - set(rule.defaults or ())}
         url = rule.build(values)[1]
-        limit = MAX_IMPORT_BYTES if rule.endpoint == "pilot.import_entries" else FORM_LIMIT
+        limit = MAX_IMPORT_BYTES if rule.endpoint in IMPORT_ENDPOINTS else FORM_LIMIT
         answer, read = post_declared(client, url, limit + 1)
         assert answer.status_code == 413, (url, answer.status_code)
         assert read == 0, (url, read)
@@ -137,12 +140,16 @@ def test_the_import_takes_a_file_larger_than_a_form(app, demo, client, auth):
             {
                 "file": FileStorage(io.BytesIO(data), "releves.csv"),
                 "challenge_name": "Défi 2019",
+                "create_challenge": "y",
             }
         )
     )
-    answer = client.post(
+    preview = client.post(
         "/pilote/import", data=body, content_type=f"multipart/form-data; boundary={boundary}"
     )
+    assert preview.status_code == 200
+    assert "Confirmer l'import" in page_text(preview)
+    answer = confirm(client, preview)
     assert answer.status_code == 303
     assert "9000 relevés créés" in page_text(client.get("/pilote/import"))
 

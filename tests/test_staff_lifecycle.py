@@ -307,7 +307,8 @@ def test_an_import_attaches_its_accompanied_foyers_to_a_structure_that_exists(de
 
     structures_before = db.session.scalar(sa.select(sa.func.count(Structure.id)))
     with pytest.raises(ImportRejected) as refused:
-        import_entries(releves(3), "Défi 2016")  # H-00000 is said accompanied
+        # H-00000 is said accompanied
+        import_entries(releves(3), "Défi 2016", create_challenge=True)
     db.session.rollback()
     assert refused.value.message == (
         "Ligne 2 : le foyer H-00000 est nouveau et accompagné : choisissez la structure qui "
@@ -315,7 +316,7 @@ def test_an_import_attaches_its_accompanied_foyers_to_a_structure_that_exists(de
     )
     assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == structures_before
     mjep = structure("MJEP d'Isbergues")
-    import_entries(releves(3), "Défi 2016", mjep.id)
+    import_entries(releves(3), "Défi 2016", mjep.id, create_challenge=True)
     db.session.commit()
     attached = db.session.scalar(
         sa.select(Accompaniment.structure_id)

@@ -1,8 +1,6 @@
 """A foyer that left the défi reads its relevés and progress, changes nothing, and is told
 so; the défi being run is the one the pilot chose, and an import never changes it."""
 
-import io
-
 import sqlalchemy as sa
 
 from defi.extensions import db
@@ -15,6 +13,8 @@ from tests.test_access import database_fingerprint
 from tests.test_access import is_referent_url
 from tests.test_access import relevé_with_rows
 from tests.test_access import url_of
+from tests.test_import_preview import confirm
+from tests.test_import_preview import upload
 
 # Withdrawn in the demo: EST-07 on its own, EST-18 accompanied by the MJEP.
 WITHDRAWN = "foyer-est-07"
@@ -119,11 +119,10 @@ def import_past_defi(client, name):
     row = ["P-01", "Les Poireaux", "non", "1", "2", "7", "30", "3", "6", "28", "", "0,5", "1",
            "0", "manger_mieux", "", ""]  # fmt: skip
     data = ";".join(HEADER) + "\n" + ";".join(row)
-    return client.post(
-        "/pilote/import",
-        data={"file": (io.BytesIO(data.encode()), "releves.csv"), "challenge_name": name},
-        content_type="multipart/form-data",
-    )
+    # Previewed, then confirmed (tests/test_import_preview.py).
+    preview = upload(client, data.encode(), name, create=True)
+    assert preview.status_code == 200
+    return confirm(client, preview)
 
 
 def current_name():

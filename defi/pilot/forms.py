@@ -5,7 +5,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
+from wtforms import BooleanField
 from wtforms import DateField
+from wtforms import HiddenField
 from wtforms import RadioField
 from wtforms import SelectField
 from wtforms import StringField
@@ -100,10 +102,28 @@ class ImportForm(FlaskForm):
         filters=[strip],
         validators=[Length(max=200, message=_l("200 caractères au plus."))],
     )
+    # A name that matches no défi is refused unless this is ticked: a typo never makes a défi.
+    create_challenge = BooleanField(_l("Créer un nouveau défi sous ce nom"))
     # The structure that accompanies the foyers the file creates as accompanied (0: none).
     structure_id = SelectField(
         _l("Structure qui accompagne les nouveaux foyers accompagnés"), coerce=int, default=0
     )
+
+    def options(self) -> dict:
+        """The import's options, as `imports.preview_import` takes them."""
+        return {
+            "challenge_name": self.challenge_name.data or None,
+            "structure_id": self.structure_id.data or None,
+            "create_challenge": bool(self.create_challenge.data and self.challenge_name.data),
+        }
+
+
+class ImportConfirmForm(FlaskForm):
+    """The confirmation of a previewed import: the file and its signed options, as the
+    preview gave them (`imports.confirmation`)."""
+
+    payload = HiddenField(validators=[DataRequired()])
+    token = HiddenField(validators=[DataRequired()])
 
 
 # A collecte's day: given, and within the years a défi can use.

@@ -5,6 +5,7 @@ import sqlalchemy.orm as so
 from flask import abort
 from flask import current_app
 from flask import flash
+from flask import g
 from flask import make_response
 from flask import redirect
 from flask import render_template
@@ -50,13 +51,19 @@ from defi.pilot.comparison import scope_detail
 from defi.pilot.forms import ChallengeForm
 from defi.pilot.forms import CurrentChallengeForm
 from defi.pilot.forms import GroupForm
+from defi.pilot.forms import ImportConfirmForm
 from defi.pilot.forms import ImportForm
 from defi.pilot.forms import NextChallengeForm
 from defi.pilot.forms import QuestionForm
 from defi.pilot.forms import StaffInvitationForm
 from defi.pilot.forms import WaveForm
+from defi.pilot.imports import HEADER
 from defi.pilot.imports import ImportRejected
-from defi.pilot.imports import import_entries as run_import
+from defi.pilot.imports import preview_import
+from defi.pilot.imports import template_csv
+from defi.pilot.imports import write_plan
+from defi.pilot.imports.confirmation import seal
+from defi.pilot.imports.confirmation import unseal
 from defi.pilot.report import printed_report
 from defi.pilot.services import audit_events
 from defi.pilot.services import event_attendance
@@ -255,28 +262,52 @@ def _download(data, mimetype, filename):
 @rerender_on_csrf_error
 @body_limit(MAX_IMPORT_BYTES)
 def import_entries():
-    """Import past relevés from a CSV file: all of it, or nothing and the line at fault."""
-    form = ImportForm()
-    form.structure_id.choices = [SelectChoice(0, _("— aucune —"))] + [
-        SelectChoice(structure.id, structure.name) for structure in structures()
-    ]
-    if form.validate_on_submit():
-        data = form.file.data.read()
-        # The file is read and checked before the database is touched again: on SQLite the
-        # write lock, which every other writer waits for, is taken for the writing alone.
-        db.session.rollback()
-        try:
-            result = run_import(
-                data, form.challenge_name.data or None, form.structure_id.data or None
-            )
-        except ImportRejected as rejected:
-            db.session.rollback()
-            form.file.errors.append(rejected.message)
-        else:
-            db.session.commit()
-            flash(import_summary(result), "success")
-            return redirect(url_for("pilot.import_entries"), 303)
-    return render_template("pilot/import.html", form=form)
+    """Check a CSV file of past relevés and show what importing it would do; write nothing.
+
+    Every problem of the file is listed at once (line, column, reason); a good file gives a
+    preview to confirm (`confirm_import`)."""
+    form = _import_form()
+    if not form.validate_on_submit():
+        return _render_import(form)
+    data, options = form.file.data.read(), form.options()
+    _read_only()  # the file was read before the preview's transaction begins
+    try:
+        plan = preview_import(data, **options)
+    except ImportRejected as rejected:
+        return _render_import(form, rejected)
+    return _render_preview(plan, data, options)
+
+
+@bp.route("/import/confirmer", methods=["POST"])
+@body_limit(MAX_IMPORT_BYTES)
+def confirm_import():
+    """Import the previewed file, checked again in full, in one transaction; or nothing."""
+    form, options = ImportConfirmForm(), {}
+    try:
+        if not form.validate_on_submit():
+            raise ImportRejected(_("Rien n'a été importé : choisissez de nouveau le fichier."))
+        data, options, summary = unseal(
+            form.payload.data, form.token.data, current_user.id, MAX_IMPORT_BYTES
+        )
+        db.session.rollback()  # the write lock is taken once the file is read and checked
+        plan = preview_import(data, **options, lock=True)
+    except ImportRejected as rejected:
+        _read_only()
+        return _render_import(_import_form(formdata=None, **options), rejected)
+    if plan.changes_nothing or plan.summary() != summary:
+        # Imported already (a second click), or the défi changed since the preview.
+        _read_only()
+        return _render_preview(plan, data, options, changed=True)
+    counts = write_plan(plan)
+    db.session.commit()
+    flash(import_summary(counts), "success")
+    return redirect(url_for("pilot.import_entries"), 303)
+
+
+@bp.route("/import/modele.csv")
+def import_template():
+    """The header and two example rows of an import file, to fill in a spreadsheet."""
+    return _download(template_csv(), "text/csv; charset=utf-8", "modele-import-releves.csv")
 
 
 def import_summary(counts) -> str:
@@ -285,6 +316,54 @@ def import_summary(counts) -> str:
         created=ngettext("%(num)d relevé créé", "%(num)d relevés créés", counts["created"]),
         updated=ngettext("%(num)d mis à jour", "%(num)d mis à jour", counts["updated"]),
         unchanged=ngettext("%(num)d inchangé", "%(num)d inchangés", counts["unchanged"]),
+    )
+
+
+def _read_only():
+    """From here on, the request reads only: its transaction takes no write lock, and could
+    not write a row if it tried (`database.refuse_writes`)."""
+    db.session.rollback()
+    g.reads_only = True
+
+
+def _import_form(**kwargs) -> ImportForm:
+    form = ImportForm(**kwargs)
+    form.structure_id.choices = [SelectChoice(0, _("— aucune —"))] + [
+        SelectChoice(structure.id, structure.name) for structure in structures()
+    ]
+    return form
+
+
+def _render_import(form, rejected=None):
+    """The import page; a refused file's problems listed, what was chosen kept."""
+    if rejected is not None:
+        said = ngettext(
+            "Le fichier n'est pas importé : %(num)d problème, indiqué ci-dessous.",
+            "Le fichier n'est pas importé : %(num)d problèmes, indiqués ci-dessous.",
+            rejected.count,
+        )
+        form.file.errors = [*form.file.errors, said]
+    if form.challenge_name.data:
+        name = form.challenge_name.data
+        form.create_challenge.label.text = _("Créer un nouveau défi « %(name)s »", name=name)
+    names = db.session.scalars(sa.select(Challenge.name).order_by(Challenge.name)).all()
+    return render_template(
+        "pilot/import.html", form=form, rejected=rejected, challenges=names, header=HEADER
+    )
+
+
+def _render_preview(plan, data, options, changed=False):
+    """What the import would do, and the form that confirms it (the file carried along)."""
+    payload, token = seal(data, options, plan.summary(), current_user.id)
+    form = ImportConfirmForm(formdata=None, payload=payload, token=token)
+    structure = db.session.get(Structure, plan.structure_id) if plan.structure_id else None
+    return render_template(
+        "pilot/import_preview.html",
+        plan=plan,
+        preview=plan.preview(),
+        structure=structure,
+        form=form,
+        changed=changed,
     )
 
 

@@ -341,6 +341,33 @@ def answers_to_forms(crawl, page, base, actor):
         new.get_by_role("button", name="Créer le défi").click()
         expect(page.locator("#flashes")).to_contain_text("Défi créé")
         crawl.run(page.url, again=True)
+        import_pages(crawl, page, base)
+
+
+def import_pages(crawl, page, base):
+    """The import's answers: a refused file's problems, then the template's preview, then its
+    confirmation (issue 13)."""
+    from defi.pilot.imports import template_csv
+
+    page.goto(f"{base}/pilote/import")
+    bad = template_csv().replace(b";4;14;", b";quatre;14;").replace(b";mieux", b";beaucoup")
+    page.get_by_label("Fichier CSV des relevés").set_input_files(
+        {"name": "releves.csv", "mimeType": "text/csv", "buffer": bad}
+    )
+    page.get_by_label("Défi (laisser vide pour le défi en cours)").fill("Défi 2019-2020")
+    page.get_by_role("button", name="Vérifier avant d'importer").click()
+    expect(page.get_by_role("heading", name="4 problèmes : rien n'a été importé")).to_be_visible()
+    crawl.check("import-refused")
+    page.get_by_label("Fichier CSV des relevés").set_input_files(
+        {"name": "modele.csv", "mimeType": "text/csv", "buffer": template_csv()}
+    )
+    page.get_by_label("Créer un nouveau défi « Défi 2019-2020 »").check()
+    page.get_by_label("Structure qui accompagne").select_option(index=1)
+    page.get_by_role("button", name="Vérifier avant d'importer").click()
+    expect(page.get_by_role("heading", name="Aperçu de l'import")).to_be_visible()
+    crawl.check("import-preview")
+    page.get_by_role("button", name="Confirmer l'import").click()
+    expect(page.locator("#flashes")).to_contain_text("2 relevés créés")
 
 
 def test_every_page_of_every_role_is_accessible_on_a_phone_and_a_laptop(

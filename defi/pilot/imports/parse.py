@@ -1,6 +1,6 @@
 """Reading and checking the pilot's CSV of past relevés (DESIGN.md's format), before any
-database work: the file's size, its encoding, its columns, each row's values. One bad row
-rejects the file with its line number and the reason in French."""
+database work: the file's size, its encoding, its columns, each row's values. Every problem
+of every line is noted (line, column, reason in French); one is enough to refuse the file."""
 
 import csv
 import functools
@@ -15,6 +15,7 @@ from decimal import InvalidOperation
 from flask_babel import gettext as _
 
 from defi.formatting import decimal as french_number
+from defi.formatting import ngettext
 from defi.forms import strip
 
 HEADER = (
@@ -39,17 +40,82 @@ ENTRY_COLUMNS = (
 )  # fmt: skip
 
 
+# The problems a refused file lists: a file of 50,000 bad lines would make a page of them, and
+# the first hundred say what is wrong with the others. The rest are counted.
+MAX_PROBLEMS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong at a line of the file (None: the file or the import as a whole), in a
+    column (a header name, or None), and why, in French."""
+
+    line: int | None
+    column: str | None
+    reason: str
+
+    def __str__(self):
+        if self.line is None:
+            return self.reason
+        return _("Ligne %(line)d : ", line=self.line) + self.reason
+
+
+class Problems:
+    """The problems found so far: the first MAX_PROBLEMS kept, all counted."""
+
+    def __init__(self):
+        self.listed: list[Problem] = []
+        self.count = 0
+
+    def __bool__(self):
+        return self.count > 0
+
+    def add(self, line, column, message, **values):
+        """Note a problem; `message` is formatted with `values`."""
+        self.count += 1
+        if len(self.listed) < MAX_PROBLEMS:
+            self.listed.append(Problem(line, column, message % values if values else message))
+
+    def check(self):
+        """Refuse the file if anything is wrong with it."""
+        if self:
+            raise ImportRejected(self.listed, self.count)
+
+
+def problem_order(problem):
+    """The import's own problems first, then line by line, column by column."""
+    column = HEADER.index(problem.column) if problem.column in HEADER else -1
+    return (problem.line or 0, column)
+
+
 class ImportRejected(Exception):
-    """The file is refused; `message` says where and why, in French."""
+    """The file is refused: `problems` (up to MAX_PROBLEMS) say where and why, in French, out
+    of `count`; `message` says it all in a few lines of text (the command line's)."""
 
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, problems, count=None):
+        if isinstance(problems, str):
+            problems = [Problem(None, None, problems)]
+        self.problems = sorted(problems, key=problem_order)
+        self.count = max(count or 0, len(self.problems))
+        self.more = self.count - len(self.problems)
+        lines = [str(problem) for problem in self.problems]
+        if self.more:
+            lines.append(more_problems(self.more))
+        self.message = "\n".join(lines)
+        super().__init__(self.message)
 
 
-def rejected(line, message, **values) -> ImportRejected:
-    """The refusal of the file at a line: "Ligne 3 : " and the reason."""
-    return ImportRejected(_("Ligne %(line)d : ", line=line) + message % values)
+def more_problems(count) -> str:
+    return ngettext(
+        "… et %(num)d autre problème, non listé : corrigez ceux-ci et importez de nouveau.",
+        "… et %(num)d autres problèmes, non listés : corrigez ceux-ci et importez de nouveau.",
+        count,
+    )
+
+
+def rejected(line, message, column=None, **values) -> ImportRejected:
+    """The refusal of the file for one problem at a line."""
+    return ImportRejected([Problem(line, column, message % values if values else message)])
 
 
 @dataclass(slots=True)  # compact: a file holds up to MAX_IMPORT_ROWS of them
@@ -105,8 +171,9 @@ def decode(data: bytes) -> str:
         ) from error
 
 
-def parse(data: bytes) -> list[Row]:
-    """Read and check the whole file; raise ImportRejected at the first bad line."""
+def parse(data: bytes, problems: Problems) -> list[Row]:
+    """Read and check the whole file: its good rows; what is wrong with the others goes into
+    `problems`, line by line and column by column."""
     # Decoded whole to refuse a file that is not UTF-8, of which only the first line is kept.
     first = (decode(data).partition("\n")[0].splitlines() or [""])[0]
     delimiter = ";" if first.count(";") >= first.count(",") else ","
@@ -115,22 +182,36 @@ def parse(data: bytes) -> list[Row]:
     reader = csv.reader(lines, delimiter=delimiter)
     header = tuple(cell.strip() for cell in next(reader, ()))
     if header != HEADER:
-        raise ImportRejected(
-            _(
-                "Ligne 1 : les colonnes doivent être exactement : %(header)s.",
-                header=";".join(HEADER),
-            )
-        )
+        problems.add(1, None, header_problem(header))
+        return []
+    rows = []
     try:
-        return read_rows(reader)
-    except csv.Error as error:
-        raise ImportRejected(
-            _("Ligne %(line)d : le fichier CSV est mal formé.", line=reader.line_num)
-        ) from error
+        read_rows(reader, rows, problems)
+    except csv.Error:
+        # The reader cannot go on past a malformed line (a stray quote, a NUL byte).
+        problems.add(reader.line_num, None, _("le fichier CSV est mal formé à partir d'ici."))
+    if not rows and not problems:
+        problems.add(None, None, _("Le fichier ne contient aucune ligne de relevé."))
+    return rows
 
 
-def read_rows(reader) -> list[Row]:
-    rows, seen = [], set()
+def header_problem(header) -> str:
+    """Why the first line is not the header: the columns expected, those missing or unknown."""
+    message = _("les colonnes doivent être exactement : %(header)s.", header=";".join(HEADER))
+    missing = [name for name in HEADER if name not in header]
+    unknown = [name[:40] for name in header if name and name not in HEADER][:5]
+    if missing:
+        message += " " + _("Manquantes : %(names)s.", names=", ".join(missing))
+    if unknown:
+        message += " " + _("Inconnues : %(names)s.", names=", ".join(unknown))
+    if not missing and not unknown:
+        message += " " + _("Vérifiez leur ordre.")
+    return message
+
+
+def read_rows(reader, rows, problems):
+    """Append the file's good rows to `rows`, its problems to `problems`."""
+    seen = {}  # {(code, rank): line}
     shared = {}  # rows share equal choices, rather than hold a copy each
     # The same few choices are named in every row: each name is folded once, for this file.
     fold_name = functools.cache(fold)
@@ -138,56 +219,76 @@ def read_rows(reader) -> list[Row]:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(HEADER):
-            raise rejected(line, _("%(n)d colonnes au lieu de %(m)d."), n=len(cells), m=len(HEADER))
+            message = _("%(n)d colonnes au lieu de %(m)d.")
+            problems.add(line, None, message, n=len(cells), m=len(HEADER))
+            continue
         cells = dict(zip(HEADER, (cell.strip() for cell in cells), strict=True))
-        row = parse_row(line, cells, fold_name)
+        row = parse_row(line, cells, problems, fold_name)
+        if row is None:
+            continue
         key = (row.code, row.rank)
         if key in seen:
-            raise rejected(
+            problems.add(
                 line,
-                _("le foyer %(code)s a déjà une ligne pour la collecte %(rank)d."),
+                "collecte",
+                _("le foyer %(code)s a déjà une ligne pour la collecte %(rank)d (ligne %(n)d)."),
                 code=row.code,
                 rank=row.rank,
+                n=seen[key],
             )
-        seen.add(key)
+            continue
+        seen[key] = line
         row.choices = shared.setdefault(row.choices, row.choices)
         rows.append(row)
-    if not rows:
-        raise ImportRejected(_("Le fichier ne contient aucune ligne de relevé."))
-    return rows
 
 
-def parse_row(line, cells, fold_name=fold) -> Row:
-    def fail(message, **values):
-        raise rejected(line, message, **values)
+# What a cell's check returns when the cell is wrong (the problem is noted): the checks that
+# compare it with other cells of its row are then left out.
+BAD = object()
+
+
+def parse_row(line, cells, problems, fold_name=fold) -> Row | None:
+    """The row of a line, or None if any of its cells is wrong (each noted in `problems`)."""
+    before = problems.count
+
+    def fail(column, message, **values):
+        problems.add(line, column, message, **values)
+        return BAD
 
     code = cells["foyer"]
     if not CODE.match(code):
         fail(
+            "foyer",
             _("le code foyer « %(value)s » n'est pas valable (lettres, chiffres, tirets)."),
             value=code[:30],
         )
     group = strip(cells["groupe"])
     if not group or len(group) > 120:
-        fail(_("le groupe est vide ou trop long."))
+        fail("groupe", _("le groupe est vide ou trop long."))
     if cells["accompagne"] not in ("oui", "non"):
-        fail(_("accompagne doit valoir oui ou non."))
-    rank = integer(cells["collecte"], fail, "collecte", 1, 3, required=True)
-    persons = integer(cells["personnes"], fail, "personnes", 1, 40, required=True)
-    days = integer(cells["jours"], fail, "jours", 1, 366)
-    spend = decimal(cells["depenses_eur"], fail, "depenses_eur", Decimal("1000000"))
-    organic = decimal(cells["dont_bio_eur"], fail, "dont_bio_eur", Decimal("1000000"))
-    local = decimal(cells["dont_local_eur"], fail, "dont_local_eur", Decimal("1000000"))
-    covers = integer(cells["repas_convives"], fail, "repas_convives", 1, 100000)
-    cost = decimal(cells["cout_repas_personne_eur"], fail, "cout_repas_personne_eur", Decimal("50"))
-    waste = decimal(cells["gaspillage_kg"], fail, "gaspillage_kg", Decimal("5000"), places=3)
-    recipes = integer(cells["recettes"], fail, "recettes", 0, 1000)
-    producers = integer(cells["producteurs"], fail, "producteurs", 0, 1000)
-    for part, name in ((organic, "dont_bio_eur"), (local, "dont_local_eur")):
-        if part is not None and (spend is None or part > spend):
-            fail(_("%(name)s ne peut pas dépasser depenses_eur."), name=name)
-    if cost is None and (spend is None or not covers):
-        fail(_("il faut cout_repas_personne_eur, ou bien depenses_eur et repas_convives."))
+        fail("accompagne", _("accompagne doit valoir oui ou non."))
+    rank = integer(cells, "collecte", fail, 1, 3, required=True)
+    persons = integer(cells, "personnes", fail, 1, 40, required=True)
+    days = integer(cells, "jours", fail, 1, 366)
+    spend = decimal(cells, "depenses_eur", fail, Decimal("1000000"))
+    organic = decimal(cells, "dont_bio_eur", fail, Decimal("1000000"))
+    local = decimal(cells, "dont_local_eur", fail, Decimal("1000000"))
+    covers = integer(cells, "repas_convives", fail, 1, 100000)
+    cost = decimal(cells, "cout_repas_personne_eur", fail, Decimal("50"))
+    waste = decimal(cells, "gaspillage_kg", fail, Decimal("5000"), places=3)
+    recipes = integer(cells, "recettes", fail, 0, 1000)
+    producers = integer(cells, "producteurs", fail, 0, 1000)
+    if spend is not BAD:
+        for part, name in ((organic, "dont_bio_eur"), (local, "dont_local_eur")):
+            if part not in (None, BAD) and (spend is None or part > spend):
+                fail(name, _("%(name)s ne peut pas dépasser depenses_eur."), name=name)
+    if BAD not in (cost, spend, covers) and cost is None and (spend is None or not covers):
+        fail(
+            "cout_repas_personne_eur",
+            _("il faut cout_repas_personne_eur, ou bien depenses_eur et repas_convives."),
+        )
+    if problems.count > before:
+        return None
     direct = spend is None  # the cost per meal was given, not the sums of a paper sheet
     values = {
         "persons": persons,
@@ -213,25 +314,32 @@ def parse_row(line, cells, fold_name=fold) -> Row:
     return Row(line, code.upper(), sys.intern(group), accompanied, rank, persons, entry, choices)
 
 
-def integer(text, fail, name, low, high, required=False):
+def integer(cells, name, fail, low, high, required=False):
+    """The whole number of a cell, None if empty, BAD if wrong."""
+    text = cells[name]
     if text == "":
         if required:
-            fail(_("%(name)s est obligatoire."), name=name)
+            return fail(name, _("%(name)s est obligatoire."), name=name)
         return None
     if not INTEGER.fullmatch(text):
-        fail(_("%(name)s doit être un nombre entier (« %(value)s »)."), name=name, value=text[:20])
+        message = _("%(name)s doit être un nombre entier (« %(value)s »).")
+        return fail(name, message, name=name, value=text[:20])
     value = int(text)
     if not low <= value <= high:
-        fail(_("%(name)s doit être entre %(low)d et %(high)d."), name=name, low=low, high=high)
+        message = _("%(name)s doit être entre %(low)d et %(high)d.")
+        return fail(name, message, name=name, low=low, high=high)
     return value
 
 
-def decimal(text, fail, name, maximum, places=2):
+def decimal(cells, name, fail, maximum, places=2):
+    """The number of a cell (a comma or a point), None if empty, BAD if wrong."""
+    text = cells[name]
     if text == "":
         return None
     cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
     if not DECIMAL.fullmatch(cleaned):
-        fail(
+        return fail(
+            name,
             _("%(name)s doit être un nombre, avec une virgule ou un point (« %(value)s »)."),
             name=name,
             value=text[:20],
@@ -239,9 +347,9 @@ def decimal(text, fail, name, maximum, places=2):
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        fail(_("%(name)s doit être un nombre."), name=name)
+        return fail(name, _("%(name)s doit être un nombre."), name=name)
     if value > maximum:
-        fail(_("%(name)s dépasse %(max)s."), name=name, max=maximum)
+        return fail(name, _("%(name)s dépasse %(max)s."), name=name, max=maximum)
     return round(value, places)
 
 

@@ -1,7 +1,7 @@
-"""Writing a checked file of past relevés: the défi, its groups, foyers, accompaniments,
-relevés and answers, in the same few SQL statements whatever the length of the file. What the
-défi holds is read in a few queries and compared in Python; only the differences are written,
-each kind at once: an executemany statement for every BATCH rows, or a COPY on PostgreSQL."""
+"""Writing the plan of an import (`plan.make_plan`): the défi, its groups, foyers,
+accompaniments, relevés and answers, in the same few SQL statements whatever the length of the
+file. The plan holds only the differences with what the défi holds; each kind is written at
+once: an executemany statement for every BATCH rows, or a COPY on PostgreSQL."""
 
 import itertools
 import secrets
@@ -9,7 +9,6 @@ from collections import defaultdict
 
 import psycopg
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,17 +22,19 @@ from defi.models import Entry
 from defi.models import EntryChange
 from defi.models import Group
 from defi.models import Household
-from defi.models import Question
-from defi.models import RetiredCode
-from defi.models import Structure
 from defi.models import Wave
 from defi.models.base import utcnow
 from defi.models.challenge import random_household_id
 from defi.pilot.imports.parse import ENTRY_COLUMNS
-from defi.pilot.imports.parse import QUESTION_COLUMNS
 from defi.pilot.imports.parse import ImportRejected
+from defi.pilot.imports.parse import Problems
 from defi.pilot.imports.parse import fold
-from defi.pilot.imports.parse import rejected
+from defi.pilot.imports.plan import NEW_CHALLENGE_RANKS
+from defi.pilot.imports.plan import Plan
+from defi.pilot.imports.plan import answer
+from defi.pilot.imports.plan import check_choices
+from defi.pilot.imports.plan import questions_of
+from defi.pilot.imports.plan import stream
 from defi.questionnaire import seed_default_questions
 
 # Made by the imports of earlier versions, which attached their accompanied foyers to it.
@@ -42,213 +43,94 @@ IMPORT_STRUCTURE = "Structure non précisée (import)"
 BATCH = 10_000
 
 
-def get_or_create_challenge(name):
-    from defi.models.challenge import current_challenge
+def carry_out(plan: Plan) -> dict:
+    """Write what the plan says, in the current transaction; the relevés created, updated and
+    unchanged."""
+    challenge = plan.challenge or create_challenge(plan.challenge_name, plan.rows)
+    groups = create_groups(challenge, plan.groups, plan.new_groups)
+    households = create_households(challenge, groups, plan.households, plan.new_households)
+    accompany_households(groups, households, plan.new_households, plan.structure_id)
+    write_entries(plan, challenge, households)
+    return plan.counts
 
-    if name is None:
-        challenge = current_challenge()
-        if challenge is None:
-            raise ImportRejected(_("Aucun défi : indiquez le nom du défi à créer pour cet import."))
-        return challenge
-    challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == name))
-    if challenge is not None:
-        return challenge
+
+def create_challenge(name, rows) -> Challenge:
+    """A past year's défi: 3 collectes closed by hand, the default questionnaire; the rows'
+    answers then name its questions' ids."""
     day = today()
-    # A past year's défi: its waves are closed by hand; the pilot can set their dates later.
+    # The pilot can set the collectes' dates later.
     challenge = Challenge(name=name)
     challenge.waves = [
-        Wave(rank=rank, opens_on=day, closes_on=day, manual_state="closed") for rank in (1, 2, 3)
+        Wave(rank=rank, opens_on=day, closes_on=day, manual_state="closed")
+        for rank in NEW_CHALLENGE_RANKS
     ]
     db.session.add(challenge)
     db.session.flush()
     seed_default_questions(challenge)
+    problems = Problems()
+    check_choices(rows, questions_of(challenge), problems)
+    problems.check()  # the plan checked them against the same questions: never refused
     return challenge
 
 
-def check_waves(rows, challenge):
-    """Refuse a row for a collecte the défi does not have (a défi may have 2)."""
-    ranks = {wave.rank for wave in challenge.waves}
-    for row in rows:
-        if row.rank not in ranks:
-            raise rejected(
-                row.line,
-                _("le défi n'a pas de collecte %(rank)d (il en a %(count)d)."),
-                rank=row.rank,
-                count=len(ranks),
-            )
-
-
-def check_choices(rows, challenge):
-    """Check the choices each row ticks against the questionnaire; note them as row.answers."""
-    statement = (
-        sa.select(Question)
-        .where(Question.challenge_id == challenge.id)
-        .options(so.selectinload(Question.choices))
-    )
-    questions = {question.key: question for question in db.session.scalars(statement)}
-    # A cell names a choice by its key or by its folded label.
-    known = {
-        column: {choice.key: choice for choice in question.choices}
-        | {fold(choice.label): choice for choice in question.choices}
-        for column, question in questions.items()
-    }
-    shared = {}  # rows share equal answers, rather than hold a copy each
-    for row in rows:
-        answers = set()
-        for column, picked in zip(QUESTION_COLUMNS, row.choices, strict=True):
-            question = questions.get(column)
-            if question is None:
-                if picked:
-                    raise rejected(row.line, _("le défi n'a pas de question « %(q)s »."), q=column)
-                continue
-            for item in picked:
-                if item not in known[column]:
-                    raise rejected(
-                        row.line,
-                        _("« %(item)s » n'est pas une réponse de %(q)s."),
-                        item=item,
-                        q=column,
-                    )
-            if question.kind == "single" and len(picked) > 1:
-                raise rejected(row.line, _("%(q)s n'accepte qu'une réponse."), q=column)
-            if picked and question.from_rank > row.rank:
-                raise rejected(
-                    row.line,
-                    _("%(q)s n'est posée qu'à partir de la collecte %(rank)d."),
-                    q=column,
-                    rank=question.from_rank,
-                )
-            answers |= {(question.id, known[column][item].id) for item in picked}
-        answers = frozenset(answers)
-        row.answers = shared.setdefault(answers, answers)
-
-
-def get_or_create_groups(challenge, rows) -> dict:
+def create_groups(challenge, groups, new_groups) -> dict:
     """{name: id} of the défi's groups, with those the file names and the défi lacks."""
-    statement = sa.select(Group.name, Group.id).where(Group.challenge_id == challenge.id)
-    groups = dict(db.session.execute(statement).all())
-    missing = [
-        {"challenge_id": challenge.id, "name": name, "code_prefix": fold(name)[:10].upper() or "G"}
-        for name in dict.fromkeys(row.group for row in rows)
-        if name not in groups
-    ]
-    if not missing:
+    if not new_groups:
         return groups
     # Not through the session's flush: it sends one INSERT … RETURNING per row on SQLite.
-    insert(Group, missing)
+    values = [
+        {"challenge_id": challenge.id, "name": name, "code_prefix": fold(name)[:10].upper() or "G"}
+        for name in new_groups
+    ]
+    insert(Group, values)
+    statement = sa.select(Group.name, Group.id).where(Group.challenge_id == challenge.id)
     return dict(db.session.execute(statement).all())
 
 
-def get_or_create_households(challenge, group_ids, rows) -> tuple[dict, set]:
-    """{code: (id, group id)} of the défi's foyers, with those the file names and it lacks;
-    the codes of the foyers it created.
-
-    A missing foyer is created from its first row, named by its code; a foyer already in
-    another group than its row's refuses the file.
-    """
-    statement = sa.select(Household.code, Household.id, Household.group_id).where(
-        Household.challenge_id == challenge.id
-    )
-    households = {code: (id_, group_id) for code, id_, group_id in stream(statement)}
-    missing = []
-    for row in rows:
-        group_id = group_ids[row.group]
-        if row.code not in households:
-            households[row.code] = (None, group_id)
-            missing.append(
-                {
-                    "challenge_id": challenge.id,
-                    "group_id": group_id,
-                    "code": row.code,
-                    "display_name": row.code,
-                    "adults": min(row.persons, 20),
-                    "children": 0,
-                }
-            )
-        elif households[row.code][1] != group_id:
-            raise rejected(
-                row.line, _("le foyer %(code)s est déjà dans un autre groupe."), code=row.code
-            )
-    if not missing:
-        return households, set()
-    retired = set(
-        db.session.scalars(
-            sa.select(RetiredCode.code).where(RetiredCode.code.in_([m["code"] for m in missing]))
-        )
-    )
-    for row in rows:
-        if row.code in retired:
-            raise rejected(
-                row.line,
-                _("le code %(code)s était celui d'un foyer effacé : il n'est jamais redonné."),
-                code=row.code,
-            )
+def create_households(challenge, groups, households, new_households) -> dict:
+    """{code: (id, group id)} of the défi's foyers, with those the file creates: each from its
+    first row, named by its code, with an id drawn at random."""
+    if not new_households:
+        return households
     # Ids at random, as `random_household_id` draws them one by one (no order to read).
     taken = set(db.session.scalars(sa.select(Household.id)))
-    for values in missing:
-        values["id"] = random_household_id()
-        while values["id"] in taken:
-            values["id"] = random_household_id()
-        taken.add(values["id"])
+    missing = []
+    for code, row in new_households.items():
+        id_ = random_household_id()
+        while id_ in taken:
+            id_ = random_household_id()
+        taken.add(id_)
+        missing.append(
+            {
+                "id": id_,
+                "challenge_id": challenge.id,
+                "group_id": groups[row.group],
+                "code": code,
+                "display_name": code,
+                "adults": min(row.persons, 20),
+                "children": 0,
+            }
+        )
     insert(Household, missing)
-    created = {values["code"] for values in missing}
-    return {code: (id_, group_id) for code, id_, group_id in stream(statement)}, created
+    return households | {m["code"]: (m["id"], m["group_id"]) for m in missing}
 
 
-def accompany_households(challenge, group_ids, households, created, rows, structure_id=None):
-    """Record the foyers the file creates and says accompanied, each under a random label.
-
-    A foyer that was already there keeps what it was: made accompanied by an import, a named
-    foyer would leave its facilitator's roster and a new label appear in its place, telling
-    who it is (QUALITY.md, privacy). Only its referent's enrolment makes a foyer accompanied.
-    """
-    accompanied = dict.fromkeys(households[row.code] for row in rows if row.accompanied)
-    existing = db.session.execute(
-        sa.select(Accompaniment.household_id, Accompaniment.group_id, Accompaniment.label)
-        .join(Group, Group.id == Accompaniment.group_id)
-        .where(Group.challenge_id == challenge.id)
-    ).all()
-    already = {household_id for household_id, _group_id, _label in existing}
-    for row in rows:
-        if not row.accompanied and households[row.code][0] in already:
-            raise rejected(
-                row.line,
-                _(
-                    "le foyer %(code)s est inscrit comme accompagné : un import ne peut pas "
-                    "changer cela (corrigez la colonne accompagne)."
-                ),
-                code=row.code,
-            )
-        if row.accompanied and row.code not in created and households[row.code][0] not in already:
-            raise rejected(
-                row.line,
-                _(
-                    "le foyer %(code)s est déjà inscrit sans accompagnement : un import ne "
-                    "peut pas le déclarer accompagné (seul·e sa ou son référent·e l'inscrit "
-                    "comme tel)."
-                ),
-                code=row.code,
-            )
+def accompany_households(groups, households, new_households, structure_id):
+    """Record the foyers the file creates and says accompanied, each under a random label,
+    attached to the structure the pilot chose (the plan checked it exists)."""
     waiting = defaultdict(list)  # {group id: [household id]}
-    for household_id, group_id in accompanied:
-        if household_id not in already:
-            waiting[group_id].append(household_id)
+    for code, row in new_households.items():
+        if row.accompanied:
+            waiting[groups[row.group]].append(households[code][0])
     if not waiting:
         return
-    if structure_id is None or db.session.get(Structure, structure_id) is None:
-        first = next(row for row in rows if row.accompanied and row.code in created)
-        raise rejected(
-            first.line,
-            _(
-                "le foyer %(code)s est nouveau et accompagné : choisissez la structure qui "
-                "accompagne les nouveaux foyers accompagnés du fichier."
-            ),
-            code=first.code,
-        )
     used = defaultdict(set)
-    for _household_id, group_id, label in existing:
+    existing = sa.select(Accompaniment.group_id, Accompaniment.label).where(
+        Accompaniment.group_id.in_(list(waiting))
+    )
+    for group_id, label in db.session.execute(existing):
         used[group_id].add(label)
-    names = {group_id: name for name, group_id in group_ids.items()}
+    names = {group_id: name for name, group_id in groups.items()}
     values = []
     for group_id, household_ids in waiting.items():
         labels = draw_labels(used[group_id], len(household_ids), names[group_id])
@@ -257,6 +139,42 @@ def accompany_households(challenge, group_ids, households, created, rows, struct
             for id_, label in zip(household_ids, labels, strict=True)
         ]
     insert(Accompaniment, values)
+
+
+def write_entries(plan, challenge, households):
+    """Create the new relevés, update the changed ones, each with its answers and history."""
+    wave_ids = {wave.rank: wave.id for wave in challenge.waves}
+    if plan.updated:
+        update_entries(plan.updated)
+        insert(EntryChange, history(plan.updated, plan.before))
+    added = plan.added
+    if plan.created:
+        created = [((households[row.code][0], wave_ids[row.rank]), row) for row in plan.created]
+        added = itertools.chain(added, create_entries(created, wave_ids.values()))
+    if plan.stale:
+        table = Answer.__table__
+        statement = sa.delete(table).where(
+            table.c.entry_id == sa.bindparam("entry_id"),
+            table.c.choice_id == sa.bindparam("choice_id"),
+        )
+        execute_many(statement, plan.stale)
+    insert(Answer, added)
+    when = utcnow()
+    insert(
+        EntryChange,
+        [
+            {
+                "entry_id": entry_id,
+                "user_id": None,
+                "at": when,
+                "field": "réponses (import)",
+                "old_value": "",
+                "new_value": "",
+                "assisted": False,
+            }
+            for entry_id in plan.answered
+        ],  # fmt: skip
+    )
 
 
 def draw_labels(used: set, count: int, group_name: str) -> list[str]:
@@ -277,64 +195,8 @@ def draw_labels(used: set, count: int, group_name: str) -> list[str]:
     return drawn
 
 
-def write_entries(challenge, households, rows) -> dict:
-    """Create, update or leave each row's relevé and its answers; count each outcome."""
-    wave_ids = {wave.rank: wave.id for wave in challenge.waves}
-    entries = stored_entries(wave_ids.values())
-    answers = stored_answers(wave_ids.values())
-    created, updated, stale, added, answered = [], [], [], [], []
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    for row in rows:
-        key = (households[row.code][0], wave_ids[row.rank])
-        if key not in entries:
-            created.append((key, row))
-            counts["created"] += 1
-            continue
-        entry_id, version, values = entries[key]
-        current = answers.get(entry_id, frozenset())
-        if values != row.entry:
-            updated.append(columns(row.entry, entry_id=entry_id, old_version=version))
-        stale += [answer(entry_id, pair) for pair in current - row.answers]
-        added += [answer(entry_id, pair) for pair in row.answers - current]
-        changed = values != row.entry or current != row.answers
-        if current != row.answers:
-            answered.append(entry_id)
-        counts["updated" if changed else "unchanged"] += 1
-    if updated:
-        update_entries(updated)
-        insert(EntryChange, history(updated, entries))
-    if created:
-        added = itertools.chain(added, create_entries(created, wave_ids.values()))
-    if stale:
-        table = Answer.__table__
-        statement = sa.delete(table).where(
-            table.c.entry_id == sa.bindparam("entry_id"),
-            table.c.choice_id == sa.bindparam("choice_id"),
-        )
-        execute_many(statement, stale)
-    insert(Answer, added)
-    when = utcnow()
-    insert(
-        EntryChange,
-        [
-            {
-                "entry_id": entry_id,
-                "user_id": None,
-                "at": when,
-                "field": "réponses (import)",
-                "old_value": "",
-                "new_value": "",
-                "assisted": False,
-            }
-            for entry_id in answered
-        ],  # fmt: skip
-    )
-    return counts
-
-
-def history(updated, entries) -> list[dict]:
+def history(updated, before) -> list[dict]:
     """One EntryChange per field an import changes: a relevé's history says it was imported."""
-    before = {entry_id: values for entry_id, _version, values in entries.values()}
     when = utcnow()
     changes = []
     for values in updated:
@@ -355,50 +217,9 @@ def history(updated, entries) -> list[dict]:
     return changes
 
 
-def stored_entries(wave_ids) -> dict:
-    """{(household id, wave id): (id, version, values)} of the waves' relevés."""
-    statement = sa.select(
-        Entry.household_id,
-        Entry.wave_id,
-        Entry.id,
-        Entry.version,
-        *(getattr(Entry, column) for column in ENTRY_COLUMNS),
-    ).where(Entry.wave_id.in_(wave_ids))
-    return {
-        (household_id, wave_id): (id_, version, tuple(values))
-        for household_id, wave_id, id_, version, *values in stream(statement)
-    }
-
-
-def stored_answers(wave_ids) -> dict:
-    """{entry id: {(question id, choice id)}} of the waves' relevés."""
-    statement = (
-        sa.select(Answer.entry_id, Answer.question_id, Answer.choice_id)
-        .join(Entry, Entry.id == Answer.entry_id)
-        .where(Entry.wave_id.in_(wave_ids))
-        .order_by(Answer.entry_id)
-    )
-    answers, shared = {}, {}
-    for entry_id, found in itertools.groupby(stream(statement), lambda a: a[0]):
-        pairs = frozenset((question_id, choice_id) for _id, question_id, choice_id in found)
-        answers[entry_id] = shared.setdefault(pairs, pairs)  # held once for all that have them
-    return answers
-
-
-def stream(statement):
-    """The rows a query finds, fetched a thousand at a time rather than all at once."""
-    return db.session.execute(statement.execution_options(yield_per=1000))
-
-
 def columns(entry, **more) -> dict:
     """{column: value} of a Row.entry, and more."""
     return dict(zip(ENTRY_COLUMNS, entry, strict=True), **more)
-
-
-def answer(entry_id, pair) -> dict:
-    """The columns of an Answer."""
-    question_id, choice_id = pair
-    return {"entry_id": entry_id, "question_id": question_id, "choice_id": choice_id}
 
 
 def insert(model, values):
@@ -466,7 +287,7 @@ def update_entries(values):
 
 
 def create_entries(created, wave_ids):
-    """INSERT the new relevés; return their answers to insert."""
+    """INSERT the new relevés, [((household id, wave id), row)]; return their answers."""
     values = (
         columns(row.entry, household_id=household_id, wave_id=wave_id, imported=True)
         for (household_id, wave_id), row in created
