@@ -120,7 +120,8 @@ def test_questionnaire_is_editable_until_the_first_collecte_opens(pilot, client,
             "text": "Cuisinez-vous plus de légumes ?",
             "kind": "single",
             "from_rank": "1",
-            "choice_lines": "Oui\nUn peu\nNon",
+            # A control character pasted into a choice is dropped, not stored.
+            "choice_lines": "Oui\nUn\x01 peu\x1f\nNon",
         },
     )
     assert added.status_code == 303
@@ -132,6 +133,7 @@ def test_questionnaire_is_editable_until_the_first_collecte_opens(pilot, client,
     )
     assert new.key == "cuisinez_vous_plus_de_legumes"
     assert [c.key for c in new.choices] == ["oui", "un_peu", "non"]
+    assert [c.label for c in new.choices] == ["Oui", "Un peu", "Non"]
     assert (
         len(
             db.session.scalars(

@@ -240,6 +240,7 @@ class QuestionForm(FlaskForm):
     )
     choice_lines = TextAreaField(
         _l("Les réponses proposées, une par ligne"),
+        filters=[strip],
         validators=[DataRequired(_l("Proposez au moins deux réponses.")), Length(max=3000)],
     )
 
