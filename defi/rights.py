@@ -13,6 +13,7 @@ from defi.models import Challenge
 from defi.models import Entry
 from defi.models import Household
 from defi.models import Invitation
+from defi.models import Reminder
 from defi.models import RetiredCode
 from defi.models import User
 from defi.models import Wave
@@ -40,6 +41,12 @@ def household_data(household: Household) -> dict:
     ).all()
     sums = sums_for(sa.select(Entry.id).where(Entry.household_id == household.id))
     users = db.session.scalars(sa.select(User).where(User.household_id == household.id)).all()
+    reminders = db.session.execute(
+        sa.select(Wave.rank, Reminder.kind, Reminder.sent_at)
+        .join(Wave, Wave.id == Reminder.wave_id)
+        .where(Reminder.household_id == household.id)
+        .order_by(Reminder.sent_at)
+    ).all()
     return {
         "foyer": {
             "code": household.code,
@@ -69,6 +76,11 @@ def household_data(household: Household) -> dict:
                 "derniere_connexion": user.last_login_at,
             }
             for user in users
+        ],
+        # The e-mails `defi remind` sent it (its address is in "foyer").
+        "rappels": [
+            {"collecte": rank, "jours_avant_cloture": kind, "envoye_le": sent_at}
+            for rank, kind, sent_at in reminders
         ],
         "releves": [
             {

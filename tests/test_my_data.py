@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from defi.formatting import money
 from defi.models import Entry
 from defi.models import EntryChange
 from defi.models import Household
+from defi.models import Reminder
 from defi.models import Wave
 from defi.models import Weighing
 from defi.models.collecte import CATEGORY_LABELS
@@ -224,3 +226,25 @@ def test_an_accompanied_foyer_reads_by_whom_and_under_which_label(demo, client, 
     with client.get("/mes-donnees?format=json") as download:
         data = json.loads(download.get_data(as_text=True))
     assert data["foyer"]["accompagne_par"] == accompaniment.structure.name
+
+
+def test_the_reminders_sent_are_in_the_foyers_data(demo, auth, client):
+    """The e-mails `defi remind` sent are the foyer's data too: on the page, in JSON and CSV."""
+    target = household(demo_code("EST-05"))
+    wave = db.session.scalar(
+        sa.select(Wave).where(Wave.challenge_id == target.challenge_id, Wave.rank == 3)
+    )
+    db.session.add(
+        Reminder(household_id=target.id, wave_id=wave.id, kind=7, sent_at=datetime(2026, 11, 3, 8))
+    )
+    db.session.commit()
+    auth.login("foyer-est-05")
+    assert "Collecte 3, 7 jours avant sa clôture : envoyé le 3 nov. 2026" in page_text(
+        client.get("/mes-donnees")
+    )
+    data = client.get("/mes-donnees?format=json").get_json()
+    assert data["rappels"] == [
+        {"collecte": 3, "jours_avant_cloture": 7, "envoye_le": "2026-11-03T09:00:00+01:00"}
+    ]
+    rows = csv_rows(client.get("/mes-donnees?format=csv"))
+    assert ["rappel/1", "3", "jours_avant_cloture", "7"] in rows

@@ -541,6 +541,8 @@ def data_as_csv(data: dict) -> bytes:
     flat("foyer", "", data["foyer"])
     for index, account in enumerate(data["comptes"], start=1):
         flat(f"compte/{index}", "", account)
+    for index, reminder in enumerate(data.get("rappels", []), start=1):
+        flat(f"rappel/{index}", reminder["collecte"], reminder)
     for releve in data["releves"]:
         flat("releve", releve["collecte"], releve)
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
