@@ -126,29 +126,46 @@ def decide(
                     decision.hidden.setdefault(figure, FEW)
     # A figure hidden in one variable hides in all: repeat until the variables agree.
     memo = {}
+    # {variable: its shown items when every context last found nothing}: unchanged, they
+    # would find nothing again.
+    cleared = {}
     changed = True
     while changed:
         changed = False
         for variable, item_list in by_variable.items():
+            shown = _shown(item_list, decision.hidden)
+            if cleared.get(variable) == shown:
+                continue
+            hid = False
             # Nobody's knowledge first, then each insider's whose set some shown row crosses.
             for known in (frozenset(), *contexts[variable]):
-                shown = [
-                    item
-                    for item in item_list
-                    if any(figure not in decision.hidden for figure in item.figures)
-                ]
-                if known and not any(_crosses(item.foyers, known) for item in shown):
+                if hid:
+                    shown = _shown(item_list, decision.hidden)
+                if known and not any(_crosses(item_list[i].foyers, known) for i in shown):
                     continue  # nothing this insider reads adds to what everybody reads
                 decision.contexts += 1
-                kept = [item for item in shown if not item.foyers <= known] if known else shown
+                kept = [item_list[i] for i in shown]
+                if known:
+                    kept = [item for item in kept if not item.foyers <= known]
                 sets = [item.foyers - known for item in kept]
                 for figures in _secondary(kept, sets, k, weights, memo, decision):
                     for figure in figures:
                         if figure not in decision.hidden:
                             decision.hidden[figure] = PROTECT
-                            changed = True
+                            hid = changed = True
+            if not hid:
+                cleared[variable] = shown
     decision.shapes = len(memo)
     return decision
+
+
+def _shown(item_list: list[Item], hidden: Mapping) -> tuple[int, ...]:
+    """Positions of the items still shown: those with a figure not hidden."""
+    return tuple(
+        position
+        for position, item in enumerate(item_list)
+        if any(figure not in hidden for figure in item.figures)
+    )
 
 
 def _contexts(by_variable: Mapping, insiders: Iterable[frozenset]) -> dict:
