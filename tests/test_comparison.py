@@ -151,7 +151,9 @@ def test_every_group_and_all_groups_show_the_published_figures(app, pilot, clien
                     if cell.pooled is not None:
                         assert row(grid, rank, "Ratio global")[index] == shown(key, cell.pooled)
                     checked += 1
-    assert checked >= 4
+    # Waste at the mid wave: the territory's is protected too (a facilitator would take its
+    # own group's weighings out of it and be left with the other group's few).
+    assert checked >= 3
     # DESIGN.md's demo: 40 foyers sent the start wave; at mid 16 in LokoMotiv', 8 in Graines.
     if key == "part_bio":
         assert row(grid, 1, "Foyers (n)")[column(grid, "Tous les groupes")] == "40"

@@ -81,7 +81,9 @@ def test_demo_retention_holds_the_source_numbers(demo):
     assert by_key[("Tous", "tous")][:3] == ["40", "40", "24"]
     assert by_key[("Les LokoMotiv'", "tous")][:3] == ["20", "20", "16"]
     assert by_key[("Graines d'idées", "tous")][:3] == ["20", "20", "8"]
-    assert by_key[("Tous", "accompagnes")][:3] == ["6", "6", "3"]
+    # 3 accompanied foyers sent wave 2, 2 of them LokoMotiv's: its facilitator (or Noeux's
+    # referent, who accompanies 2 of them) would be left with the third: protected.
+    assert by_key[("Tous", "accompagnes")][:3] == ["6", "6", ""]
     # Each group's accompanied foyers at wave 2 (2 and 1, under K) are empty, and nothing
     # left shown gives them back: "Tous" minus the other group is empty too.
     for group in ("Les LokoMotiv'", "Graines d'idées"):
@@ -432,7 +434,9 @@ def test_every_comparison_figure_equals_the_raw_rows(demo, key):
                     pooled = sum(p[0] for p in parts) / sum(p[1] for p in parts) * scale
                     assert number(row[7]) == pytest.approx(round(pooled, 2), abs=0.006)
                 checked += 1
-    assert checked >= 4  # waste is weighed by fewer foyers: more of its cells are hidden
+    # Waste is weighed by fewer foyers: more of its cells are hidden (at the mid wave, the
+    # territory's too, which a facilitator could take its own group's weighings out of).
+    assert checked >= 3
 
 
 def add_random_releves(challenge, seed=7, count=60):
@@ -659,7 +663,10 @@ def test_progress_of_every_scope_equals_a_foyer_by_foyer_computation(demo):
                         assert cell.change_pct == pytest.approx(change)
                         paired += 1
                     checked += 1
-    assert checked > 500 and paired > 100 and protected > 0
+    # Every generated accompanied foyer has the same structure, the other has 2 or 3: its
+    # referent would take its own out of any accompanied figure and be left with those, so
+    # accompanied figures (and the non-accompanied ones that give them back) are protected.
+    assert checked > 200 and paired > 40 and protected > 0
 
 
 # Text a sheet must keep as it is: spaces around, XML's special characters, accents, emoji,

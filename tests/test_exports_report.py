@@ -269,7 +269,9 @@ def test_synthesis_equals_the_publication_cell_by_cell(demo, client, auth):
                 for rank, title in waves.items():
                     assert row[(name, title)].value == counts[subgroup].submitted[rank]
     # The end wave is open: its figures wait for its closing, in the Synthèse too.
-    assert shown > 200 and hidden > 300 and changes > 100
+    # (The territory's accompanied and non-accompanied at the mid wave are protected from the
+    # insiders, fewer changes show.)
+    assert shown > 200 and hidden > 300 and changes > 80
 
 
 def cost_of(entry_id, covers):

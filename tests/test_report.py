@@ -103,7 +103,9 @@ def test_a_dash_only_where_nothing_was_collected(pilot, client):
     waste = body[3]
     assert waste[2] == waste[5] == "effectif trop faible"
     assert waste[3] == waste[6] == "effectif trop faible"
-    assert waste[9].endswith("% (n = 15)")
+    # The territory's mid wave rests on 15 weighings, few of them in one group: the other
+    # group's facilitator, who reads its own, would take them out (disclosure insiders).
+    assert waste[8] == waste[9] == "effectif trop faible"
     assert body[1][9].endswith("points (n = 24)")
     # A question first asked at the mid wave: nothing was collected at the start.
     keeping = tables_of(response, "question-table")[2]

@@ -21,9 +21,32 @@ of different variables (a cost and a share of organic food) do not. For each var
    combination of shown figures), and the least useful of them is hidden ("masqué pour protéger
    d'autres chiffres"); the test runs again until nothing is found.
 
+**Insiders.** Some readers know more than the published figures: a facilitator reads every
+relevé of its group (accompanied foyers under a label), a referent every relevé of the foyers
+its structure accompanies. An insider who knows the values of a set S of foyers can compute
+span(shown rows) + span(unit vectors of S); what that tells about the foyers outside S is its
+projection there, which is the span of the shown rows *cut to the foyers outside S*. So for each
+insider's S the same test runs on the cut rows (a *context*): a row inside S drops out, a row
+left with 1 to K-1 foyers outside S is itself found (the rank test finds any row or
+combination), and the rest is as above. Demo, wave 2: "Tous / accompagnés" rests on 3 foyers,
+2 of them in Les LokoMotiv'; cut outside that group it rests on 1, and is hidden (`protect`).
+
+Only a context where some shown row *crosses* S (holds foyers both inside and outside it) can
+find anything: otherwise every row is inside S (it drops out) or outside it (unchanged), the
+cut rows are some of the shown rows, and their span lies in the span the context without
+insiders has already cleared. Those contexts are skipped, as are the sets holding none or all
+of a variable's foyers. Insiders' sets must be unions of the items' classes (tables.py classes
+foyers by structure as well as group for that). A figure hidden in one context is hidden in
+all; the loop over variables and contexts runs until nothing changes. Cut rows go through the
+same memo by shape as uncut ones: a context whose cut has a shape seen before costs nothing.
+A single foyer is no insider: K >= 3 already leaves it at least 2 others in any set it could
+take itself out of. Readers are not assumed to pool what they know (two facilitators
+together), only each group's and each structure's staff alone.
+
 The arithmetic is exact, modulo the prime 2**61 - 1: the sets come from a hierarchy (all groups,
 each group, its subgroups, and the foyers paired with the first wave), whose 0/1 matrices have
-tiny minors, so a rank modulo that prime is the rank over the rationals.
+tiny minors, so a rank modulo that prime is the rank over the rationals. Cutting rows to the
+foyers outside a set keeps that structure (nested or disjoint sets stay nested or disjoint).
 
 Variables whose items have the same shape (the same sets in the same order) are decided once:
 most indicators of a wave rest on the same relevés.
@@ -70,23 +93,32 @@ class Decision:
     hidden: dict = field(default_factory=dict)
     variables: int = 0
     shapes: int = 0
+    contexts: int = 0
     eliminations: int = 0
 
 
 def decide(
-    items: Iterable[Item], k: int, weights: Mapping | None = None, withheld: Mapping | None = None
+    items: Iterable[Item],
+    k: int,
+    weights: Mapping | None = None,
+    withheld: Mapping | None = None,
+    insiders: Iterable[frozenset] = (),
 ) -> Decision:
     """Hide the figures resting on 1 to K-1 foyers, then enough others that no sum or
-    difference of the shown ones rests on 1 to K-1 foyers.
+    difference of the shown ones rests on 1 to K-1 foyers, for a reader who knows nothing
+    else nor for one who knows every foyer of one of the `insiders` sets.
 
     `weights` gives the number of foyers of each class named in the items (1 when absent);
-    `withheld` the figures not published for another reason ({figure: reason}).
+    `withheld` the figures not published for another reason ({figure: reason}); `insiders`
+    the sets of foyers (or of classes, in the items' units: an insider's set must be a union
+    of classes) whose values some reader knows one by one.
     """
     weights = weights or {}
     by_variable = defaultdict(list)
     for item in items:
         by_variable[item.variable].append(item)
     decision = Decision(hidden=dict(withheld or {}), variables=len(by_variable))
+    contexts = _contexts(by_variable, insiders)
     for item_list in by_variable.values():
         for item in item_list:
             if 0 < sum(weights.get(unit, 1) for unit in item.foyers) < k:
@@ -94,27 +126,71 @@ def decide(
                     decision.hidden.setdefault(figure, FEW)
     # A figure hidden in one variable hides in all: repeat until the variables agree.
     memo = {}
+    # {variable: its shown items when every context last found nothing}: unchanged, they
+    # would find nothing again.
+    cleared = {}
     changed = True
     while changed:
         changed = False
-        for item_list in by_variable.values():
-            shown = [
-                item
-                for item in item_list
-                if any(figure not in decision.hidden for figure in item.figures)
-            ]
-            for figures in _secondary(shown, k, weights, memo, decision):
-                for figure in figures:
-                    if figure not in decision.hidden:
-                        decision.hidden[figure] = PROTECT
-                        changed = True
+        for variable, item_list in by_variable.items():
+            shown = _shown(item_list, decision.hidden)
+            if cleared.get(variable) == shown:
+                continue
+            hid = False
+            # Nobody's knowledge first, then each insider's whose set some shown row crosses.
+            for known in (frozenset(), *contexts[variable]):
+                if hid:
+                    shown = _shown(item_list, decision.hidden)
+                if known and not any(_crosses(item_list[i].foyers, known) for i in shown):
+                    continue  # nothing this insider reads adds to what everybody reads
+                decision.contexts += 1
+                kept = [item_list[i] for i in shown]
+                if known:
+                    kept = [item for item in kept if not item.foyers <= known]
+                sets = [item.foyers - known for item in kept]
+                for figures in _secondary(kept, sets, k, weights, memo, decision):
+                    for figure in figures:
+                        if figure not in decision.hidden:
+                            decision.hidden[figure] = PROTECT
+                            hid = changed = True
+            if not hid:
+                cleared[variable] = shown
     decision.shapes = len(memo)
     return decision
 
 
-def _secondary(shown: list[Item], k: int, weights, memo: dict, decision: Decision) -> list:
-    """The figures to hide among `shown` (one variable's) so that no small set is recoverable."""
-    atoms, rows = atoms_of([item.foyers for item in shown])
+def _shown(item_list: list[Item], hidden: Mapping) -> tuple[int, ...]:
+    """Positions of the items still shown: those with a figure not hidden."""
+    return tuple(
+        position
+        for position, item in enumerate(item_list)
+        if any(figure not in hidden for figure in item.figures)
+    )
+
+
+def _contexts(by_variable: Mapping, insiders: Iterable[frozenset]) -> dict:
+    """{variable: the insiders' sets cut to its units}, leaving out the sets that hold none or
+    all of its foyers (nothing to learn beyond the set), once each."""
+    insiders = [frozenset(known) for known in insiders if known]
+    contexts = {}
+    for variable, item_list in by_variable.items():
+        units = frozenset().union(*(item.foyers for item in item_list))
+        cut = dict.fromkeys(known & units for known in insiders)  # in the order given
+        contexts[variable] = [known for known in cut if known and known != units]
+    return contexts
+
+
+def _crosses(foyers: frozenset, known: frozenset) -> bool:
+    """Whether a set holds foyers both inside and outside the insider's `known` set."""
+    return not foyers.isdisjoint(known) and not foyers <= known
+
+
+def _secondary(
+    shown: list[Item], sets: list[frozenset], k: int, weights, memo: dict, decision: Decision
+) -> list:
+    """The figures to hide among `shown` (one variable's, each resting on `sets`, which are
+    its foyers or those outside an insider's set) so that no small set is recoverable."""
+    atoms, rows = atoms_of(sets)
     sizes = tuple(sum(weights.get(unit, 1) for unit in atom) for atom in atoms)
     shape = (tuple(rows), sizes, tuple(item.usefulness for item in shown))
     if shape not in memo:

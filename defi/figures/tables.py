@@ -4,7 +4,9 @@ for each group, with the retention counts, through the one disclosure step.
 `publish(challenge, k)` reads the submitted relevés once (`sums.sums_for`, a few queries
 whatever the number of foyers), values each of them once (`indicators.value_columns`), gathers
 each cell's foyers, aggregates them (`indicators.aggregate`), then hands every figure and the
-foyers it rests on to `disclosure.decide`, over everything published together. Every page,
+foyers it rests on to `disclosure.decide`, over everything published together, with the sets
+of foyers that staff read one by one (each group's for its facilitators, each structure's
+accompanied foyers for its referents). Every page,
 fragment, download and the report reads its cells from the `Publication`, never from the
 relevés: what one shows, all show.
 """
@@ -138,6 +140,18 @@ def enrolled_rows(challenge):
     ).all()
 
 
+def structures_of(challenge) -> dict:
+    """{household id: structure id} of the défi's accompanied foyers (what its referents read)."""
+    group_ids = [group.id for group in challenge.groups]
+    return dict(
+        db.session.execute(
+            sa.select(Accompaniment.household_id, Accompaniment.structure_id).where(
+                Accompaniment.group_id.in_(group_ids)
+            )
+        ).all()
+    )
+
+
 def open_ranks(challenge, day) -> frozenset:
     """The ranks of the défi's waves open on that day (their figures are withheld)."""
     return frozenset(wave.rank for wave in challenge.waves if wave.is_open(day))
@@ -155,21 +169,27 @@ def publish(challenge, k, day=None) -> Publication:
         enrolled=enrolled_rows(challenge),
         k=k,
         withheld_ranks=open_ranks(challenge, day or today()),
+        structures=structures_of(challenge),
     )
 
 
-def build(ranks, group_ids, choices, rows, sums, enrolled, k, withheld_ranks=()) -> Publication:
+def build(
+    ranks, group_ids, choices, rows, sums, enrolled, k, withheld_ranks=(), structures=None
+) -> Publication:
     """`publish` once the relevés are read: no database here.
 
     `rows` are `submitted_rows`, `sums` their EntrySums by entry id, `enrolled` the
     `enrolled_rows` (household id, accompanied, group id, active). The figures of the waves
     `withheld_ranks` (open ones) are not published, their counts of relevés sent are.
+    `structures` ({household id: structure id} of the accompanied foyers) makes each
+    structure's foyers an insider's set beside each group's.
     """
+    structures = structures or {}
     pairs = [(question, choice) for question, choice, *_rest in choices]
     keys = indicator_keys(pairs)
     scopes = {ALL: set(group_ids)}
     scopes.update({group_id: {group_id} for group_id in group_ids})
-    by_wave = {rank: _WaveValues(rank, choices) for rank in ranks}
+    by_wave = {rank: _WaveValues(rank, choices, structures) for rank in ranks}
     for row in rows:
         if row[2] in by_wave:
             by_wave[row[2]].add(row, sums[row[0]])
@@ -178,7 +198,7 @@ def build(ranks, group_ids, choices, rows, sums, enrolled, k, withheld_ranks=())
     for rank in ranks[1:]:
         by_wave[rank].pair_with(by_wave[ranks[0]], keys)
 
-    builder = _Builder(scopes, by_wave, ranks)
+    builder = _Builder(scopes, by_wave, ranks, structures)
     raw = {scope: {} for scope in scopes}
     for key in keys:
         for scope in scopes:
@@ -193,7 +213,7 @@ def build(ranks, group_ids, choices, rows, sums, enrolled, k, withheld_ranks=())
         for rank in withheld_ranks
         for subgroup in SUBGROUPS
     }
-    decision = decide(builder.items, k, builder.weights, withheld)
+    decision = decide(builder.items, k, builder.weights, withheld, builder.insiders())
     return Publication(
         tables=_apply(raw, decision.hidden),
         retention=_apply_retention(retention, decision.hidden),
@@ -210,9 +230,11 @@ class _WaveValues:
     numbers in the same order as one foyer after the other.
     """
 
-    def __init__(self, rank, choices):
+    def __init__(self, rank, choices, structures):
         self.asked = [(q, c) for q, c, _t, _l, first_rank in choices if first_rank <= rank]
+        self.structure_of = structures
         self.households, self.groups, self.accompanied, self.sums = [], [], [], []
+        self.structures = []
         self.values, self.parts, self.first = {}, {}, {}
 
     def add(self, row, entry_sums):
@@ -220,6 +242,7 @@ class _WaveValues:
         self.households.append(household_id)
         self.groups.append(group_id)
         self.accompanied.append(bool(is_accompanied))
+        self.structures.append(self.structure_of.get(household_id))
         self.sums.append(entry_sums)
 
     def compute(self, keys):
@@ -256,12 +279,15 @@ RETENTION_WEIGHT = 20
 class _Builder:
     """Gathers each cell's foyers, its figure, and the disclosure items it publishes.
 
-    Foyers are handed to the disclosure step as classes (group, accompanied, and what else
-    the variable's cells distinguish): sets of a few classes rather than of 10,000 foyers.
+    Foyers are handed to the disclosure step as classes (group, accompanied, structure, and
+    what else the variable's cells distinguish): sets of a few classes rather than of 10,000
+    foyers. The structure is there for the insiders: a set a referent reads is then a union
+    of classes, as a group's is.
     """
 
-    def __init__(self, scopes, by_wave, ranks):
+    def __init__(self, scopes, by_wave, ranks, structures):
         self.scopes, self.by_wave, self.ranks = scopes, by_wave, ranks
+        self.structures = structures
         self.items: list[Item] = []
         self.weights: dict = {}
         # The count of foyers of every set published: {(set, scope, subgroup): [figures]}.
@@ -324,12 +350,14 @@ class _Builder:
                     self.counts[(paired_kind, scope, subgroup)].append(change)
 
     def _classes(self, variable, wave, positions, flags):
-        """{(variable, group, accompanied, flags): number of foyers} of the positions."""
+        """{(variable, group, accompanied, structure, flags): number of foyers} of the
+        positions."""
         classes = defaultdict(int)
         none = frozenset()
         for i in positions:
             flag = flags.get(wave.households[i], none)
-            classes[(variable, wave.groups[i], wave.accompanied[i], flag)] += 1
+            unit = (variable, wave.groups[i], wave.accompanied[i], wave.structures[i], flag)
+            classes[unit] += 1
         self.weights.update(classes)
         return classes
 
@@ -409,7 +437,8 @@ class _Builder:
         classes = defaultdict(int)
         class_of = {}
         for household, kinds in self.household_kinds.items():
-            unit = ("n", group_of.get(household), side.get(household), frozenset(kinds))
+            structure = self.structures.get(household)
+            unit = ("n", group_of.get(household), side.get(household), structure, frozenset(kinds))
             classes[unit] += 1
             class_of[household] = unit
         self.weights.update(classes)
@@ -418,13 +447,25 @@ class _Builder:
             chosen = frozenset(
                 unit
                 for unit in classes
-                if kind in unit[3]
+                if kind in unit[-1]
                 and unit[1] in group_ids
                 and (subgroup == "tous" or unit[2] == (subgroup == "accompagnes"))
             )
             weight = sum(RETENTION_WEIGHT if figure[0] == "r" else 1 for figure in figures)
             usefulness = _usefulness("count", scope, subgroup, weight)
             self.items.append(Item(tuple(figures), "n", chosen, usefulness))
+
+    def insiders(self) -> list[frozenset]:
+        """The classes each staff member reads one by one: every foyer of a group (its
+        facilitators read each relevé, accompanied ones under a label), every foyer a
+        structure accompanies (its referents), whatever the group. A single foyer is not one:
+        K >= 3 already leaves it at least 2 others in any set it could take itself out of."""
+        sets = defaultdict(set)
+        for unit in self.weights:  # (variable, group, accompanied, structure, flags)
+            sets[("group", unit[1])].add(unit)
+            if unit[3] is not None:
+                sets[("structure", unit[3])].add(unit)
+        return [frozenset(sets[name]) for name in sorted(sets, key=repr)]
 
 
 def _members(wave, positions, group_ids, subgroup):
@@ -437,7 +478,7 @@ def _members(wave, positions, group_ids, subgroup):
 
 
 def _chosen(classes, group_ids, subgroup):
-    """The classes of a scope and subgroup: (variable, group, accompanied, flags)."""
+    """The classes of a scope and subgroup: (variable, group, accompanied, structure, flags)."""
     return [
         unit
         for unit in classes
