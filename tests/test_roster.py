@@ -416,13 +416,26 @@ def test_an_accompanied_relevé_reads_under_its_label_only(est, client):
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     text = text_of(page)
-    total, _organic, _local, cost = figures_of(entry)
+    total, organic, local, cost = figures_of(entry)
     assert label in text
-    assert f"Total des achats {euros(total)}" in text
-    assert euros(cost * 100) in text
-    # No size: neither the persons nor what gives them away.
-    for words in ("Personnes", "Repas-convives", "Période", "Modifier le foyer"):
+    assert f"Coût par repas et par personne {euros(cost * 100)}" in text
+    assert f"Part bio {percent(organic, total)}" in text
+    assert f"Part locale {percent(local, total)}" in text
+    # No size: neither the persons nor what gives them away — an amount beside a figure per
+    # person (the spend and the cost per meal per person give the repas-convives; kilograms
+    # and kilograms per person and per year give the persons).
+    for words in (
+        "Personnes",
+        "Repas-convives",
+        "Période",
+        "Modifier le foyer",
+        "Total des achats",
+    ):
         assert words not in text
+    assert set(re.findall(r"\d[\d\s]*,\d\d\s€", text)) == {euros(cost * 100)}
+    assert not re.search(r"\d kg(?!/pers| par personne)", text), text
+    for purchase in entry.purchases:
+        assert euros(purchase.total_cents) not in text
     for value in (target.display_name, target.code, str(target.id)):
         assert value not in page
 
