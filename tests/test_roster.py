@@ -591,3 +591,16 @@ def test_the_projector_has_one_slide_per_indicator(est, client):
     slides = re.findall(r'<section class="slide"[^>]*>\s*<h2[^>]*>([^<]*)</h2>', page)
     assert [html_module.unescape(title) for title in slides][: len(titles)] == titles
     assert page.count('<figure class="chart">') == 6
+
+
+def test_a_withdrawn_accompanied_foyers_later_wave_reads_withdrawn(est, client):
+    """Its label's relevé says what the roster says: withdrawn, not "pas commencé"."""
+    withdrawn = db.session.scalars(
+        sa.select(Household)
+        .join(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Accompaniment.group_id == est.id, Household.status == "withdrawn")
+    ).first()
+    response = client.get(label_url(est, label_of(withdrawn), 3))
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "Retiré du défi" in text and "Pas commencé" not in text

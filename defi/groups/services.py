@@ -379,7 +379,7 @@ def read_releve(household: Household, group: Group, rank: int, today: date) -> R
         answers = list(ticked.items())
     sums = sums_for(sa.select(Entry.id).where(Entry.id == entry.id)) if entry else {}
     read = ReadOnlyReleve(wave, entry, answers, sums.get(entry.id) if entry else None)
-    read.state = wave_state(wave, row, today)
+    read.state = wave_state(wave, row, today, withdrawn_on=household.withdrawn_on)
     return read
 
 
