@@ -137,6 +137,16 @@ def test_every_bad_line_is_listed_with_its_column_and_nothing_is_written(pilot, 
     assert without_logins(fingerprint()) == before
 
 
+def test_a_control_character_in_a_bad_cell_is_not_echoed(app):
+    """A NUL byte in a cell shows as "�" in the reason, never raw on the page or terminal."""
+    with pytest.raises(ImportRejected) as refused:
+        import_entries(csv_file([cells(0, jours="qu\x00atre")]), "Défi 2019", create_challenge=True)
+    db.session.rollback()
+    assert refused.value.message == (
+        "Ligne 2 : jours doit être un nombre entier (« qu\ufffdatre »)."
+    )
+
+
 def test_the_service_lists_every_problem_in_its_message(app):
     with pytest.raises(ImportRejected) as refused:
         import_entries(several_bad_lines(), "Défi 2019", create_challenge=True)

@@ -43,6 +43,7 @@ ENTRY_COLUMNS = (
 # The problems a refused file lists: a file of 50,000 bad lines would make a page of them, and
 # the first hundred say what is wrong with the others. The rest are counted.
 MAX_PROBLEMS = 100
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,14 @@ class Problems:
         return self.count > 0
 
     def add(self, line, column, message, **values):
-        """Note a problem; `message` is formatted with `values`."""
+        """Note a problem; `message` is formatted with `values`, whose control characters (a
+        NUL byte in a code, say) show as "�" instead of reaching the page and the terminal."""
         self.count += 1
         if len(self.listed) < MAX_PROBLEMS:
+            values = {
+                name: CONTROL.sub("\ufffd", value) if isinstance(value, str) else value
+                for name, value in values.items()
+            }
             self.listed.append(Problem(line, column, message % values if values else message))
 
     def check(self):
