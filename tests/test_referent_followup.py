@@ -471,3 +471,11 @@ def test_anonymous_is_sent_to_the_login(demo, client):
     response = paper(client, "EST-05")
     assert response.status_code == 302
     assert "/connexion" in response.headers["Location"]
+
+
+def test_a_paper_relevé_says_to_type_it_in_only_where_it_still_can_be(demo, client, auth):
+    auth.login("referent-mjep")
+    typed_in = "À saisir ensuite sur le site avec le foyer"
+    assert typed_in in plain(paper(client, "EST-05", "?collecte=3"))
+    closed = plain(paper(client, "EST-05", "?collecte=1"))
+    assert "Cette collecte est close" in closed and typed_in not in closed
