@@ -71,7 +71,11 @@ def get_group_in_reach_or_404(group_id: int, roles=READERS) -> Group:
     """A group the current user may read through these roles; any other is a 404."""
     if group_id not in group_ids_in_reach(current_user, roles):
         abort(404)
-    # The défi and its waves are on the group's pages: read them with the group.
+    return group_with_waves_or_404(group_id)
+
+
+def group_with_waves_or_404(group_id: int) -> Group:
+    """The group, with its défi and waves (every group page shows them), or a 404."""
     group = db.session.scalar(
         sa.select(Group)
         .options(so.joinedload(Group.challenge).joinedload(Challenge.waves))

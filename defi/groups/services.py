@@ -21,7 +21,6 @@ from defi.formatting import day
 from defi.formatting import ngettext
 from defi.models import Accompaniment
 from defi.models import Answer
-from defi.models import Challenge
 from defi.models import Choice
 from defi.models import Entry
 from defi.models import EntryChange
@@ -30,21 +29,14 @@ from defi.models import Household
 from defi.models import Question
 from defi.models import User
 from defi.models import Wave
+from defi.reach import group_with_waves_or_404
 
 
 def get_group_or_404(group_id: int) -> Group:
     """A group the current user facilitates; any other group does not exist for it."""
     if group_id not in current_user.facilitated_group_ids():
         abort(404)
-    # The défi and its waves are on every group page: read them with the group.
-    group = db.session.scalar(
-        sa.select(Group)
-        .options(so.joinedload(Group.challenge).joinedload(Challenge.waves))
-        .where(Group.id == group_id)
-    )
-    if group is None:
-        abort(404)
-    return group
+    return group_with_waves_or_404(group_id)
 
 
 def get_named_household_or_404(group: Group, household_id: int) -> Household:

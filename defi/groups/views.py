@@ -141,26 +141,20 @@ def progress(group_id):
     """The group's progress, wave by wave, to follow it and to project it at a workshop; the
     pilot reads every group's of the défi (the same published figures)."""
     group = get_group_in_reach_or_404(group_id, PROGRESS_READERS)
-    published = publication(group.challenge)
-    return render_template(
-        "groups/progress.html",
-        group=group,
-        waves=group.challenge.waves,
-        table=published.tables[group.id],
-        questions=published.choices,
-        retention=published.retention[group.id],
-        labels=indicator_labels(),
-        k=current_app.config["DEFI_MIN_COUNT"],
-    )
+    return render_progress("groups/progress.html", group)
 
 
 @bp.route("/<int:group_id>/progres/projection")
 def projection(group_id):
     """The same published figures as slides in big type, to project at a workshop."""
-    group = get_group_or_404(group_id)
+    return render_progress("groups/projection.html", get_group_or_404(group_id))
+
+
+def render_progress(template, group):
+    """The group's published figures, as a page or as slides."""
     published = publication(group.challenge)
     return render_template(
-        "groups/projection.html",
+        template,
         group=group,
         waves=group.challenge.waves,
         table=published.tables[group.id],
