@@ -90,7 +90,9 @@ def pilot(page, base):
     """Comparison of a group, an export downloaded, the report, the set-up pages."""
     log_in(page, base, "pilote")
     page.get_by_role("link", name="Comparaison et exports").click()
-    page.locator("a[href*='groupe=']").first.click()
+    # The home links to each group's book (…?groupe=): wait for the comparison first.
+    expect(page).to_have_url(re.compile(r"/pilote/comparaison$"))
+    page.locator("a[href*='comparaison?groupe=']").first.click()
     expect(page).to_have_url(re.compile(r"groupe=\d+"))
     with page.expect_download() as download:
         page.get_by_role("link", name="comparaison.csv").click()
