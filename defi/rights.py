@@ -23,7 +23,7 @@ from defi.models.base import utcnow
 def household_data(household: Household) -> dict:
     """Everything the app holds about a foyer, for its own download."""
     from defi.figures.indicators import foyer_values
-    from defi.figures.sums import sums_for
+    from defi.figures.sums import sums_of_household
 
     # Each relevé's rows in one query per kind, whatever the number of relevés.
     entries = db.session.scalars(
@@ -39,7 +39,7 @@ def household_data(household: Household) -> dict:
         .where(Entry.household_id == household.id)
         .order_by(Entry.wave_id)
     ).all()
-    sums = sums_for(sa.select(Entry.id).where(Entry.household_id == household.id))
+    sums = sums_of_household(household.id)
     users = db.session.scalars(sa.select(User).where(User.household_id == household.id)).all()
     reminders = db.session.execute(
         sa.select(Wave.rank, Reminder.kind, Reminder.sent_at)

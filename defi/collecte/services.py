@@ -10,12 +10,12 @@ from datetime import date
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from defi.extensions import db
 from defi.figures.indicators import foyer_values
-from defi.figures.sums import sums_for
+from defi.figures.sums import sums_of_household
+from defi.formatting import gettext as _
 from defi.formatting import ngettext
 from defi.households import get_accompanied_household_or_404
 from defi.models import Answer
@@ -451,7 +451,7 @@ def own_and_group_figures(household: Household, waves, table):
     """
     keys = ("cout_repas_personne", "part_bio", "part_locale", "gaspillage_kg_pers_an",
             "recettes", "producteurs")  # fmt: skip
-    sums = sums_for(sa.select(Entry.id).where(Entry.household_id == household.id))
+    sums = sums_of_household(household.id)
     by_wave = {entry_sums.wave_id: entry_sums for entry_sums in sums.values()}
     rows = []
     own_sums = {}

@@ -21,7 +21,6 @@ from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
-from flask_babel import gettext as _
 
 from defi.access import rerender_on_csrf_error
 from defi.collecte import bp
@@ -45,7 +44,8 @@ from defi.extensions import db
 from defi.figures import publication
 from defi.figures.indicators import foyer_values
 from defi.figures.indicators import waste_kg_per_person_year
-from defi.figures.sums import sums_for
+from defi.figures.sums import sums_of_entry
+from defi.formatting import gettext as _
 from defi.formatting import today
 from defi.forms import ConfirmForm
 from defi.htmx import is_htmx
@@ -300,7 +300,7 @@ def one_sums(entry):
     """The EntrySums of one relevé (None before its first write)."""
     if entry is None:
         return None
-    return sums_for(sa.select(Entry.id).where(Entry.id == entry.id)).get(entry.id)
+    return sums_of_entry(entry.id)
 
 
 def render_meals(

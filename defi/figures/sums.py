@@ -4,8 +4,14 @@
 serve one relevé, a group's wave or a whole défi. The database sums each relevé's purchases
 and weighings (per place and per category too) and counts its recipes and producers, so that
 one row per relevé comes back, whatever the number of rows it holds.
+
+A foyer's pages read the sums of its own relevés, or of one, on every request:
+`sums_of_household` and `sums_of_entry` run the same two statements, built once per process
+with the id as a bound parameter. Building them (some forty columns and four subqueries) and
+computing their cache key cost more than running them.
 """
 
+import functools
 from collections import defaultdict
 
 import sqlalchemy as sa
@@ -31,6 +37,27 @@ def _sum_when(column, condition):
 
 def sums_for(entry_ids) -> dict[int, EntrySums]:
     """The EntrySums of every relevé whose id the SELECT `entry_ids` returns."""
+    return _sums(*_statements(entry_ids), {})
+
+
+def sums_of_household(household_id: int) -> dict[int, EntrySums]:
+    """The EntrySums of each relevé of one foyer."""
+    return _sums(*_statements_by("household_id"), {"key": household_id})
+
+
+def sums_of_entry(entry_id: int) -> EntrySums | None:
+    """The EntrySums of one relevé, or None when it does not exist."""
+    return _sums(*_statements_by("id"), {"key": entry_id}).get(entry_id)
+
+
+@functools.cache
+def _statements_by(column: str):
+    """The statements of the relevés whose `column` equals the bound parameter `key`."""
+    return _statements(sa.select(Entry.id).where(getattr(Entry, column) == sa.bindparam("key")))
+
+
+def _statements(entry_ids):
+    """(answers, sums): the two SELECTs over the relevés whose id `entry_ids` returns."""
     ids = entry_ids.scalar_subquery() if hasattr(entry_ids, "scalar_subquery") else entry_ids
     spend = (
         sa.select(
@@ -65,17 +92,14 @@ def sums_for(entry_ids) -> dict[int, EntrySums]:
         .group_by(Producer.entry_id)
         .subquery()
     )
-    choices = defaultdict(set)
-    for entry_id, question, choice in db.session.execute(
+    answers = (
         sa.select(Answer.entry_id, Question.key, Choice.key)
         .join(Question, Question.id == Answer.question_id)
         .join(Choice, Choice.id == Answer.choice_id)
         .where(Answer.entry_id.in_(ids))
-    ):
-        choices[entry_id].add(f"{question}:{choice}")
-
+    )
     # Plain rows, not ORM objects: a défi's export reads tens of thousands of relevés.
-    rows = db.session.execute(
+    sums = (
         sa.select(
             Entry.id,
             Entry.household_id,
@@ -103,6 +127,14 @@ def sums_for(entry_ids) -> dict[int, EntrySums]:
         .outerjoin(producers, producers.c.entry_id == Entry.id)
         .where(Entry.id.in_(ids))
     )
+    return answers, sums
+
+
+def _sums(answers, sums, parameters) -> dict[int, EntrySums]:
+    choices = defaultdict(set)
+    for entry_id, question, choice in db.session.execute(answers, parameters):
+        choices[entry_id].add(f"{question}:{choice}")
+    rows = db.session.execute(sums, parameters)
     places_at = slice(18, 18 + len(PLACE_TYPES))
     categories_at = slice(places_at.stop, places_at.stop + len(WEIGHING_CATEGORIES))
     result = {}

@@ -9,15 +9,15 @@ from urllib.parse import quote
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from defi.extensions import db
 from defi.figures.indicators import EntrySums
 from defi.figures.indicators import foyer_values
 from defi.figures.indicators import waste_kg_per_person_year
-from defi.figures.sums import sums_for
+from defi.figures.sums import sums_of_entry
 from defi.formatting import day
+from defi.formatting import gettext as _
 from defi.formatting import ngettext
 from defi.models import Accompaniment
 from defi.models import Answer
@@ -369,8 +369,7 @@ def read_releve(household: Household, group: Group, rank: int, today: date) -> R
         ):
             ticked.setdefault(question, []).append(label)
         answers = list(ticked.items())
-    sums = sums_for(sa.select(Entry.id).where(Entry.id == entry.id)) if entry else {}
-    read = ReadOnlyReleve(wave, entry, answers, sums.get(entry.id) if entry else None)
+    read = ReadOnlyReleve(wave, entry, answers, sums_of_entry(entry.id) if entry else None)
     read.state = wave_state(wave, row, today, withdrawn_on=household.withdrawn_on)
     return read
 
