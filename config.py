@@ -44,6 +44,9 @@ class Config:
     SESSION_COOKIE_SECURE = os.environ.get("DEFI_ENV", "production") == "production"
     # Foyers stay logged in on their own phone; staff sessions are cut shorter in accounts.
     PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    # The cookie is sent again only when the session changed (security.check_session_age renews
+    # it once a minute for staff, once a day for a foyer), not signed anew on every response.
+    SESSION_REFRESH_EACH_REQUEST = False
     STAFF_IDLE_TIMEOUT = timedelta(minutes=30)
     STAFF_ABSOLUTE_TIMEOUT = timedelta(hours=12)
 

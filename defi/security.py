@@ -1,5 +1,6 @@
 """Secret key, response headers, and the life of a session (QUALITY.md, security)."""
 
+import functools
 import secrets
 from datetime import UTC
 from datetime import datetime
@@ -41,17 +42,23 @@ def require_secret_key(app):
     app.config["SECRET_KEY"] = path.read_text().strip()
 
 
-@login_manager.user_loader
-def load_user(session_token):
-    """Find the user by the random token of its session: a rotated token logs it out."""
+@functools.cache
+def _user_by_token():
+    """The SELECT of a user by its session token, built once: every request runs it."""
     from defi.models import User
 
     # Roles and the foyer are read on every page: load them with the user, in one query.
-    user = db.session.scalar(
+    return (
         sa.select(User)
         .options(so.joinedload(User.memberships), so.joinedload(User.household))
-        .where(User.session_token == session_token)
+        .where(User.session_token == sa.bindparam("token"))
     )
+
+
+@login_manager.user_loader
+def load_user(session_token):
+    """Find the user by the random token of its session: a rotated token logs it out."""
+    user = db.session.scalar(_user_by_token(), {"token": session_token})
     if user is None or not user.active:
         return None
     return user
@@ -67,21 +74,34 @@ def start_session(user):
     session["started_at"] = session["seen_at"] = _now_ts()
 
 
+# How stale a session's `seen_at` may grow before it is written again. The session cookie is
+# signed and sent again only when the session changes (SESSION_REFRESH_EACH_REQUEST is off), not
+# on every response: a staff member's idle time is counted to the minute, and a foyer's cookie,
+# valid PERMANENT_SESSION_LIFETIME after it was last written, is renewed once a day of use.
+STAFF_SEEN_EVERY = 60
+FOYER_SEEN_EVERY = 24 * 3600
+
+
 def check_session_age(app):
     """Log staff out after 30 min idle or 12 h in all; foyers stay logged in on their phone."""
-    if not current_user.is_authenticated or not current_user.is_staff:
+    if not current_user.is_authenticated:
         return
     now = _now_ts()
+    seen = session.get("seen_at", 0)
+    if not current_user.is_staff:
+        if now - seen >= FOYER_SEEN_EVERY:
+            session["seen_at"] = now
+        return
     idle = app.config["STAFF_IDLE_TIMEOUT"].total_seconds()
     absolute = app.config["STAFF_ABSOLUTE_TIMEOUT"].total_seconds()
     started = session.get("started_at", 0)
-    seen = session.get("seen_at", 0)
     if now - seen > idle or now - started > absolute:
         logout_user()
         session.clear()
         session["expired"] = True
         return
-    session["seen_at"] = now
+    if now - seen >= STAFF_SEEN_EVERY:
+        session["seen_at"] = now
 
 
 def body_limit(size: int):
@@ -125,8 +145,10 @@ def set_headers(app, response):
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.vary.add("HX-Request")
-    if current_user.is_authenticated:
-        # Pages are personal: never kept by a shared browser or a proxy.
+    static = request.endpoint == "static" and response.status_code in (200, 304)
+    if not static and current_user.is_authenticated:
+        # Pages are personal: never kept by a shared browser or a proxy (static files are
+        # the same for everyone: assets.py says how long they are kept).
         response.headers["Cache-Control"] = "no-store"
     if app.config.get("HSTS"):
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

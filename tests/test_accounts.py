@@ -206,6 +206,50 @@ def test_household_session_survives_an_idle_evening(demo, client, auth):
     assert client.get("/collecte/").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("username", "page"), [("foyer-est-01", "/collecte/"), ("pilote", "/pilote/")]
+)
+def test_a_page_does_not_send_the_session_cookie_again_when_nothing_changed(
+    demo, client, auth, username, page
+):
+    auth.login(username)
+    first = client.get(page)
+    again = client.get(page)
+    assert (first.status_code, again.status_code) == (200, 200)
+    # The first page may store the session's CSRF token; the next changes nothing.
+    assert "Set-Cookie" not in again.headers
+    assert "Set-Cookie" not in client.get(page).headers
+
+
+def test_a_staff_session_seen_a_minute_ago_is_renewed_and_stays_open(demo, client, auth):
+    auth.login("pilote")
+    with client.session_transaction() as session:
+        session["seen_at"] -= 25 * 60
+        stale = session["seen_at"]
+    response = client.get("/pilote/")
+    assert response.status_code == 200
+    assert "session=" in response.headers["Set-Cookie"]
+    with client.session_transaction() as session:
+        assert session["seen_at"] >= stale + 25 * 60
+    # 25 more minutes: idle 25 min since the last request, not 50 since the login.
+    with client.session_transaction() as session:
+        session["seen_at"] -= 25 * 60
+    assert client.get("/pilote/").status_code == 200
+
+
+def test_a_foyer_cookie_is_renewed_once_a_day_of_use(demo, client, auth):
+    auth.login("foyer-est-01")
+    with client.session_transaction() as session:
+        session["seen_at"] -= 2 * 24 * 3600
+        stale = session["seen_at"]
+    response = client.get("/collecte/")
+    assert response.status_code == 200
+    assert "session=" in response.headers["Set-Cookie"]
+    assert "Expires=" in response.headers["Set-Cookie"]
+    with client.session_transaction() as session:
+        assert session["seen_at"] >= stale + 2 * 24 * 3600
+
+
 # Invitations
 
 
