@@ -26,7 +26,7 @@ from defi.extensions import db  # noqa: E402
 
 GZIP = {"Accept-Encoding": "gzip"}
 LIMIT_KB = 60
-ASSET = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"')
+ASSET = re.compile(r'(?:href|src)="(/static/[^"?]+\.(?:css|js)(?:\?v=[0-9a-f]+)?)"')
 
 
 def main():

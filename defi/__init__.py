@@ -29,6 +29,7 @@ def create_app(config_class=Config):
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
+    from defi import assets
     from defi import compression
     from defi import database
     from defi import ratelimit
@@ -57,6 +58,7 @@ def create_app(config_class=Config):
     figures_cache.init_listeners()
     security.init_app(app)
     compression.init_app(app)
+    assets.init_app(app)
 
     from defi import access
     from defi import errors
