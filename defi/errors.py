@@ -7,7 +7,6 @@ from flask import current_app
 from flask import render_template
 from flask import request
 from flask_babel import format_decimal
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import Forbidden
@@ -15,6 +14,7 @@ from werkzeug.exceptions import SecurityError
 
 from defi.extensions import db
 from defi.extensions import login_manager
+from defi.formatting import gettext as _
 from defi.htmx import is_htmx
 from defi.htmx import render
 

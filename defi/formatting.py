@@ -1,5 +1,6 @@
 """French display of numbers, money and dates, as template filters."""
 
+import functools
 import re
 import uuid
 from datetime import date
@@ -14,7 +15,6 @@ from flask_babel import format_date
 from flask_babel import format_datetime
 from flask_babel import format_decimal
 from flask_babel import format_percent
-from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2 import Undefined
 from markupsafe import Markup
@@ -25,10 +25,21 @@ def _missing(value) -> bool:
     return value is None or isinstance(value, Undefined)
 
 
+# The interface speaks French only: a number or a date always reads the same, so each
+# formatted value is kept (Babel's formatting costs tens of microseconds, and a roster or a
+# relevé writes the same few dates and amounts many times over).
+_formatted = functools.lru_cache(maxsize=4096)
+
+
 def money(cents):
     """123456 cents → "1 234,56 €"."""
     if _missing(cents):
         return ""
+    return _money(cents)
+
+
+@_formatted
+def _money(cents):
     return format_currency(cents / 100, "EUR")
 
 
@@ -36,12 +47,22 @@ def euros(value):
     """A float amount of euros → "3,50 €"."""
     if _missing(value):
         return ""
+    return _euros(value)
+
+
+@_formatted
+def _euros(value):
     return format_currency(value, "EUR")
 
 
 def decimal(value, digits=1):
     if _missing(value):
         return ""
+    return _decimal(value, digits)
+
+
+@_formatted
+def _decimal(value, digits):
     return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0")
 
 
@@ -49,6 +70,11 @@ def percent(ratio):
     """0.425 → "42,5 %"."""
     if _missing(ratio):
         return ""
+    return _percent(ratio)
+
+
+@_formatted
+def _percent(ratio):
     return format_percent(ratio, format="#,##0.0 %")
 
 
@@ -56,6 +82,11 @@ def day(value):
     """date(2021, 9, 12) → "12 sept. 2021"; the first of a month is "1er sept. 2021"."""
     if _missing(value):
         return ""
+    return _day(value)
+
+
+@_formatted
+def _day(value):
     text = format_date(value, "medium")
     return "1er" + text[1:] if value.day == 1 and text.startswith("1 ") else text
 
@@ -85,11 +116,13 @@ NAV = (
 # after «, and between a number and the word or unit that follows it ("19,1 %", "14 jours").
 NBSP = "\u00a0"
 _TAG_OR_RAW = re.compile(
-    r"(<(textarea|script|style|pre)\b.*?</\2\s*>|<!--.*?-->|<[^>]*>)", re.DOTALL | re.IGNORECASE
+    r"(<(?:(textarea|script|style|pre)\b.*?</\2\s*|!--.*?--|[^>]*)>)", re.DOTALL | re.IGNORECASE
 )
-_BEFORE_PUNCTUATION = re.compile(r"[ \t\r\n]+(?=[:;!?»])")
+# Possessive runs (`++`), and a run of spaces tried from its first one only: a page's
+# indentation is long runs of spaces that a backtracking rule would try again at each space.
+_BEFORE_PUNCTUATION = re.compile(r"(?<![ \t\r\n])[ \t\r\n]++(?=[:;!?»])")
 _AFTER_QUOTE = re.compile(r"«[ \t\r\n]+")
-_NUMBER_UNIT = re.compile(r"(?<=\d)[ \t]+(?=[%€A-Za-zÀ-ÖØ-öø-ÿ])")
+_NUMBER_UNIT = re.compile(r"(?<=\d)[ \t]++(?=[%€A-Za-zÀ-ÖØ-öø-ÿ])")
 
 
 def _typeset(text: str) -> str:
@@ -104,20 +137,28 @@ def nbsp(html):
     Only the text a person reads changes: tags and their attributes, comments, and what a
     <textarea>, <script>, <style> or <pre> holds (what is typed is sent back as it was) are
     left as they are, so a value is never altered by being shown.
+
+    Every page goes through here: the texts between the tags are typeset in one go, joined by
+    a character that none of the rules reads as a space, a sign or a letter, so that no rule
+    reaches across a tag, as if each text were typeset alone.
     """
     if _missing(html):
         return ""
-    parts = _TAG_OR_RAW.split(str(html))
+    html = str(html)
     # split() gives: text, whole match, raw tag name (or None), text, ...
-    out = []
-    for index, part in enumerate(parts):
-        kind = index % 3
-        if kind == 0:
-            out.append(_typeset(part))
-        elif kind == 1:
-            out.append(part)
+    parts = _TAG_OR_RAW.split(html)
+    texts, tags = parts[0::3], parts[1::3]
+    if _JOIN in html:
+        typeset = [_typeset(text) for text in texts]
+    else:
+        typeset = _typeset(_JOIN.join(texts)).split(_JOIN)
+    out = [""] * (len(texts) + len(tags))
+    out[0::2], out[1::2] = typeset, tags
     # The input is HTML the templates escaped already; only spaces of its text changed.
     return Markup("".join(out))  # noqa: S704
+
+
+_JOIN = "\x00"  # never in a page: typed text loses its control characters
 
 
 def new_outbox_key() -> str:
@@ -154,9 +195,7 @@ def ngettext(singular: str, plural: str, num: int, **variables) -> str:
 
 def _template_ngettext(singular: str, plural: str, num: int) -> str:
     """The same for templates, unformatted: Jinja's newstyle gettext fills `%(num)d` itself."""
-    from flask_babel import get_translations
-
-    return get_translations().ugettext(singular if abs(num) <= 1 else plural)
+    return gettext(singular if abs(num) <= 1 else plural)
 
 
 def change_field(field: str) -> str:
@@ -188,12 +227,34 @@ def hidden_reason(reason):
     return REASONS.get(reason, reason)
 
 
-def init_app(app):
-    from flask_babel import get_translations
+_catalogue = []
 
-    app.jinja_env.install_gettext_callables(
-        lambda string: get_translations().ugettext(string), _template_ngettext, newstyle=True
-    )
+
+def gettext(string, **variables):
+    """flask_babel's gettext, for the interface's one locale: its catalogue looked up once.
+
+    The interface speaks French only (no locale selector): every request has the same
+    catalogue, which Flask-Babel would find again through its contexts at each of the hundreds
+    of strings of a page. Templates call it too (`_()`, Jinja's newstyle gettext).
+    """
+    if _catalogue:
+        translations = _catalogue[0]
+    else:
+        from babel import support
+        from flask_babel import get_translations
+
+        translations = get_translations()
+        if type(translations) is not support.NullTranslations:  # outside a request: not it
+            _catalogue.append(translations)
+    text = translations.ugettext(string)
+    return text % variables if variables else text
+
+
+_ = gettext
+
+
+def init_app(app):
+    app.jinja_env.install_gettext_callables(gettext, _template_ngettext, newstyle=True)
     app.context_processor(navigation)
     app.add_template_filter(money)
     app.add_template_global(new_outbox_key)

@@ -29,13 +29,13 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import format_date
-from flask_babel import gettext as _
 
 from defi.collecte.services import joined_rank
 from defi.collecte.services import missing_parts
 from defi.collecte.services import questions_for
 from defi.extensions import db
 from defi.figures.sums import sums_for
+from defi.formatting import gettext as _
 from defi.formatting import nbsp
 from defi.formatting import ngettext
 from defi.models import Entry

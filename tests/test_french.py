@@ -13,6 +13,10 @@ from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from defi.formatting import nbsp
 
 LAZY_PLURAL = re.compile(r"\w\((?:e?s|x)\)")
 # A space where a line may break, before a mark that must not start a line, or inside a
@@ -109,3 +113,47 @@ def test_the_line_break_check_finds_a_breakable_space():
     page = Page()
     page.feed("<p>Il reste\u00a0: 3\u00a0jours et 19,1\u00a0%</p>")
     assert BREAKABLE.findall("".join(page.raw)) == []
+
+
+# The nbsp filter typesets every page in one go (issue 14); it must give what typesetting each
+# text between the tags alone gives: the definition below, as the filter was first written.
+_TAG = re.compile(r"(<(textarea|script|style|pre)\b.*?</\2\s*>|<!--.*?-->|<[^>]*>)", re.S | re.I)
+_RULES = (
+    (re.compile(r"[ \t\r\n]+(?=[:;!?»])"), "\u00a0"),
+    (re.compile(r"«[ \t\r\n]+"), "«\u00a0"),
+    (re.compile(r"(?<=\d)[ \t]+(?=[%€A-Za-zÀ-ÖØ-öø-ÿ])"), "\u00a0"),
+)
+
+
+def nbsp_by_definition(html):
+    parts = _TAG.split(html)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 3 == 0:
+            for rule, replacement in _RULES:
+                part = rule.sub(replacement, part)
+            out.append(part)
+        elif index % 3 == 1:
+            out.append(part)
+    return "".join(out)
+
+
+PIECES = st.sampled_from(
+    [" ", "  ", "\n    ", "\t", ":", ";", "!", "?", "»", "«", "«  ", "3", "19,1", "%", "€",
+     "kg", "jours", "é", "a", "\u00a0", "<p>", "</p>", "<b>", '<a href="x : y">', "<br>",
+     "<textarea>", "</textarea>", "<TEXTAREA>a : b</TEXTAREA>", "<script>", "</script>",
+     "<!--", "-->", "<!-- 3 kg : -->", "<pre>", "</pre>", '<input value="2 kg">', "<", ">",
+     "--", "\x00"]
+)  # fmt: skip
+
+
+@given(st.lists(PIECES, max_size=40).map("".join))
+def test_the_page_typesetting_is_each_text_typeset_alone(html):
+    assert str(nbsp(html)) == nbsp_by_definition(html)
+
+
+def test_the_page_typesetting_keeps_values_and_tags():
+    html = '<p>Il reste : 3 jours</p><input value="2 kg : a"><textarea>5 kg !</textarea>'
+    assert str(nbsp(html)) == (
+        '<p>Il reste\u00a0: 3\u00a0jours</p><input value="2 kg : a"><textarea>5 kg !</textarea>'
+    )

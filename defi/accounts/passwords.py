@@ -7,7 +7,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
-from flask_babel import gettext as _
+
+from defi.formatting import gettext as _
 
 # OWASP: argon2id, m = 19 MiB, t = 2, p = 1. werkzeug's default scrypt is below the minimum.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)

@@ -4,13 +4,13 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import flash
+from flask import g
 from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
@@ -44,6 +44,7 @@ from defi.accounts.services import redeem_invitation
 from defi.accounts.services import set_password
 from defi.extensions import db
 from defi.extensions import limiter
+from defi.formatting import gettext as _
 from defi.formatting import today
 from defi.rights import erase_household
 from defi.security import start_session
@@ -218,9 +219,14 @@ def new_code_refused(form, back_url):
 
 @bp.app_template_global()
 def code_validity_choices():
-    """(days, words, preselected) of every duration a code may be printed for."""
-    default = default_validity_days()
-    return [(days, words, days == default) for days, words in validity_choices()]
+    """(days, words, preselected) of every duration a code may be printed for; once per
+    request, for a roster prints this list in each foyer's card."""
+    if "code_validity_choices" not in g:
+        default = default_validity_days()
+        g.code_validity_choices = [
+            (days, words, days == default) for days, words in validity_choices()
+        ]
+    return g.code_validity_choices
 
 
 bp.add_app_template_filter(long_day)

@@ -14,7 +14,6 @@ from flask import request
 from flask import url_for
 from flask_babel import format_datetime
 from flask_babel import format_time
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from defi.access import home_url
@@ -28,6 +27,7 @@ from defi.calendar.forms import EventForm
 from defi.calendar.forms import MarkForm
 from defi.extensions import db
 from defi.extensions import limiter
+from defi.formatting import gettext as _
 from defi.formatting import ngettext
 from defi.forms import ConfirmForm
 from defi.groups.services import get_group_or_404

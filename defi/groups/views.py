@@ -8,7 +8,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from defi.access import rerender_on_csrf_error
@@ -20,6 +19,7 @@ from defi.collecte.views import LABELS
 from defi.extensions import db
 from defi.figures import publication
 from defi.figures.indicators import indicator_labels
+from defi.formatting import gettext as _
 from defi.formatting import today
 from defi.forms import ConfirmForm
 from defi.groups import bp

@@ -7,9 +7,8 @@ there yet.
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
-
 from defi.figures.tables import ALL
+from defi.formatting import gettext as _
 from defi.pilot.comparison import MAIN_KEYS
 from defi.pilot.comparison import Indicator
 from defi.pilot.comparison import Shown

@@ -11,7 +11,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -30,6 +29,7 @@ from defi.figures.export import microdata_table
 from defi.figures.export import partner_tables
 from defi.figures.files import to_csv
 from defi.figures.files import to_xlsx
+from defi.formatting import gettext as _
 from defi.formatting import ngettext
 from defi.formatting import today
 from defi.forms import ConfirmForm

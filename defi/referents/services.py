@@ -8,7 +8,6 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort
 from flask_babel import format_date
-from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from flask_login import current_user
 
@@ -16,6 +15,7 @@ from defi.accounts.services import record_staff_event
 from defi.accounts.services import void_invitations
 from defi.extensions import db
 from defi.formatting import day
+from defi.formatting import gettext as _
 from defi.formatting import ngettext
 from defi.formatting import today
 from defi.models import Accompaniment

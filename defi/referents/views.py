@@ -5,7 +5,6 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -23,6 +22,7 @@ from defi.collecte.forms import WeighingForm
 from defi.collecte.services import joined_rank
 from defi.collecte.services import questions_for
 from defi.extensions import db
+from defi.formatting import gettext as _
 from defi.forms import ConfirmForm
 from defi.groups.services import account_of
 from defi.households import accompany

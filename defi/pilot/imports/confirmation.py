@@ -16,10 +16,10 @@ import hmac
 import zlib
 
 from flask import current_app
-from flask_babel import gettext as _
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeSerializer
 
+from defi.formatting import gettext as _
 from defi.pilot.imports.parse import ImportRejected
 
 SALT = "defi.pilot.import-confirmation"

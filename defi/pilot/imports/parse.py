@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from decimal import InvalidOperation
 
-from flask_babel import gettext as _
-
 from defi.formatting import decimal as french_number
+from defi.formatting import gettext as _
 from defi.formatting import ngettext
 from defi.forms import strip
 

@@ -15,9 +15,9 @@ from dataclasses import field
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask_babel import gettext as _
 
 from defi.extensions import db
+from defi.formatting import gettext as _
 from defi.models import Accompaniment
 from defi.models import Answer
 from defi.models import Challenge

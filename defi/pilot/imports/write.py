@@ -9,10 +9,10 @@ from collections import defaultdict
 
 import psycopg
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
 from defi.extensions import db
+from defi.formatting import gettext as _
 from defi.formatting import today
 from defi.households import ANONYMOUS_LABELS
 from defi.models import Accompaniment
