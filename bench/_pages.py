@@ -66,6 +66,7 @@ class Page:
     label: str  # the route with its ids named: /groupe/<group_id>/progres
     url: str
     headers: tuple = ()
+    endpoint: str = ""
 
 
 def fill_releve(client, prefix):
@@ -227,6 +228,7 @@ def main_pages(app, clients, people):
                         label + query + suffix,
                         url + query,
                         tuple(headers.items()),
+                        rule.endpoint,
                     )
                     response = client.get(page.url, headers=dict(page.headers))
                     response.close()
@@ -238,3 +240,21 @@ def main_pages(app, clients, people):
                     else:
                         not_measured.append((page, f"answers {response.status_code}"))
     return pages, not_measured
+
+
+def prepared_database(size, demo_size=40):
+    """(SQLite URL, pages) of the demo défi grown to `size` foyers, with its sample rows, for
+    a server or another app to open."""
+    from bench._app import demo_app
+    from bench.generate import add_households
+
+    app, _directory = demo_app()
+    if size > demo_size:
+        add_households(app, size)
+    people = prepare(app)
+    clients = {actor.username: logged_in(app, actor.username) for actor in people}
+    pages, _not_pages = main_pages(app, clients, people)
+    with app.app_context():
+        url = str(db.engine.url)
+        db.engine.dispose()
+    return url, pages
