@@ -4,6 +4,7 @@ Services flush, never commit. Every change is written to the relevé's history w
 and marks the relevé as assisted when the author is not a member of the foyer.
 """
 
+import functools
 import uuid
 from datetime import date
 
@@ -64,13 +65,24 @@ def get_household_or_404(household_id: int | None) -> Household:
     return get_accompanied_household_or_404(household_id)
 
 
+@functools.cache
+def _wave_and_entry_statement():
+    return (
+        sa.select(Wave, Entry)
+        .outerjoin(
+            Entry,
+            sa.and_(Entry.wave_id == Wave.id, Entry.household_id == sa.bindparam("household_id")),
+        )
+        .where(Wave.challenge_id == sa.bindparam("challenge_id"), Wave.rank == sa.bindparam("rank"))
+    )
+
+
 def get_wave_and_entry_or_404(household: Household, rank: int) -> tuple[Wave, Entry | None]:
     """The wave of this rank and the foyer's relevé of it (None before its first write),
     read together: every page of a relevé needs both."""
     row = db.session.execute(
-        sa.select(Wave, Entry)
-        .outerjoin(Entry, sa.and_(Entry.wave_id == Wave.id, Entry.household_id == household.id))
-        .where(Wave.challenge_id == household.challenge_id, Wave.rank == rank)
+        _wave_and_entry_statement(),
+        {"household_id": household.id, "challenge_id": household.challenge_id, "rank": rank},
     ).first()
     if row is None:
         abort(404)
@@ -287,22 +299,49 @@ def update_text_row(row, form, fields: tuple[str, ...], label: str):
     db.session.flush()
 
 
+# The statements that every page of a relevé runs are built once, their values bound: their
+# construction and cache key cost more than their execution (issue 14).
+
+
+@functools.cache
+def _joined_rank_statement():
+    # A relevé is always of a wave of the foyer's défi: the waves of its relevés are among
+    # those of its défi.
+    has_entry = (
+        sa.select(Entry.id)
+        .where(Entry.wave_id == Wave.id, Entry.household_id == sa.bindparam("household_id"))
+        .exists()
+    )
+    return sa.select(sa.func.min(Wave.rank)).where(
+        Wave.challenge_id == sa.bindparam("challenge_id"),
+        sa.or_(has_entry, Wave.closes_on >= sa.bindparam("joined_on")),
+    )
+
+
 def joined_rank(household: Household) -> int:
     """The rank of the foyer's first wave: its first relevé's, or the first wave still open
     when it joined the défi, whichever is earlier (an imported foyer has past relevés)."""
-    joined_on = household.created_at.date()
-    first_entry = db.session.scalar(
-        sa.select(sa.func.min(Wave.rank))
-        .join(Entry, Entry.wave_id == Wave.id)
-        .where(Entry.household_id == household.id)
+    rank = db.session.scalar(
+        _joined_rank_statement(),
+        {
+            "household_id": household.id,
+            "challenge_id": household.challenge_id,
+            "joined_on": household.created_at.date(),
+        },
     )
-    first_open = db.session.scalar(
-        sa.select(sa.func.min(Wave.rank)).where(
-            Wave.challenge_id == household.challenge_id, Wave.closes_on >= joined_on
+    return 1 if rank is None else rank
+
+
+@functools.cache
+def _questions_statement():
+    return (
+        sa.select(Question)
+        .where(
+            Question.challenge_id == sa.bindparam("challenge_id"),
+            Question.from_rank + sa.bindparam("offset") <= sa.bindparam("rank"),
         )
+        .order_by(Question.position, Question.id)
     )
-    ranks = [rank for rank in (first_entry, first_open) if rank is not None]
-    return min(ranks, default=1)
 
 
 def questions_for(wave: Wave, joined: int = 1) -> list[Question]:
@@ -312,14 +351,8 @@ def questions_for(wave: Wave, joined: int = 1) -> list[Question]:
     since the last collecte?" (from the 2nd) is not asked at the first relevé of a foyer that
     joined at wave 3.
     """
-    return db.session.scalars(
-        sa.select(Question)
-        .where(
-            Question.challenge_id == wave.challenge_id,
-            Question.from_rank + (joined - 1) <= wave.rank,
-        )
-        .order_by(Question.position, Question.id)
-    ).all()
+    values = {"challenge_id": wave.challenge_id, "offset": joined - 1, "rank": wave.rank}
+    return db.session.scalars(_questions_statement(), values).all()
 
 
 def section_states(entry: Entry | None, sums, questions) -> dict[str, tuple[str, str]]:
