@@ -90,13 +90,22 @@ def get_wave_and_entry_or_404(household: Household, rank: int) -> tuple[Wave, En
     return wave, entry
 
 
-def waves_of(household: Household) -> list[Wave]:
-    return db.session.scalars(
+@functools.cache
+def _waves_statement():
+    return (
         sa.select(Wave)
         .options(so.joinedload(Wave.challenge))
-        .where(Wave.challenge_id == household.challenge_id)
+        .where(Wave.challenge_id == sa.bindparam("challenge_id"))
         .order_by(Wave.rank)
-    ).all()
+    )
+
+
+def waves_of(household: Household) -> list[Wave]:
+    """The waves of the foyer's défi, by rank; the défi's `waves` are these, not read again."""
+    waves = db.session.scalars(_waves_statement(), {"challenge_id": household.challenge_id}).all()
+    if waves and "waves" in sa.inspect(waves[0].challenge).unloaded:
+        so.attributes.set_committed_value(waves[0].challenge, "waves", list(waves))
+    return waves
 
 
 def entries_by_wave(household: Household) -> dict[int, Entry]:

@@ -27,8 +27,11 @@ ENTRY_ROWS = frozenset({"purchase", "weighing", "recipe", "producer", "answer"})
 BUMPED = "figures_version_bumped"
 
 
+_VERSION = sa.select(FiguresVersion.version).where(FiguresVersion.id == 1)  # every page reads it
+
+
 def current_version(session) -> int | None:
-    return session.scalar(sa.select(FiguresVersion.version).where(FiguresVersion.id == 1))
+    return session.scalar(_VERSION)
 
 
 def touch(session):
