@@ -16,7 +16,8 @@ BENCH = Path(__file__).resolve().parent
 SCRIPTS = (
     ("SQL queries per page, every role, 40 and 10,000 foyers", "queries.py"),
     ("Published figures, computed once per version", "figures.py"),
-    ("Latency under 32 connections on gunicorn", "latency.py"),
+    ("Latency of each page alone under 32 connections on gunicorn", "latency.py"),
+    ("CPU per request and profiles of each page", "profile_pages.py"),
     ("Weight of the foyer's pages", "collecte_page.py"),
     ("Comparison export, 10,000 foyers × 3 waves", "export.py"),
     ("Import of past relevés, 10,000 rows and the cap", "import.py"),
