@@ -116,3 +116,38 @@ def test_a_missing_version_row_is_made_again_by_the_next_change(demo, auth, clie
     )
     assert response.status_code == 200
     assert version() == 1
+
+
+def test_a_group_s_figures_are_rendered_once_per_publication(demo, auth, client, app):
+    from flask import template_rendered
+
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    names = []
+
+    def note(_sender, template, context, **_extra):
+        names.append(template.name)
+
+    template_rendered.connect(note, app)
+    try:
+        assert auth.login("animateur-est").status_code == 303
+        pages = [client.get(f"/groupe/{est.id}/progres") for _ in range(3)]
+        pages += [client.get(f"/groupe/{est.id}/progres/projection") for _ in range(2)]
+        assert [page.status_code for page in pages] == [200] * 5
+        assert names.count("groups/_progress_figures.html") == 1
+        assert names.count("groups/_projection_figures.html") == 1
+        assert names.count("groups/progress.html") == 3
+        # The same figures, whoever reads them: the pilot's page holds them too.
+        assert auth.login("pilote").status_code == 303
+        pilot_page = client.get(f"/groupe/{est.id}/progres").get_data(as_text=True)
+        assert names.count("groups/_progress_figures.html") == 1
+        figures = pages[0].get_data(as_text=True).split("Foyers engagés")[1].split("</section>")[0]
+        assert figures and figures in pilot_page
+        # Renaming the group publishes anew: the figures are rendered again, with its name.
+        est.name = "Les LokoMotiv' (Est)"
+        db.session.commit()
+        assert auth.login("animateur-est").status_code == 303
+        slides = client.get(f"/groupe/{est.id}/progres/projection").get_data(as_text=True)
+        assert "Les LokoMotiv' (Est)" in slides.replace("&#39;", "'")
+        assert names.count("groups/_projection_figures.html") == 2
+    finally:
+        template_rendered.disconnect(note, app)

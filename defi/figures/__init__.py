@@ -13,7 +13,9 @@ Features import from here; nothing here imports a feature. Pages read a défi's 
 """
 
 from flask import current_app
+from flask import render_template
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from defi.extensions import db
 from defi.figures import cache
@@ -58,3 +60,17 @@ def publication(challenge, k: int | None = None) -> Publication:
     published = publish(challenge, k)
     kept[key] = (version, published)
     return published
+
+
+def rendered(published: Publication, template: str, scope, **context) -> Markup:
+    """`template` rendered with the figures of `published`, once per publication and scope.
+
+    For the parts of pages that show the published figures and nothing of who reads them
+    (a group's progress, its slides): they change only when the figures do, and a new
+    version of the figures is a new publication, with nothing rendered yet.
+    """
+    key = (template, scope)
+    found = published.rendered.get(key)
+    if found is None:
+        found = published.rendered[key] = Markup(render_template(template, **context))  # noqa: S704
+    return found

@@ -18,6 +18,7 @@ from defi.accounts.views import new_code_refused
 from defi.collecte.views import LABELS
 from defi.extensions import db
 from defi.figures import publication
+from defi.figures import rendered
 from defi.figures.indicators import indicator_labels
 from defi.formatting import gettext as _
 from defi.formatting import today
@@ -150,19 +151,29 @@ def projection(group_id):
     return render_progress("groups/projection.html", get_group_or_404(group_id))
 
 
+# The part of each page that shows the figures alone, rendered once per publication.
+FIGURES_OF = {
+    "groups/progress.html": "groups/_progress_figures.html",
+    "groups/projection.html": "groups/_projection_figures.html",
+}
+
+
 def render_progress(template, group):
     """The group's published figures, as a page or as slides."""
     published = publication(group.challenge)
-    return render_template(
-        template,
-        group=group,
-        waves=group.challenge.waves,
-        table=published.tables[group.id],
-        questions=published.choices,
-        retention=published.retention[group.id],
-        labels=indicator_labels(),
-        k=current_app.config["DEFI_MIN_COUNT"],
-    )
+    context = {
+        "group": group,
+        "waves": group.challenge.waves,
+        "table": published.tables[group.id],
+        "questions": published.choices,
+        "retention": published.retention[group.id],
+        "labels": indicator_labels(),
+        "k": current_app.config["DEFI_MIN_COUNT"],
+    }
+    # The names it shows are in the key: renaming the défi does not change its figures.
+    scope = (group.id, group.name, group.challenge.name)
+    figures = rendered(published, FIGURES_OF[template], scope, **context)
+    return render_template(template, figures=figures, **context)
 
 
 @bp.route("/<int:group_id>/foyers/<int:household_id>", methods=["GET", "POST"])
