@@ -69,8 +69,18 @@ def rendered(published: Publication, template: str, scope, **context) -> Markup:
     (a group's progress, its slides): they change only when the figures do, and a new
     version of the figures is a new publication, with nothing rendered yet.
     """
-    key = (template, scope)
-    found = published.rendered.get(key)
+    return derived(
+        published,
+        ("rendered", template, scope),
+        lambda: Markup(render_template(template, **context)),  # noqa: S704
+    )
+
+
+def derived(published: Publication, key, make):
+    """`make()`, made once per publication: what a page builds from the figures alone (a
+    comparison's tables, a rendered part), kept with them, so that a new version of the
+    figures makes it anew. `key` names what is made and from what."""
+    found = published.derived.get(key)
     if found is None:
-        found = published.rendered[key] = Markup(render_template(template, **context))  # noqa: S704
+        found = published.derived[key] = make()
     return found

@@ -87,9 +87,9 @@ class Publication:
     retention: dict
     choices: list
     decision: Decision
-    # Parts of pages that show these figures and nothing of their reader, rendered once:
-    # {(template, scope): Markup}, kept as long as the publication (figures.rendered).
-    rendered: dict = field(default_factory=dict, compare=False, repr=False)
+    # What pages make of these figures alone (nothing of their reader), made once and kept as
+    # long as the publication: {key: value} (figures.derived, figures.rendered).
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def question_choices(challenge_id):

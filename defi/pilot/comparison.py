@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from defi.figures import REASONS
+from defi.figures import derived
 from defi.figures.disclosure import FEW
 from defi.figures.disclosure import PROTECT
 from defi.figures.indicators import indicator_keys
@@ -467,3 +468,23 @@ def published_waves(challenge, day):
     """The waves whose figures are published (closed or open by hand no more, and started)."""
     withheld = open_ranks(challenge, day)
     return [w for w in challenge.waves if w.rank not in withheld and w.opens_on <= day]
+
+
+def page_tables(challenge, published, catalogue, key, detail) -> dict:
+    """The comparison page's tables: the indicator `key` side by side, the retention, and the
+    detail of one scope (None: none), each made once per publication (figures.derived)."""
+    return {
+        "comparison": derived(
+            published, ("comparison", key), lambda: compare(challenge, published, catalogue[key])
+        ),
+        "retention": derived(
+            published, ("retention",), lambda: retention_rows(challenge, published)
+        ),
+        "detail": None
+        if detail is None
+        else derived(
+            published,
+            ("detail", detail),
+            lambda: scope_detail(challenge, published, catalogue, detail),
+        ),
+    }

@@ -43,11 +43,9 @@ from defi.models.challenge import make_current
 from defi.pilot import bp
 from defi.pilot import setup
 from defi.pilot.comparison import choose_indicator
-from defi.pilot.comparison import compare
 from defi.pilot.comparison import detail_scope
 from defi.pilot.comparison import indicator_catalogue
-from defi.pilot.comparison import retention_rows
-from defi.pilot.comparison import scope_detail
+from defi.pilot.comparison import page_tables
 from defi.pilot.forms import ChallengeForm
 from defi.pilot.forms import CurrentChallengeForm
 from defi.pilot.forms import GroupForm
@@ -219,9 +217,7 @@ def comparison():
         catalogue=catalogue,
         key=key,
         message=message,
-        comparison=compare(challenge, published, catalogue[key]),
-        retention=retention_rows(challenge, published),
-        detail=None if detail is None else scope_detail(challenge, published, catalogue, detail),
+        **page_tables(challenge, published, catalogue, key, detail),
         k=current_app.config["DEFI_MIN_COUNT"],
     )
 
