@@ -30,6 +30,17 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 DEMO_PASSWORD = "carottes-et-poireaux"
 
 
+def pytest_collection_modifyitems(items):
+    """The stress tests (marked `slow`: 8 processes, or gunicorn with 32 clients) first, and
+    all in one pytest-xdist group: run by one process, one after the other, as early as
+    possible, so that they never load the machine together nor end the run last. The other
+    tests keep their order (the browser tests, the longest after these, come first)."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("stress"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def make_config(url, **settings):
     return type("Config", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url, **settings})
 
