@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# `make test`'s pytest processes (pytest-xdist; 0: one process). More than the 2 cores of the
+# development machines: the browser and server tests spend much of their time waiting on
+# Chromium and gunicorn (docs/PERFORMANCE.md, "Test suite duration").
+TEST_WORKERS ?= 3
 # `make run` is the demo on this machine: development settings (a key kept in instance/).
 RUN_ENV := DEFI_ENV=development
 
@@ -28,7 +32,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check --fix .

@@ -7,7 +7,9 @@ test that uses `app` runs on SQLite and on PostgreSQL.
 import contextvars
 import html
 import os
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,11 +19,26 @@ from flask.testing import FlaskClient
 from config import TestConfig
 from config import database_url
 from defi import create_app
+from defi.accounts import passwords
+from defi.demo import DEMO_CHALLENGE
+from defi.demo import load_demo
 from defi.extensions import db
+from defi.models import Challenge
 
 POSTGRES_URL = database_url(os.environ.get("TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 DEMO_PASSWORD = "carottes-et-poireaux"
+
+
+def pytest_collection_modifyitems(items):
+    """The stress tests (marked `slow`: 8 processes, or gunicorn with 32 clients) first, and
+    all in one pytest-xdist group: run by one process, one after the other, as early as
+    possible, so that they never load the machine together nor end the run last. The other
+    tests keep their order (the browser tests, the longest after these, come first)."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("stress"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def make_config(url, **settings):
@@ -49,6 +66,81 @@ def postgres_url():
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+class SqliteTemplates:
+    """SQLite databases built once per test session (per xdist worker), copied for each test.
+
+    `create_all` and, above all, `load_demo` (about 1 s of ORM inserts) cost far more than
+    copying the file they give. Each test still gets a fresh file of its own: the copy of a
+    database made exactly as the test would have made it (`create_all`, then `load_demo` on the
+    same day with the same password hasher), never a database another test has touched.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.schema = None
+        self.schema_rows = None
+        self.demos = {}
+
+    def new_schema(self, path):
+        """Copy the database `create_all` makes to `path` (once built, a 1 ms copy)."""
+        if self.schema is None:
+            self.schema = self.directory / "schema.db"
+            app = create_app(make_config(f"sqlite:///{self.schema}"))
+            with app.app_context():
+                db.create_all()
+                # What a fresh database holds: figures_version's one row, no other.
+                with db.engine.connect() as connection:
+                    self.schema_rows = _table_rows(connection)
+                db.engine.dispose()
+        shutil.copyfile(self.schema, path)
+
+    def is_fresh(self):
+        """Whether the app's database still holds what `create_all` made, nothing more, and
+        the session has nothing pending."""
+        if db.session.new or db.session.dirty or db.session.deleted:
+            return False
+        return self.schema_rows is not None and _table_rows(db.session) == self.schema_rows
+
+    def new_demo(self, path, day):
+        """Copy a database holding the demo défi loaded on `day` to `path`."""
+        # A test may make argon2 cheaper (tests/test_fuzz_forms.py): the demo's one password
+        # hash is then made with that hasher, as `load_demo` would make it in the test.
+        hasher = passwords.HASHER
+        key = (day, hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.type)
+        if key not in self.demos:
+            template = self.directory / f"demo-{len(self.demos)}.db"
+            self.new_schema(template)
+            app = create_app(make_config(f"sqlite:///{template}"))
+            with app.app_context():
+                with app.test_request_context():
+                    load_demo(day)
+                    db.session.commit()
+                db.session.remove()
+                db.engine.dispose()
+            self.demos[key] = template
+        shutil.copyfile(self.demos[key], path)
+
+
+def _table_rows(connection):
+    return {
+        table.name: connection.execute(sa.select(table)).all()
+        for table in db.metadata.sorted_tables
+    }
+
+
+def sqlite_file(url):
+    """The file of a SQLite URL, or None (another database, or SQLite in memory)."""
+    url = sa.make_url(url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+@pytest.fixture(scope="session")
+def sqlite_templates(tmp_path_factory):
+    return SqliteTemplates(tmp_path_factory.mktemp("templates"))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -85,11 +177,15 @@ def app_config(backend, tmp_path, request):
 
 
 @pytest.fixture
-def app(app_config, backend):
+def app(app_config, backend, sqlite_templates):
+    path = sqlite_file(app_config.SQLALCHEMY_DATABASE_URI) if backend == "sqlite" else None
+    copied = path is not None and not path.exists()
+    if copied:
+        sqlite_templates.new_schema(path)
     app = create_app(app_config)
     app.test_client_class = RequestClient
     with app.app_context():
-        if backend == "sqlite":
+        if backend == "sqlite" and not copied:
             db.create_all()
         yield app
         db.session.remove()
@@ -112,13 +208,25 @@ def client(app):
 
 
 @pytest.fixture
-def demo(app):
-    """The demo défi of DESIGN.md, loaded as `defi demo` loads it."""
-    from defi.demo import load_demo
+def demo(app, backend, sqlite_templates):
+    """The demo défi of DESIGN.md, loaded as `defi demo` loads it.
+
+    On SQLite, into a database still fresh, it is the copy of one loaded the same day, by
+    `load_demo` too, earlier in the session (`SqliteTemplates`).
+    """
     from defi.formatting import today
 
+    day = today()
+    path = sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"]) if backend == "sqlite" else None
+    if path is not None and sqlite_templates.is_fresh():
+        db.session.remove()
+        db.engine.dispose()
+        # The last connection closed has checkpointed and removed the WAL: no other is open.
+        if not any(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-shm")):
+            sqlite_templates.new_demo(path, day)
+            return db.session.scalar(sa.select(Challenge).where(Challenge.name == DEMO_CHALLENGE))
     with app.test_request_context():
-        challenge = load_demo(today())
+        challenge = load_demo(day)
     db.session.commit()
     return challenge
 

@@ -92,6 +92,7 @@ def _acquire(path, results, attempts):
         results.put(storage.acquire_entry("login:foyer-est-04", 10, 900))
 
 
+@pytest.mark.slow
 def test_processes_racing_for_one_key_get_the_limit_between_them(tmp_path):
     path = tmp_path / "ratelimit.sqlite"
     SQLiteStorage(f"sqlite:///{path}")

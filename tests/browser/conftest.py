@@ -21,6 +21,7 @@ from tests.browser.helpers import SMALL_PHONE
 from tests.browser.helpers import watch_csp
 from tests.conftest import BACKENDS
 from tests.conftest import make_config
+from tests.conftest import sqlite_file
 
 CHROMIUM = Path("/usr/bin/chromium")
 MISSING_CHROMIUM = "Debian's chromium is not installed: apt-get install chromium"
@@ -75,23 +76,28 @@ def _truncate_all():
 
 
 @pytest.fixture
-def live_server(backend, app_config):
+def live_server(backend, app_config, sqlite_templates):
     """The app with the demo défi, served on a free local port; yields its base URL.
 
     The database is the one `tests/conftest.py` gives the test (`app_config`): on SQLite a
     file under `tmp_path`, since an in-memory database cannot be shared with the server's
-    threads; on PostgreSQL the test run's own database, emptied afterwards as the `app`
-    fixture does. CSRF stays on: the browser sends the forms' tokens as a person's would.
+    threads (a copy of the session's demo database, `SqliteTemplates`); on PostgreSQL the test
+    run's own database, emptied afterwards as the `app` fixture does. CSRF stays on: the
+    browser sends the forms' tokens as a person's would.
     """
     url = app_config.SQLALCHEMY_DATABASE_URI
+    path = sqlite_file(url) if backend == "sqlite" else None
     app = create_app(make_config(url, WTF_CSRF_ENABLED=True))
     try:
         with app.app_context():
-            if backend == "sqlite":
-                db.create_all()
-            with app.test_request_context():
-                load_demo(today())
-                db.session.commit()
+            if path is not None and not path.exists():
+                sqlite_templates.new_demo(path, today())
+            else:
+                if backend == "sqlite":
+                    db.create_all()
+                with app.test_request_context():
+                    load_demo(today())
+                    db.session.commit()
             db.session.remove()
         yield from _serve(app)
     finally:
