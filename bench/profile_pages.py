@@ -5,9 +5,10 @@ docs/PERFORMANCE.md)". The pages are bench/_pages.py's, on the demo défi (or th
 bench/generate.py); the app runs with the production settings that gunicorn uses (CSRF tokens,
 signed session cookie, gzip), in the Flask test client, one request at a time in this process.
 For each page: the CPU time of a request (`time.process_time`, the mean of the fastest quarter
-of `--requests`, so that another program on the machine changes it little), its ratio to /healthz's, then, for the pages above
-`--over` × /healthz, cProfile's top entries by own time and the time spent under a few
-functions that every page calls (the template, the SQL, gzip, the session cookie).
+of `--requests`, so that another program on the machine changes it little), its ratio to
+/healthz's, then, for the pages above `--over` × /healthz, cProfile's top entries by own
+time and the time spent under a few functions that every page calls (the template, the SQL,
+gzip, the session cookie).
 
 Run: .venv/bin/python bench/profile_pages.py [--households 40] [--over 2] [--only REGEX]
      [--top 12] [--no-doc]
