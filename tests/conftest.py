@@ -30,6 +30,7 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 DEMO_PASSWORD = "carottes-et-poireaux"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """The stress tests (marked `slow`: 8 processes, or gunicorn with 32 clients) first, and
     all in one pytest-xdist group: run by one process, one after the other, as early as

@@ -11,6 +11,7 @@ import itertools
 from collections import defaultdict
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -29,6 +30,9 @@ CHOICES = [
     ("maintien", "mieux", "Maintien ?", "Mieux", 2),
     ("maintien", "moins", "Maintien ?", "Moins bien", 2),
 ]
+# The last test reads what the property tests counted in this process: pytest-xdist runs the
+# whole file in one process, in its order.
+pytestmark = pytest.mark.xdist_group("disclosure")
 SEARCHED = defaultdict(int)  # what the property test went through, for the closing note
 
 

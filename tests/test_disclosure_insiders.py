@@ -9,6 +9,7 @@ fractions over foyers, every set of 1 to K-1 foyers tried) on those cut sets.
 
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -29,6 +30,9 @@ from tests.test_disclosure import generated
 from tests.test_disclosure import recoverable_sets
 from tests.test_disclosure import shown_sets
 
+# The last test reads what the property tests counted in this process: pytest-xdist runs the
+# whole file in one process, in its order.
+pytestmark = pytest.mark.xdist_group("disclosure_insiders")
 SEARCHED = {"défis": 0, "insider contexts": 0}
 
 
