@@ -17,11 +17,19 @@ LAPTOP = {"width": 1280, "height": 800}
 
 
 def log_in(page, base_url, username, password=DEMO_PASSWORD):
-    """Fill and send the login form, and wait until it has led away from it."""
+    """Fill and send the login form, and wait until it has led away from it.
+
+    First for the server's answer to the form (argon2 takes its time, longer still on a
+    loaded machine: a run of the suite in 3 processes once took more than `expect`'s 5 s),
+    then for the page it leads to.
+    """
     page.goto(f"{base_url}/connexion")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Se connecter").click()
+    with page.expect_response(
+        lambda response: response.request.method == "POST" and "/connexion" in response.url
+    ):
+        page.get_by_role("button", name="Se connecter").click()
     expect(page).not_to_have_url(re.compile(r"/connexion"))
 
 
