@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from defi import create_app
@@ -38,6 +39,11 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 BLOCKING_IMPACTS = ("serious", "critical")
 BROWSER_DIR = Path(__file__).resolve().parent
+# How long `expect` waits for what a person would see. Playwright's 5 s is not enough while the
+# suite's processes share 2 cores with Chromium and the live servers: in CI a page that was
+# quick alone answered after 5 s (a login's redirect, then its home). Waiting longer changes
+# no verdict: what never appears still fails, 15 s later.
+expect.set_options(timeout=15_000)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -76,7 +82,7 @@ def _truncate_all():
 
 
 @pytest.fixture
-def live_server(backend, app_config, sqlite_templates):
+def live_server(backend, app_config, sqlite_templates, postgres_demos):
     """The app with the demo défi, served on a free local port; yields its base URL.
 
     The database is the one `tests/conftest.py` gives the test (`app_config`): on SQLite a
@@ -92,12 +98,14 @@ def live_server(backend, app_config, sqlite_templates):
         with app.app_context():
             if path is not None and not path.exists():
                 sqlite_templates.new_demo(path, today())
-            else:
+            elif backend == "sqlite" or not postgres_demos.load(today()):
                 if backend == "sqlite":
                     db.create_all()
                 with app.test_request_context():
                     load_demo(today())
                     db.session.commit()
+                if backend == "postgresql":
+                    postgres_demos.remember(today())
             db.session.remove()
         yield from _serve(app)
     finally:
