@@ -5,6 +5,7 @@ import re
 import uuid
 from datetime import date
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -17,7 +18,11 @@ from flask_babel import format_decimal
 from flask_babel import format_percent
 from flask_login import current_user
 from jinja2 import Undefined
+from jinja2.ext import Extension
+from jinja2.lexer import Token
 from markupsafe import Markup
+
+from defi.fragments import Memo
 
 
 def _missing(value) -> bool:
@@ -125,6 +130,13 @@ _AFTER_QUOTE = re.compile(r"«[ \t\r\n]+")
 _NUMBER_UNIT = re.compile(r"(?<=\d)[ \t]++(?=[%€A-Za-zÀ-ÖØ-öø-ÿ])")
 
 
+# A page seen again has the same texts between its tags (its tokens and ids are in the tags):
+# their typesetting is kept, for the last pages seen.
+@functools.lru_cache(maxsize=64)
+def _typeset_joined(text: str) -> str:
+    return _typeset(text)
+
+
 def _typeset(text: str) -> str:
     text = _BEFORE_PUNCTUATION.sub(NBSP, text)
     text = _AFTER_QUOTE.sub("«" + NBSP, text)
@@ -151,7 +163,7 @@ def nbsp(html):
     if _JOIN in html:
         typeset = [_typeset(text) for text in texts]
     else:
-        typeset = _typeset(_JOIN.join(texts)).split(_JOIN)
+        typeset = _typeset_joined(_JOIN.join(texts)).split(_JOIN)
     out = [""] * (len(texts) + len(tags))
     out[0::2], out[1::2] = typeset, tags
     # The input is HTML the templates escaped already; only spaces of its text changed.
@@ -253,8 +265,70 @@ def gettext(string, **variables):
 _ = gettext
 
 
+class ConstantMessages(Extension):
+    """`_("a constant text")` in a template written out when the template is compiled.
+
+    The interface's strings are their own message ids, and no catalogue holds them (`ngettext`
+    above): Jinja's newstyle `_()` then returns the text, as markup, formatted with no value
+    (`"%%"` becomes `"%"`). Called at each render, that is five calls through Jinja's context
+    per text, hundreds per page (a roster prints some 300); written out, it is a constant that
+    Jinja's optimiser joins to the template's output. Only a call with one literal text and
+    nothing else is written out, in a template that escapes (all of ours), as
+    `("the text as _() returns it"|safe)`; any other call is left to gettext at each render.
+    `init_app` installs this only when the app has no catalogue of translations.
+    """
+
+    def filter_stream(self, stream):
+        autoescape = self.environment.autoescape
+        if callable(autoescape):
+            autoescape = autoescape(stream.name)
+        if not autoescape:
+            yield from stream
+            return
+        window = []
+        for token in stream:
+            window.append(token)
+            if len(window) < 4:
+                continue
+            name, opening, text, closing = window
+            if (
+                name.test("name:_")
+                and opening.test("lparen")
+                and text.test("string")
+                and closing.test("rparen")
+            ):
+                folded = self._fold(text.value)
+                if folded is not None:
+                    lineno = name.lineno
+                    yield Token(lineno, "lparen", "(")
+                    yield Token(lineno, "string", folded)
+                    yield Token(lineno, "pipe", "|")
+                    yield Token(lineno, "name", "safe")
+                    yield Token(lineno, "rparen", ")")
+                    window = []
+                    continue
+            yield window.pop(0)
+        yield from window
+
+    @staticmethod
+    def _fold(message):
+        """What `_(message)` renders with no catalogue, or None to leave it to each render."""
+        try:
+            return message % {}  # as Jinja's Markup(message) % {}: no value to escape
+        except (KeyError, TypeError, ValueError):  # a placeholder without its value
+            return None
+
+
+def _has_catalogue(app) -> bool:
+    directories = app.config.get("BABEL_TRANSLATION_DIRECTORIES", "translations").split(";")
+    return any(any(Path(app.root_path, directory).rglob("*.mo")) for directory in directories)
+
+
 def init_app(app):
     app.jinja_env.install_gettext_callables(gettext, _template_ngettext, newstyle=True)
+    if not _has_catalogue(app):
+        app.jinja_env.add_extension(ConstantMessages)
+    app.jinja_env.add_extension(Memo)
     app.context_processor(navigation)
     app.add_template_filter(money)
     app.add_template_global(new_outbox_key)

@@ -223,9 +223,9 @@ def code_validity_choices():
     request, for a roster prints this list in each foyer's card."""
     if "code_validity_choices" not in g:
         default = default_validity_days()
-        g.code_validity_choices = [
+        g.code_validity_choices = tuple(
             (days, words, days == default) for days, words in validity_choices()
-        ]
+        )
     return g.code_validity_choices
 
 

@@ -1,5 +1,6 @@
 """What a facilitator may reach: its groups, and the non-accompanied foyers of them."""
 
+import functools
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -117,16 +118,15 @@ def wave_state(wave: Wave, row: EntryRow | None, today: date, joined=None, withd
     return WaveState(wave.rank, "upcoming" if wave.opens_on > today else "missing")
 
 
-def entry_rows(group: Group) -> dict[int, dict[int, EntryRow]]:
-    """{household id: {wave rank: EntryRow}} of the group's relevés, in one query; a relevé's
-    last change is the latest of its own update and of its history's lines (a receipt added)."""
+@functools.cache
+def _entry_rows_statement():
+    """The SELECT of a group's relevés, built once (a roster runs it at every view)."""
     last_line = (
         sa.select(EntryChange.entry_id, sa.func.max(EntryChange.at).label("at"))
         .group_by(EntryChange.entry_id)
         .subquery()
     )
-    rows = {}
-    for household_id, rank, status, submitted_at, updated_at, line_at in db.session.execute(
+    return (
         sa.select(
             Entry.household_id,
             Wave.rank,
@@ -138,7 +138,16 @@ def entry_rows(group: Group) -> dict[int, dict[int, EntryRow]]:
         .join(Wave, Wave.id == Entry.wave_id)
         .join(Household, Household.id == Entry.household_id)
         .outerjoin(last_line, last_line.c.entry_id == Entry.id)
-        .where(Household.group_id == group.id)
+        .where(Household.group_id == sa.bindparam("group_id"))
+    )
+
+
+def entry_rows(group: Group) -> dict[int, dict[int, EntryRow]]:
+    """{household id: {wave rank: EntryRow}} of the group's relevés, in one query; a relevé's
+    last change is the latest of its own update and of its history's lines (a receipt added)."""
+    rows = {}
+    for household_id, rank, status, submitted_at, updated_at, line_at in db.session.execute(
+        _entry_rows_statement(), {"group_id": group.id}
     ):
         changed = max(moment for moment in (updated_at, line_at) if moment is not None)
         rows.setdefault(household_id, {})[rank] = EntryRow(status, submitted_at, changed)
@@ -159,7 +168,7 @@ class Card:
     """A foyer of the roster: a named one (`household`) or an accompanied one (`label`, and
     nothing else of it)."""
 
-    states: list[WaveState]
+    states: tuple[WaveState, ...]
     active: bool
     household: Household | None = None
     label: str | None = None
@@ -174,45 +183,57 @@ class Roster:
     usernames: dict = field(default_factory=dict)
 
 
+@functools.cache
+def _roster_statements():
+    """The roster's SELECTs, built once: its named foyers, their accounts, its accompanied
+    foyers (their label and the programme's state only)."""
+    group_id = sa.bindparam("group_id")
+    named = (
+        sa.select(Household)
+        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Household.group_id == group_id, Accompaniment.id.is_(None))
+        .order_by(Household.display_name, Household.code)
+    )
+    usernames = (
+        sa.select(User.household_id, User.username)
+        .join(Household, Household.id == User.household_id)
+        .where(Household.group_id == group_id)
+    )
+    anonymous = (
+        sa.select(Accompaniment.label, Household.id, Household.status, Household.withdrawn_on)
+        .join(Household, Household.id == Accompaniment.household_id)
+        .where(Accompaniment.group_id == group_id)
+        .order_by(Accompaniment.label)
+    )
+    return named, usernames, anonymous
+
+
 def roster(group: Group, today: date) -> Roster:
     """The group's named foyers with their accounts and the state of each relevé, and the
     accompanied ones under their label only."""
     waves = group.challenge.waves
-    named = db.session.scalars(
-        sa.select(Household)
-        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
-        .where(Household.group_id == group.id, Accompaniment.id.is_(None))
-        .order_by(Household.display_name, Household.code)
-    ).all()
-    usernames = dict(
-        db.session.execute(
-            sa.select(User.household_id, User.username)
-            .join(Household, Household.id == User.household_id)
-            .where(Household.group_id == group.id)
-        ).all()
-    )
+    named_statement, usernames_statement, anonymous_statement = _roster_statements()
+    named = db.session.scalars(named_statement, {"group_id": group.id}).all()
+    usernames = dict(db.session.execute(usernames_statement, {"group_id": group.id}).all())
     rows = entry_rows(group)
     cards = []
     for household in named:
         own = rows.get(household.id, {})
         joined = joined_rank(household, waves, own)
-        states = [
+        states = tuple(
             wave_state(wave, own.get(wave.rank), today, joined, household.withdrawn_on)
             for wave in waves
-        ]
+        )
         cards.append(Card(states, household.is_active, household=household))
     # Only the label and the programme's state leave this query for accompanied foyers.
     anonymous = []
     for label, household_id, status, withdrawn_on in db.session.execute(
-        sa.select(Accompaniment.label, Household.id, Household.status, Household.withdrawn_on)
-        .join(Household, Household.id == Accompaniment.household_id)
-        .where(Accompaniment.group_id == group.id)
-        .order_by(Accompaniment.label)
+        anonymous_statement, {"group_id": group.id}
     ):
         own = rows.get(household_id, {})
-        states = [
+        states = tuple(
             wave_state(wave, own.get(wave.rank), today, withdrawn_on=withdrawn_on) for wave in waves
-        ]
+        )
         anonymous.append(Card(states, status == "active", label=label))
     return Roster(cards, anonymous, usernames)
 
