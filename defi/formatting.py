@@ -16,6 +16,7 @@ from flask_babel import format_date
 from flask_babel import format_datetime
 from flask_babel import format_decimal
 from flask_babel import format_percent
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from jinja2 import Undefined
 from jinja2.ext import Extension
@@ -263,6 +264,12 @@ def gettext(string, **variables):
 
 
 _ = gettext
+
+
+def lazy_gettext(string, **variables) -> LazyString:
+    """flask_babel's lazy_gettext through `gettext` above: a form's labels and messages,
+    made at import and read at each render, skip Flask-Babel's contexts too."""
+    return LazyString(gettext, string, **variables)
 
 
 class ConstantMessages(Extension):

@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 from decimal import InvalidOperation
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field
 from wtforms import SelectMultipleField
@@ -14,6 +13,8 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput
 from wtforms.widgets import ListWidget
 from wtforms.widgets import TextInput
+
+from defi.formatting import lazy_gettext as _l
 
 # Control characters (NUL above all: PostgreSQL refuses it in text) but tab and new lines.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -3,7 +3,6 @@
 import re
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import HiddenField
@@ -26,6 +25,7 @@ from defi.accounts.services import long_moment
 from defi.accounts.services import normalise_username
 from defi.accounts.services import username_taken
 from defi.formatting import gettext as _
+from defi.formatting import lazy_gettext as _l
 from defi.formatting import ngettext
 from defi.forms import ConfirmForm
 from defi.forms import one_line

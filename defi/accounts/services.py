@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import format_date
 from flask_babel import format_datetime
-from flask_babel import lazy_gettext as _l
 from flask_babel import to_user_timezone
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,8 +29,10 @@ from defi.accounts.passwords import verify_password
 from defi.collecte.forms import PRODUCER_KIND_LABELS
 from defi.extensions import db
 from defi.figures.files import csv_cell
+from defi.formatting import _formatted
 from defi.formatting import change_field
 from defi.formatting import change_value
+from defi.formatting import lazy_gettext as _l
 from defi.formatting import today
 from defi.models import AuditEvent
 from defi.models import Choice
@@ -306,11 +307,13 @@ def record_for_each_role(action, actor, user: User):
 # The printout of an invitation: what the family needs to join in, on one A4 page.
 
 
+@_formatted
 def long_day(value: date) -> str:
     """date(2025, 10, 1) → "mercredi 1er octobre 2025"."""
     return _first(format_date(value, "EEEE d MMMM y"))
 
 
+@_formatted
 def long_moment(value: datetime) -> str:
     """A stored time (UTC) in the défi's time zone, in words: "mardi 14 octobre 2025 à 18:05"."""
     return _first(format_datetime(value, "EEEE d MMMM y 'à' HH:mm"))

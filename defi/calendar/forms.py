@@ -1,6 +1,5 @@
 """The forms of the calendar: an event, the attendance sheet, one tick."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import HiddenField
@@ -17,6 +16,7 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
+from defi.formatting import lazy_gettext as _l
 from defi.forms import MultiCheckboxField
 from defi.forms import strip
 from defi.forms import within_defi_years

@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms import HiddenField
@@ -19,6 +18,7 @@ from wtforms.validators import NumberRange
 from wtforms.validators import Optional
 from wtforms.validators import ValidationError
 
+from defi.formatting import lazy_gettext as _l
 from defi.forms import FrenchDecimalField
 from defi.forms import MultiCheckboxField
 from defi.forms import decimal_range

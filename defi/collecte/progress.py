@@ -9,13 +9,12 @@ that the foyer sees what the facilitator sees, withheld where it is withheld.
 from dataclasses import dataclass
 from dataclasses import field
 
-from flask_babel import lazy_gettext as _l
-
 from defi.figures.disclosure import FEW
 from defi.figures.tables import OPEN
 from defi.formatting import decimal
 from defi.formatting import euros
 from defi.formatting import gettext as _
+from defi.formatting import lazy_gettext as _l
 from defi.formatting import ngettext
 from defi.formatting import percent
 

@@ -14,7 +14,6 @@ Features import from here; nothing here imports a feature. Pages read a défi's 
 
 from flask import current_app
 from flask import render_template
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from defi.extensions import db
@@ -26,6 +25,7 @@ from defi.figures.tables import ZERO_START
 from defi.figures.tables import Publication
 from defi.figures.tables import open_ranks
 from defi.figures.tables import publish
+from defi.formatting import lazy_gettext as _l
 from defi.formatting import today
 
 # Why a figure is not shown, in the words of the pages and the report.

@@ -11,7 +11,6 @@ foyers appear by code only, in the microdata alone.
 import re
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from defi.extensions import db
 from defi.figures.files import CHANGE_PERCENT
@@ -34,6 +33,7 @@ from defi.figures.tables import open_ranks
 from defi.figures.tables import question_choices
 from defi.formatting import NBSP
 from defi.formatting import day
+from defi.formatting import lazy_gettext as _l
 from defi.formatting import today
 from defi.models import Accompaniment
 from defi.models import Entry
@@ -182,7 +182,7 @@ def typeset(text: str) -> str:
 
 def synthesis_labels(choices) -> dict[str, str]:
     """Each synthesis row's French label, its unit in brackets."""
-    from flask_babel import gettext as _
+    from defi.formatting import gettext as _
 
     labels = {
         RETENTION_ROW: _("Foyers ayant envoyé leur relevé (nombre)"),
@@ -252,7 +252,7 @@ def synthesis_table(challenge, published, k, on=None) -> Table:
     indicator and subgroup (the questionnaire in its order), start / mid / end and the change
     from the start for all groups and each group. Every figure is the publication's; a hidden
     one stays empty."""
-    from flask_babel import gettext as _
+    from defi.formatting import gettext as _
 
     on = on or today()
     waves = list(challenge.waves)
@@ -306,7 +306,7 @@ def synthesis_table(challenge, published, k, on=None) -> Table:
 
 def _synthesis_notes(challenge, waves, k, on):
     """The Synthèse's title, défi, date, and what its figures count."""
-    from flask_babel import gettext as _
+    from defi.formatting import gettext as _
 
     notes = [
         _("Synthèse des résultats"),

@@ -106,7 +106,7 @@ def waste_kg_per_person_year(sums: EntrySums, category: str | None = None) -> fl
 
 def indicator_labels() -> dict[str, str]:
     """French names of the indicators (questionnaire choices are named by the défi)."""
-    from flask_babel import gettext as _
+    from defi.formatting import gettext as _
 
     labels = {
         "cout_repas_personne": _("Coût par repas et par personne (€)"),

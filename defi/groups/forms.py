@@ -1,6 +1,5 @@
 """The forms of a facilitator: a foyer's details, and its invitation."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import IntegerField
@@ -14,6 +13,7 @@ from wtforms.validators import Optional
 from wtforms.validators import Regexp
 
 from defi.accounts.forms import ValidityField
+from defi.formatting import lazy_gettext as _l
 from defi.forms import strip
 
 

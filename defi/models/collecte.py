@@ -9,9 +9,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask_babel import lazy_gettext as _l
 
 from defi.extensions import db
+from defi.formatting import lazy_gettext as _l
 from defi.models.base import Versioned
 from defi.models.base import euros
 from defi.models.base import kilograms

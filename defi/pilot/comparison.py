@@ -9,8 +9,6 @@ figures are published when it closes.
 
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
-
 from defi.figures import REASONS
 from defi.figures import derived
 from defi.figures.disclosure import FEW
@@ -25,6 +23,7 @@ from defi.figures.tables import open_ranks
 from defi.formatting import decimal
 from defi.formatting import euros
 from defi.formatting import gettext as _
+from defi.formatting import lazy_gettext as _l
 from defi.formatting import ngettext
 from defi.formatting import percent
 from defi.formatting import today

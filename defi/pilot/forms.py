@@ -1,7 +1,6 @@
 """The pilot's forms."""
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
@@ -21,6 +20,7 @@ from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
 from defi.accounts.forms import ValidityField
+from defi.formatting import lazy_gettext as _l
 from defi.forms import one_line
 from defi.forms import strip
 from defi.forms import within_defi_years

@@ -1,9 +1,9 @@
 """The referent's forms: enrolling an accompanied foyer in a group."""
 
-from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
+from defi.formatting import lazy_gettext as _l
 from defi.groups.forms import HouseholdInvitationForm
 
 
