@@ -280,8 +280,9 @@ class ConstantMessages(Extension):
     (`"%%"` becomes `"%"`). Called at each render, that is five calls through Jinja's context
     per text, hundreds per page (a roster prints some 300); written out, it is a constant that
     Jinja's optimiser joins to the template's output. Only a call with one literal text and
-    nothing else is written out, in a template that escapes (all of ours), as
-    `("the text as _() returns it"|safe)`; any other call is left to gettext at each render.
+    nothing else, not an attribute's (`x._(...)`), without markup, is written out, in a
+    template that escapes (all of ours), as `("the text as _() returns it"|safe)`; any other
+    call is left to gettext at each render.
     `init_app` installs this only when the app has no catalogue of translations.
     """
 
@@ -292,7 +293,7 @@ class ConstantMessages(Extension):
         if not autoescape:
             yield from stream
             return
-        window = []
+        window, previous = [], None
         for token in stream:
             window.append(token)
             if len(window) < 4:
@@ -300,6 +301,7 @@ class ConstantMessages(Extension):
             name, opening, text, closing = window
             if (
                 name.test("name:_")
+                and not (previous and previous.test("dot"))  # not `something._(...)`
                 and opening.test("lparen")
                 and text.test("string")
                 and closing.test("rparen")
@@ -312,14 +314,22 @@ class ConstantMessages(Extension):
                     yield Token(lineno, "pipe", "|")
                     yield Token(lineno, "name", "safe")
                     yield Token(lineno, "rparen", ")")
-                    window = []
+                    window, previous = [], closing
                     continue
-            yield window.pop(0)
+            previous = window.pop(0)
+            yield previous
         yield from window
 
     @staticmethod
     def _fold(message):
-        """What `_(message)` renders with no catalogue, or None to leave it to each render."""
+        """What `_(message)` renders with no catalogue, or None to leave it to each render.
+
+        A text holding markup or an entity is left to each render: written out, it would be
+        escaped where Jinja joins it with other constants (`_("a <b>") ~ "c"`), while _()
+        returns markup. Quotes, once escaped, read the same.
+        """
+        if any(character in message for character in "<>&"):
+            return None
         try:
             return message % {}  # as Jinja's Markup(message) % {}: no value to escape
         except (KeyError, TypeError, ValueError):  # a placeholder without its value

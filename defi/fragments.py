@@ -17,8 +17,12 @@ One value a block may read without naming it: the request's CSRF token (`csrf(fo
 form of the block). It changes with each request, so a block is kept with a placeholder in its
 place, and each request's token is written there when the block is read back.
 
-Each app (each Jinja environment) keeps its own blocks, the `MAX_BLOCKS` last used: a roster
-of 10,000 foyers is about 20 MB at most in each worker.
+Each app (each Jinja environment) keeps its own blocks, the `MAX_BLOCKS` last used: a card is
+2 to 4 kB with its key, 20 to 40 MB at most in each worker. A block is kept in the worker's
+memory only, never written anywhere, and a foyer's card stops being read once its values
+change or the foyer is erased (its key no longer comes up), until it is dropped as the least
+recently used. Where templates are read again when they change (`TEMPLATES_AUTO_RELOAD`, Flask's
+debug mode), nothing is kept.
 """
 
 import itertools
@@ -94,6 +98,10 @@ class Memo(Extension):
         return nodes.CallBlock(self.call_method("_block", [key]), [], [], body).set_lineno(lineno)
 
     def _block(self, key, caller):
+        if self.environment.auto_reload:
+            # Templates read again when they change (development): a kept block would outlive
+            # an edit of its template or of the macros it calls.
+            return caller()
         blocks = self.environment.memo_blocks
         html = blocks.get(key)
         if html is None:

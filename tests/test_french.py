@@ -157,3 +157,28 @@ def test_the_page_typesetting_keeps_values_and_tags():
     assert str(nbsp(html)) == (
         '<p>Il reste\u00a0: 3\u00a0jours</p><input value="2 kg : a"><textarea>5 kg !</textarea>'
     )
+
+
+def test_constant_texts_written_out_render_as_gettext_renders_them(app):
+    """formatting.ConstantMessages writes `_("text")` out when a template is compiled: the
+    page is the one Jinja's newstyle gettext renders without it, markup kept as markup and
+    `%%` as `%`, including where it must not fold (markup joined to constants, an attribute's
+    `_`)."""
+    from jinja2 import Environment
+
+    from defi.formatting import _template_ngettext
+    from defi.formatting import gettext
+
+    plain = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    plain.install_gettext_callables(gettext, _template_ngettext, newstyle=True)
+    source = (
+        '{{ _("Foyers du groupe") }}|{{ _("100 %%") }}|{{ _("a %(n)s", n=3) }}|'
+        '{{ _("x") if flag else _("y") }}|{{ _("l\'été") ~ value }}|{{ _("a <b>") ~ "c" }}|'
+        '{{ obj._("k") }}|{{ _("« Bien » !")|upper }}|<a title="{{ _("Dites \\"oui\\"") }}">'
+    )
+    values = {"flag": False, "value": "<i>", "obj": {"_": lambda text: text.upper()}}
+    with app.test_request_context():
+        page = app.jinja_env.from_string(source).render(values)
+        expected = plain.from_string(source).render(values)
+    assert page == expected
+    assert page.startswith("Foyers du groupe|100 %|a 3|y|l'été&lt;i&gt;|a <b>c|K|")
