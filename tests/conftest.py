@@ -33,13 +33,27 @@ DEMO_PASSWORD = "carottes-et-poireaux"
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """The stress tests (marked `slow`: 8 processes, or gunicorn with 32 clients) first, and
-    all in one pytest-xdist group: run by one process, one after the other, as early as
-    possible, so that they never load the machine together nor end the run last. The other
-    tests keep their order (the browser tests, the longest after these, come first)."""
+    all in one pytest-xdist group, one after the other, so that they never load the machine
+    together. `make test` runs them alone before the others (-m slow, then -m "not slow");
+    this keeps a plain `pytest -n 3` from running them at once. The other tests keep their
+    order (the browser tests, the longest after these, come first)."""
     for item in items:
         if item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.xdist_group("stress"))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def demo_key(day):
+    """What a copied demo must match: its day, and the password hasher of its one hash (a test
+    may make argon2 cheaper, tests/test_fuzz_forms.py: the demo is then hashed with that)."""
+    hasher = passwords.HASHER
+    return (day, hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.type)
+
+
+def emptied_tables():
+    """Every table the tests empty on PostgreSQL: all but the figures' version, whose one row
+    is the migration's and only grows (each test's app keeps its own figures)."""
+    return [table for table in db.metadata.sorted_tables if table.name != "figures_version"]
 
 
 def make_config(url, **settings):
@@ -106,10 +120,7 @@ class SqliteTemplates:
 
     def new_demo(self, path, day):
         """Copy a database holding the demo défi loaded on `day` to `path`."""
-        # A test may make argon2 cheaper (tests/test_fuzz_forms.py): the demo's one password
-        # hash is then made with that hasher, as `load_demo` would make it in the test.
-        hasher = passwords.HASHER
-        key = (day, hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.type)
+        key = demo_key(day)
         if key not in self.demos:
             template = self.directory / f"demo-{len(self.demos)}.db"
             self.new_schema(template)
@@ -138,22 +149,13 @@ class PostgresDemos:
     def __init__(self):
         self.copies = {}
 
-    @staticmethod
-    def _key(day):
-        hasher = passwords.HASHER
-        return (day, hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.type)
-
-    @staticmethod
-    def _tables():
-        return [table for table in db.metadata.sorted_tables if table.name != "figures_version"]
-
     def is_empty(self):
         """Whether the app's database holds no row but the figures' version, and the session
         has nothing pending: what the `app` fixture leaves."""
         if db.session.new or db.session.dirty or db.session.deleted:
             return False
         exists = sa.union_all(
-            *(sa.select(sa.literal(1)).select_from(table).limit(1) for table in self._tables())
+            *(sa.select(sa.literal(1)).select_from(table).limit(1) for table in emptied_tables())
         )
         return db.session.execute(sa.select(sa.exists(exists.subquery()))).scalar() is False
 
@@ -162,10 +164,10 @@ class PostgresDemos:
         connection = db.session.connection()
         rows = {
             table: [row._asdict() for row in connection.execute(sa.select(table))]
-            for table in self._tables()
+            for table in emptied_tables()
         }
         sequences = {}
-        for table in self._tables():
+        for table in emptied_tables():
             for column in table.primary_key.columns:
                 name = connection.execute(
                     sa.text("SELECT pg_get_serial_sequence(:table, :column)"),
@@ -175,11 +177,11 @@ class PostgresDemos:
                     sequences[name] = connection.execute(
                         sa.text(f"SELECT last_value, is_called FROM {name}")
                     ).one()
-        self.copies[self._key(day)] = (rows, sequences)
+        self.copies[demo_key(day)] = (rows, sequences)
 
     def load(self, day) -> bool:
         """Write the demo loaded on `day` into the empty database; False if none is kept."""
-        copy = self.copies.get(self._key(day))
+        copy = self.copies.get(demo_key(day))
         if copy is None:
             return False
         rows, sequences = copy
@@ -204,6 +206,14 @@ class PostgresDemos:
                 )
             )
         return True
+
+    def load_or_make(self, app, day):
+        """The demo in the empty database: its kept rows, or `load_demo` the first time."""
+        if not self.load(day):
+            with app.test_request_context():
+                load_demo(day)
+            db.session.commit()
+            self.remember(day)
 
 
 def _table_rows(connection):
@@ -278,21 +288,19 @@ def app(app_config, backend, sqlite_templates):
         yield app
         db.session.remove()
         if backend == "postgresql":
-            _empty_postgres()
+            empty_postgres()
         db.engine.dispose()
 
 
-def _empty_postgres():
-    """Every table emptied but the figures' version (its one row is the migration's, and only
-    grows: each test's app keeps its own figures), and the ids counted from 1 again.
+def empty_postgres():
+    """The `emptied_tables` emptied, and the ids counted from 1 again.
 
     DELETE rather than TRUNCATE: for tables this small it is 3 times quicker (TRUNCATE makes
     each table's files anew); the foreign keys' triggers are off for the transaction.
     """
-    tables = [table for table in db.metadata.sorted_tables if table.name != "figures_version"]
     with db.engine.begin() as connection:
         connection.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        for table in reversed(tables):
+        for table in reversed(emptied_tables()):
             connection.execute(table.delete())
         connection.execute(
             sa.text(
@@ -321,13 +329,8 @@ def demo(app, backend, sqlite_templates, postgres_demos):
 
     day = today()
     if backend == "postgresql" and postgres_demos.is_empty():
-        if postgres_demos.load(day):
-            return db.session.scalar(sa.select(Challenge).where(Challenge.name == DEMO_CHALLENGE))
-        with app.test_request_context():
-            challenge = load_demo(day)
-        db.session.commit()
-        postgres_demos.remember(day)
-        return challenge
+        postgres_demos.load_or_make(app, day)
+        return db.session.scalar(sa.select(Challenge).where(Challenge.name == DEMO_CHALLENGE))
     path = sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"]) if backend == "sqlite" else None
     if path is not None and sqlite_templates.is_fresh():
         db.session.remove()

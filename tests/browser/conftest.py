@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from axe_playwright_python.base import AXE_SCRIPT
 from axe_playwright_python.base import AxeResults
 from playwright.sync_api import expect
@@ -22,6 +21,7 @@ from defi.formatting import today
 from tests.browser.helpers import SMALL_PHONE
 from tests.browser.helpers import watch_csp
 from tests.conftest import BACKENDS
+from tests.conftest import empty_postgres
 from tests.conftest import make_config
 from tests.conftest import sqlite_file
 
@@ -76,12 +76,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": SMALL_PHONE, "locale": "fr-FR"}
 
 
-def _truncate_all():
-    tables = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
-    with db.engine.begin() as connection:
-        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
 @pytest.fixture
 def live_server(backend, app_config, sqlite_templates, postgres_demos):
     """The app with the demo défi, served on a free local port; yields its base URL.
@@ -97,16 +91,15 @@ def live_server(backend, app_config, sqlite_templates, postgres_demos):
     app = create_app(make_config(url, WTF_CSRF_ENABLED=True))
     try:
         with app.app_context():
-            if path is not None and not path.exists():
+            if backend == "postgresql":
+                postgres_demos.load_or_make(app, today())
+            elif path is not None and not path.exists():
                 sqlite_templates.new_demo(path, today())
-            elif backend == "sqlite" or not postgres_demos.load(today()):
-                if backend == "sqlite":
-                    db.create_all()
+            else:
+                db.create_all()
                 with app.test_request_context():
                     load_demo(today())
                     db.session.commit()
-                if backend == "postgresql":
-                    postgres_demos.remember(today())
             db.session.remove()
         yield from _serve(app)
     finally:
@@ -114,7 +107,7 @@ def live_server(backend, app_config, sqlite_templates, postgres_demos):
         with app.app_context():
             db.session.remove()
             if backend == "postgresql":
-                _truncate_all()
+                empty_postgres()
             db.engine.dispose()
 
 
