@@ -11,9 +11,10 @@ données") are fetched, not checked by axe. A few pages only come back from a fo
 invitation code, a new calendar address, the set-up of a défi not started yet) or from a
 failure (page not found, database unavailable): the test provokes them and checks them too.
 
-So that a broken crawler cannot pass, the test asserts what it must have reached: every GET
-route that `defi.access.POLICY` opens to the role (the public ones for the anonymous visitor),
-and every page template of templates/ rendered at least once.
+So that a broken crawler cannot pass, each actor's test asserts what it must have reached: every
+GET route that `defi.access.POLICY` opens to the role (the public ones for the anonymous
+visitor), and the page templates of TEMPLATES_OF, which together are every page template of
+templates/. One test per actor, so that pytest-xdist runs them side by side.
 """
 
 import contextlib
@@ -119,6 +120,91 @@ WIDER_THAN_SCREEN = """() => {
   }
   return wide;
 }"""
+# The page templates each actor's crawl must show: together, every page template of templates/
+# (test_every_page_template_is_shown_by_some_actor), so that each actor's crawl runs on its own.
+TEMPLATES_OF = {
+    "anonymous": {"accounts/login.html", "accounts/redeem.html", "errors/page.html"},
+    "foyer": {
+        "accounts/delete.html",
+        "accounts/login.html",
+        "accounts/my_data.html",
+        "accounts/password.html",
+        "calendar/feed.html",
+        "calendar/index.html",
+        "collecte/directory.html",
+        "collecte/index.html",
+        "collecte/meals.html",
+        "collecte/producer.html",
+        "collecte/producers.html",
+        "collecte/purchase.html",
+        "collecte/questionnaire.html",
+        "collecte/recipe.html",
+        "collecte/recipe_book.html",
+        "collecte/recipes.html",
+        "collecte/submit.html",
+        "collecte/weighings.html",
+        "errors/unavailable.html",
+    },
+    "facilitator": {
+        "accounts/details.html",
+        "accounts/invitation.html",
+        "accounts/login.html",
+        "accounts/password.html",
+        "calendar/attendance.html",
+        "calendar/feed.html",
+        "calendar/form.html",
+        "calendar/group.html",
+        "calendar/sheet.html",
+        "calendar/summary.html",
+        "collecte/directory.html",
+        "collecte/recipe_book.html",
+        "groups/household.html",
+        "groups/invite.html",
+        "groups/pending.html",
+        "groups/progress.html",
+        "groups/projection.html",
+        "groups/releve.html",
+        "groups/show.html",
+    },
+    "referent": {
+        "accounts/details.html",
+        "accounts/login.html",
+        "accounts/password.html",
+        "calendar/group.html",
+        "collecte/directory.html",
+        "collecte/index.html",
+        "collecte/meals.html",
+        "collecte/producer.html",
+        "collecte/producers.html",
+        "collecte/purchase.html",
+        "collecte/questionnaire.html",
+        "collecte/recipe.html",
+        "collecte/recipe_book.html",
+        "collecte/recipes.html",
+        "collecte/submit.html",
+        "collecte/weighings.html",
+        "referents/index.html",
+        "referents/invite.html",
+        "referents/paper.html",
+    },
+    "pilot": {
+        "accounts/details.html",
+        "accounts/login.html",
+        "accounts/password.html",
+        "calendar/group.html",
+        "collecte/directory.html",
+        "collecte/recipe_book.html",
+        "groups/progress.html",
+        "pilot/audit.html",
+        "pilot/comparison.html",
+        "pilot/import.html",
+        "pilot/import_preview.html",
+        "pilot/index.html",
+        "pilot/question.html",
+        "pilot/report.html",
+        "pilot/setup.html",
+    },
+}
 # Far more than any role has (about 30): a crawler that runs away fails instead.
 MAX_PAGES = 80
 
@@ -370,8 +456,20 @@ def import_pages(crawl, page, base):
     expect(page.locator("#flashes")).to_contain_text("2 relevés créés")
 
 
+@pytest.mark.parametrize(
+    ("actor", "username", "roles", "home"), ACTORS, ids=[actor for actor, *_rest in ACTORS]
+)
 def test_every_page_of_every_role_is_accessible_on_a_phone_and_a_laptop(
-    browser, browser_context_args, live_server, app_config, axe, screenshot
+    browser,
+    browser_context_args,
+    live_server,
+    app_config,
+    axe,
+    screenshot,
+    actor,
+    username,
+    roles,
+    home,
 ):
     app = create_app(app_config)
     adapter = app.url_map.bind("127.0.0.1")
@@ -380,36 +478,38 @@ def test_every_page_of_every_role_is_accessible_on_a_phone_and_a_laptop(
     def on_render(_sender, template, **_extra):
         rendered.add(template.name)
 
-    failures, missing, checked = [], {}, {}
     with template_rendered.connected_to(on_render):
-        for actor, username, roles, home in ACTORS:
-            context = browser.new_context(**browser_context_args)
-            try:
-                page = context.new_page()
-                csp = watch_csp(page)
-                if username:
-                    log_in(page, live_server, username)
-                else:
-                    page.goto(f"{live_server}/")
-                expect(page).to_have_url(re.compile(home))
-                start = page.url
-                first = prepare(page, live_server, actor)
-                crawl = Crawl(page, live_server, adapter, axe, screenshot, actor)
-                if first:
-                    crawl.run(first)
-                crawl.run(start)
-                answers_to_forms(crawl, page, live_server, actor)
-                assert_no_csp_violation(csp)
-            finally:
-                context.close()
-            failures += crawl.failures
-            checked[actor] = crawl.checked
-            if expected_routes(app, roles) - crawl.routes:
-                missing[actor] = sorted(expected_routes(app, roles) - crawl.routes)
+        context = browser.new_context(**browser_context_args)
+        try:
+            page = context.new_page()
+            csp = watch_csp(page)
+            if username:
+                log_in(page, live_server, username)
+            else:
+                page.goto(f"{live_server}/")
+            expect(page).to_have_url(re.compile(home))
+            start = page.url
+            first = prepare(page, live_server, actor)
+            crawl = Crawl(page, live_server, adapter, axe, screenshot, actor)
+            if first:
+                crawl.run(first)
+            crawl.run(start)
+            answers_to_forms(crawl, page, live_server, actor)
+            assert_no_csp_violation(csp)
+        finally:
+            context.close()
 
-    print("\n".join(f"{actor}: {len(urls)} pages" for actor, urls in checked.items()))
+    print(f"{actor}: {len(crawl.checked)} pages")
+    failures = crawl.failures
+    missing = expected_routes(app, roles) - crawl.routes
     if missing:
-        failures.append(f"routes the crawl did not reach: {missing}")
-    if page_templates() - rendered:
-        failures.append(f"templates never shown: {sorted(page_templates() - rendered)}")
+        failures.append(f"routes the crawl did not reach: {sorted(missing)}")
+    if TEMPLATES_OF[actor] - rendered:
+        failures.append(f"templates not shown: {sorted(TEMPLATES_OF[actor] - rendered)}")
     assert failures == [], "\n".join(failures)
+
+
+def test_every_page_template_is_shown_by_some_actor():
+    """A new page template must be added to the crawl of an actor that shows it."""
+    assert set().union(*TEMPLATES_OF.values()) == page_templates()
+    assert TEMPLATES_OF.keys() == {actor for actor, *_rest in ACTORS}
