@@ -171,7 +171,9 @@ def test_book_page_links_keep_the_search(book, client):
     assert "Page 2 sur 3" in page
     assert "Recette 11" in page
     assert "Recette 10" not in page
-    assert link(second, "Page précédente") == "/collecte/recettes?q=recette&page=1"
+    assert (
+        link(second, "Page précédente") == "/collecte/recettes?q=recette"
+    )  # the first page has no number
     last = client.get(link(second, "Page suivante"))
     assert "Page 3 sur 3" in text(last)
     assert "Tarte_fine" not in text(last)  # the search still holds on the last page

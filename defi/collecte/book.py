@@ -5,8 +5,6 @@ of the groups in their reach (`/collecte/equipe/...?groupe=<id>`, `defi.reach`):
 lists, searches and pages, and for everyone the same rule: no author's name, code or label.
 """
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from flask import request
 from flask_login import current_user
@@ -15,45 +13,20 @@ from defi.collecte import bp
 from defi.collecte.forms import PRODUCER_KIND_LABELS
 from defi.collecte.forms import PURPOSE_LABELS
 from defi.extensions import db
-from defi.forms import strip
 from defi.htmx import render
 from defi.models import Entry
 from defi.models import Household
 from defi.models import Producer
 from defi.models import Recipe
 from defi.models import Wave
+from defi.paging import paging_of
+from defi.paging import search_query
 from defi.producers import fold
 from defi.reach import chosen_group_or_404
 from defi.reach import groups_in_reach
 
 # Ten cards a page keep the book and the directory short on a phone.
 PER_PAGE = 10
-
-
-@dataclass(frozen=True)
-class Paging:
-    """Which page of a list is shown: its number (from 1), how many pages, how many items."""
-
-    number: int
-    pages: int
-    total: int
-
-    @property
-    def offset(self):
-        return (self.number - 1) * PER_PAGE
-
-
-def paging_of(total):
-    """The page asked for in `?page=`, within the list: a number past the end gives the last
-    page, anything else that is not a page number gives the first."""
-    pages = max(1, -(-total // PER_PAGE))
-    asked = request.args.get("page", type=int) or 1
-    return Paging(number=min(max(asked, 1), pages), pages=pages, total=total)
-
-
-def search_query():
-    """The typed search, without surrounding spaces nor control characters, 100 at most."""
-    return strip(request.args.get("q") or "")[:100]
 
 
 def group_entries(group_id):
@@ -85,7 +58,7 @@ def render_recipe_book(group, endpoint, groups=None):
             )
         )
     total = db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery()))
-    paging = paging_of(total)
+    paging = paging_of(total, PER_PAGE)
     recipes = db.session.execute(
         select.order_by(Recipe.title, Recipe.id).limit(PER_PAGE).offset(paging.offset)
     ).all()
@@ -172,11 +145,11 @@ def render_directory(group, endpoint, groups=None):
         listing = [p for p in listing if p["kind"] == kind]
     if query:
         listing = [p for p in listing if producer_matches(p, query)]
-    paging = paging_of(len(listing))
+    paging = paging_of(len(listing), PER_PAGE)
     return render(
         "collecte/directory.html",
         "results",
-        producers=listing[paging.offset : paging.offset + PER_PAGE],
+        producers=listing[paging.offset : paging.offset + paging.size],
         query=query,
         kind=kind,
         paging=paging,

@@ -30,6 +30,8 @@ from defi.models import Household
 from defi.models import Question
 from defi.models import User
 from defi.models import Wave
+from defi.paging import Paging
+from defi.paging import paging_of
 from defi.reach import group_with_waves_or_404
 
 
@@ -119,14 +121,15 @@ def wave_state(wave: Wave, row: EntryRow | None, today: date, joined=None, withd
 
 
 @functools.cache
-def _entry_rows_statement():
-    """The SELECT of a group's relevés, built once (a roster runs it at every view)."""
+def _entry_rows_statement(by: str):
+    """The SELECT of relevés, built once (a roster runs it at every view): a group's
+    (`by="group"`) or those of the foyers whose ids are bound as `ids` (`by="households"`)."""
     last_line = (
         sa.select(EntryChange.entry_id, sa.func.max(EntryChange.at).label("at"))
         .group_by(EntryChange.entry_id)
         .subquery()
     )
-    return (
+    select = (
         sa.select(
             Entry.household_id,
             Wave.rank,
@@ -136,18 +139,28 @@ def _entry_rows_statement():
             last_line.c.at,
         )
         .join(Wave, Wave.id == Entry.wave_id)
-        .join(Household, Household.id == Entry.household_id)
         .outerjoin(last_line, last_line.c.entry_id == Entry.id)
-        .where(Household.group_id == sa.bindparam("group_id"))
     )
+    if by == "group":
+        return select.join(Household, Household.id == Entry.household_id).where(
+            Household.group_id == sa.bindparam("group_id")
+        )
+    return select.where(Entry.household_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def entry_rows(group: Group) -> dict[int, dict[int, EntryRow]]:
-    """{household id: {wave rank: EntryRow}} of the group's relevés, in one query; a relevé's
-    last change is the latest of its own update and of its history's lines (a receipt added)."""
+def entry_rows(group: Group, household_ids=None) -> dict[int, dict[int, EntryRow]]:
+    """{household id: {wave rank: EntryRow}} of the group's relevés (or of the foyers of
+    `household_ids` only), in one query; a relevé's last change is the latest of its own
+    update and of its history's lines (a receipt added)."""
+    if household_ids is None:
+        statement, parameters = _entry_rows_statement("group"), {"group_id": group.id}
+    elif not household_ids:
+        return {}
+    else:
+        statement, parameters = _entry_rows_statement("households"), {"ids": household_ids}
     rows = {}
     for household_id, rank, status, submitted_at, updated_at, line_at in db.session.execute(
-        _entry_rows_statement(), {"group_id": group.id}
+        statement, parameters
     ):
         changed = max(moment for moment in (updated_at, line_at) if moment is not None)
         rows.setdefault(household_id, {})[rank] = EntryRow(status, submitted_at, changed)
@@ -176,11 +189,18 @@ class Card:
 
 @dataclass
 class Roster:
-    """The group as a facilitator may see it: `named` and `anonymous` cards, accounts."""
+    """The group as a facilitator may see it: `named` and `anonymous` cards, accounts; for
+    a roster shown a page at a time, which page of each list, and the search of named foyers
+    (`query`: the accompanied ones are never searched, their names are not the facilitator's
+    to know)."""
 
     named: list[Card]
     anonymous: list[Card]
     usernames: dict = field(default_factory=dict)
+    named_paging: Paging | None = None
+    anonymous_paging: Paging | None = None
+    query: str = ""
+    named_total: int = 0
 
 
 @functools.cache
@@ -209,13 +229,96 @@ def _roster_statements():
 
 
 def roster(group: Group, today: date) -> Roster:
-    """The group's named foyers with their accounts and the state of each relevé, and the
-    accompanied ones under their label only."""
-    waves = group.challenge.waves
+    """The whole group: its named foyers with their accounts and the state of each relevé,
+    and the accompanied ones under their label only (the reminders' page)."""
     named_statement, usernames_statement, anonymous_statement = _roster_statements()
     named = db.session.scalars(named_statement, {"group_id": group.id}).all()
     usernames = dict(db.session.execute(usernames_statement, {"group_id": group.id}).all())
+    accompanied = db.session.execute(anonymous_statement, {"group_id": group.id}).all()
     rows = entry_rows(group)
+    return Roster(
+        _named_cards(group, named, rows, today),
+        _anonymous_cards(group, accompanied, rows, today),
+        usernames,
+        named_total=len(named),
+    )
+
+
+# Cards a page of the roster shows, of each list.
+ROSTER_PER_PAGE = 25
+
+
+def roster_page(group: Group, today: date, query: str = "") -> Roster:
+    """One page of each of the roster's lists (`?page=` of the named foyers, found by `query`
+    in their name, code or commune; `?accompagnes=` of the accompanied ones): only the rows
+    of the foyers shown are read, whatever the size of the group."""
+    named_statement = _named_select(group, query)
+    named_paging = paging_of(_count(named_statement), ROSTER_PER_PAGE)
+    named = db.session.scalars(
+        named_statement.order_by(Household.display_name, Household.code, Household.id)
+        .limit(named_paging.size)
+        .offset(named_paging.offset)
+    ).all()
+    anonymous_statement = _accompanied_select(group)
+    anonymous_paging = paging_of(_count(anonymous_statement), ROSTER_PER_PAGE, "accompagnes")
+    accompanied = db.session.execute(
+        anonymous_statement.order_by(Accompaniment.label)
+        .limit(anonymous_paging.size)
+        .offset(anonymous_paging.offset)
+    ).all()
+    shown = [household.id for household in named] + [row[1] for row in accompanied]
+    rows = entry_rows(group, shown)
+    usernames = dict(
+        db.session.execute(
+            sa.select(User.household_id, User.username).where(
+                User.household_id.in_([household.id for household in named])
+            )
+        ).all()
+    )
+    return Roster(
+        _named_cards(group, named, rows, today),
+        _anonymous_cards(group, accompanied, rows, today),
+        usernames,
+        named_paging,
+        anonymous_paging,
+        query,
+        _count(_named_select(group, "")) if query else named_paging.total,
+    )
+
+
+def _named_select(group, query):
+    select = (
+        sa.select(Household)
+        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Household.group_id == group.id, Accompaniment.id.is_(None))
+    )
+    if query:
+        # autoescape: a typed "%" or "_" is looked for as such, not as a wildcard.
+        select = select.where(
+            sa.or_(
+                *(
+                    column.icontains(query, autoescape=True)
+                    for column in (Household.display_name, Household.code, Household.commune)
+                )
+            )
+        )
+    return select
+
+
+def _accompanied_select(group):
+    return (
+        sa.select(Accompaniment.label, Household.id, Household.status, Household.withdrawn_on)
+        .join(Household, Household.id == Accompaniment.household_id)
+        .where(Accompaniment.group_id == group.id)
+    )
+
+
+def _count(select) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery()))
+
+
+def _named_cards(group, named, rows, today):
+    waves = group.challenge.waves
     cards = []
     for household in named:
         own = rows.get(household.id, {})
@@ -225,17 +328,33 @@ def roster(group: Group, today: date) -> Roster:
             for wave in waves
         )
         cards.append(Card(states, household.is_active, household=household))
-    # Only the label and the programme's state leave this query for accompanied foyers.
-    anonymous = []
-    for label, household_id, status, withdrawn_on in db.session.execute(
-        anonymous_statement, {"group_id": group.id}
-    ):
+    return cards
+
+
+def _anonymous_cards(group, accompanied, rows, today):
+    """Only the label and the programme's state leave the query for accompanied foyers."""
+    waves = group.challenge.waves
+    cards = []
+    for label, household_id, status, withdrawn_on in accompanied:
         own = rows.get(household_id, {})
         states = tuple(
             wave_state(wave, own.get(wave.rank), today, withdrawn_on=withdrawn_on) for wave in waves
         )
-        anonymous.append(Card(states, status == "active", label=label))
-    return Roster(cards, anonymous, usernames)
+        cards.append(Card(states, status == "active", label=label))
+    return cards
+
+
+def waiting_count(group: Group, wave: Wave) -> int:
+    """How many of the group's active foyers, named or accompanied, have not sent the wave
+    (what `waiting` counts over the whole roster, counted by the database)."""
+    sent = sa.select(Entry.id).where(
+        Entry.household_id == Household.id, Entry.wave_id == wave.id, Entry.status == "submitted"
+    )
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Household)
+        .where(Household.group_id == group.id, Household.status == "active", ~sent.exists())
+    )
 
 
 def open_wave(group: Group, today):

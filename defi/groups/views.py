@@ -26,6 +26,7 @@ from defi.forms import ConfirmForm
 from defi.groups import bp
 from defi.groups.forms import HouseholdForm
 from defi.groups.forms import HouseholdInvitationForm
+from defi.groups.services import ROSTER_PER_PAGE
 from defi.groups.services import account_of
 from defi.groups.services import days_left_text
 from defi.groups.services import get_group_or_404
@@ -39,10 +40,14 @@ from defi.groups.services import reactivate
 from defi.groups.services import read_releve
 from defi.groups.services import reminder_message
 from defi.groups.services import roster
+from defi.groups.services import roster_page
 from defi.groups.services import sms_href
 from defi.groups.services import waiting
+from defi.groups.services import waiting_count
 from defi.groups.services import withdraw
 from defi.households import create_household
+from defi.paging import asked_page
+from defi.paging import search_query
 from defi.reach import PROGRESS_READERS
 from defi.reach import get_group_in_reach_or_404
 
@@ -59,18 +64,40 @@ def show(group_id):
     """The group's roster as cards: named foyers, and accompanied ones under their random label."""
     group = get_group_or_404(group_id)
     wave = open_wave(group, today())
-    cards = roster(group, today())
+    cards = roster_page(group, today(), search_query())
     return render_template(
         "groups/show.html",
         group=group,
         roster=cards,
+        place=roster_place(cards),
+        per_page=ROSTER_PER_PAGE,
         waves=group.challenge.waves,
         open_wave=wave,
-        waiting=len(waiting(cards.named + cards.anonymous, wave)) if wave else 0,
+        waiting=waiting_count(group, wave) if wave else 0,
         confirm=ConfirmForm(),
         tel=phone_uri,
         mail=mail_href,
     )
+
+
+@bp.app_template_global()
+def place_without(place, *args):
+    """The roster's place less some of its arguments (a new search starts on page 1)."""
+    return {arg: value for arg, value in place.items() if arg not in args}
+
+
+def roster_place(cards=None):
+    """The arguments that bring the facilitator back where it was in the roster (its search,
+    and the page of each list) after acting on a card: those of the page shown (`cards`), or
+    those the card's form carried in its address."""
+    if cards is not None:
+        query = cards.query
+        pages = {"page": cards.named_paging.number, "accompagnes": cards.anonymous_paging.number}
+    else:
+        query = search_query()
+        pages = {arg: asked_page(arg) for arg in ("page", "accompagnes")}
+    place = {"q": query} if query else {}
+    return place | {arg: number for arg, number in pages.items() if number > 1}
 
 
 @bp.route("/<int:group_id>/relances")
@@ -188,8 +215,10 @@ def household(group_id, household_id):
             setattr(target, name, value)
         db.session.commit()
         flash(_("Foyer enregistré."), "success")
-        return redirect(url_for("groups.show", group_id=group.id), 303)
-    return render_template("groups/household.html", group=group, household=target, form=form)
+        return redirect(url_for("groups.show", group_id=group.id, **roster_place()), 303)
+    return render_template(
+        "groups/household.html", group=group, household=target, form=form, place=roster_place()
+    )
 
 
 @bp.route("/<int:group_id>/foyers/<int:household_id>/statut", methods=["POST"])
@@ -205,7 +234,7 @@ def status(group_id, household_id):
             reactivate(target)
             flash(_("%(name)s est de nouveau actif.", name=target.display_name), "success")
         db.session.commit()
-    return redirect(url_for("groups.show", group_id=group.id), 303)
+    return redirect(url_for("groups.show", group_id=group.id, **roster_place()), 303)
 
 
 @bp.route("/<int:group_id>/inviter", methods=["GET", "POST"])
@@ -232,12 +261,13 @@ def reset(group_id, household_id):
     group = get_group_or_404(group_id)
     household = get_named_household_or_404(group, household_id)
     form = NewCodeForm()
+    back = url_for("groups.show", group_id=group.id, **roster_place())
     if not form.validate_on_submit():
-        return new_code_refused(form, url_for("groups.show", group_id=group.id))
+        return new_code_refused(form, back)
     account = account_of(household)
     invitation, code = issue_invitation(
         "household", current_user, household=household, user=account, days=form.valid_days.data
     )
     db.session.commit()
     recipient = household.display_name if account is None else account.username
-    return invitation_page(invitation, code, recipient, url_for("groups.show", group_id=group.id))
+    return invitation_page(invitation, code, recipient, back)
