@@ -5,11 +5,13 @@ The recipe book and the producer directory (ten cards a page), and the facilitat
 page they show: a group of 5,000 foyers costs the page what a group of 25 does.
 """
 
+import functools
 from dataclasses import dataclass
 
 from flask import request
 
 from defi.forms import strip
+from defi.producers import fold
 
 
 @dataclass(frozen=True)
@@ -46,3 +48,21 @@ def search_query():
     """The typed search (`?q=`), without surrounding spaces nor control characters, 100 at
     most."""
     return strip(request.args.get("q") or "")[:100]
+
+
+@functools.lru_cache(maxsize=65536)
+def name_key(text: str) -> tuple[str, str]:
+    """The order of names in a French list: accents and case set aside first ("Éléonore"
+    among the E's, not after "Wattel"), then as written. Kept: a roster sorts every name of
+    its group at each view."""
+    return fold(text), text.casefold()
+
+
+def matches(query: str, *texts: str) -> bool:
+    """Whether the search is in one of the texts, whatever the case and the accents
+    ("eleonore" and "ÉLÉONORE" find "Éléonore")."""
+    folded = fold(query)
+    return any(
+        query.casefold() in text.casefold() or (folded and folded in name_key(text)[0])
+        for text in texts
+    )

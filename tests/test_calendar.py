@@ -745,3 +745,102 @@ def test_hostile_text_never_breaks_the_calendar_nor_comes_back_raw(facilitator, 
     for created in db.session.scalars(sa.select(Event)):
         assert len(created.title) <= 200
         assert "\x00" not in created.title + created.place + created.description
+
+
+# A large group's sheet: a page at a time, a search by name
+
+
+def grow(target_group, count):
+    from defi.households import create_household
+
+    added = [
+        create_household(target_group, display_name=f"Famille Élan {number:02d}", adults=2)
+        for number in range(count)
+    ]
+    db.session.commit()
+    return added
+
+
+def boxes(html):
+    return re.findall(r'type="checkbox" value="([^"]+)"', html) or re.findall(
+        r'<input[^>]*name="present"[^>]*value="([^"]+)"', html
+    )
+
+
+def test_a_large_groups_sheet_is_shown_a_page_at_a_time(facilitator, client):
+    from defi.calendar.services import SHEET_PER_PAGE
+    from defi.calendar.services import attendance_sheet
+
+    target = event(EST_ONLY)
+    grow(facilitator, 40)
+    keys = [key for key, _name in attendance_sheet(facilitator, target).named]
+    url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
+    first, second = page_text(client.get(url)), page_text(client.get(url + "?page=2"))
+    assert boxes(first) == keys[:SHEET_PER_PAGE]
+    assert boxes(second) == keys[SHEET_PER_PAGE : 2 * SHEET_PER_PAGE]
+    assert f"Foyers ({len(keys)})" in first
+    assert "Page 1 sur 3" in first
+    assert f'href="{url}?page=2#boxes" rel="next"' in first
+    # The boxes of the page only are the button's: hidden `shown` keys name them.
+    assert re.findall(r'name="shown" value="([^"]+)"', second) == boxes(second)
+
+
+def test_the_button_saves_the_boxes_of_its_page_only(facilitator, client):
+    """Without JavaScript, saving page 2 ticks and unticks page 2's boxes; the foyers
+    ticked on page 1 stay ticked."""
+    from defi.calendar.services import SHEET_PER_PAGE
+    from defi.calendar.services import attendance_sheet
+
+    target = event(EST_ONLY)
+    db.session.execute(sa.delete(Attendance).where(Attendance.event_id == target.id))
+    grow(facilitator, 40)
+    keys = [key for key, _name in attendance_sheet(facilitator, target).named]
+    url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
+    page_one, page_two = keys[:SHEET_PER_PAGE], keys[SHEET_PER_PAGE : 2 * SHEET_PER_PAGE]
+    saved = client.post(url, data={"shown": page_one, "present": page_one[:3], "accompanied": 0})
+    assert saved.status_code == 303 and saved.headers["Location"] == url
+    saved = client.post(
+        url + "?page=2", data={"shown": page_two, "present": page_two[:2], "accompanied": 0}
+    )
+    assert saved.status_code == 303 and saved.headers["Location"] == url + "?page=2"
+
+    def ticked():
+        return {
+            str(household_id)
+            for household_id in db.session.scalars(
+                sa.select(Attendance.household_id).where(Attendance.event_id == target.id)
+            )
+        }
+
+    assert ticked() == set(page_one[:3] + page_two[:2])
+    # Unticking a box of page 2 leaves page 1 as it was.
+    client.post(url + "?page=2", data={"shown": page_two, "present": page_two[1:2]})
+    assert ticked() == set(page_one[:3] + page_two[1:2])
+    # A box of another page sent as if shown on this one is refused, in French, nothing written.
+    refused = client.post(url + "?page=2", data={"shown": page_two, "present": page_one[4:5]})
+    assert refused.status_code == 200
+    assert "Un foyer coché n'est plus sur cette page de la liste : rien n'est enregistré." in (
+        page_text(refused)
+    )
+    assert boxes(page_text(refused)) == page_two  # the page's boxes, as they were sent
+    assert ticked() == set(page_one[:3] + page_two[1:2])
+
+
+def test_the_sheet_finds_a_foyer_by_name_whatever_the_accents(facilitator, client):
+    target = event(EST_ONLY)
+    added = grow(facilitator, 30)
+    url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
+    found = page_text(client.get(url, query_string={"q": "elan 1"}))
+    assert boxes(found) == [str(household.id) for household in added[10:20]]
+    assert "10 foyers trouvés pour « elan 1 »." in found
+    assert boxes(page_text(client.get(url, query_string={"q": "ÉLAN 07"}))) == [str(added[7].id)]
+    # An accompanied foyer is never a box, whatever is searched.
+    accompanied = household(ACCOMPANIED_EST[0])
+    nobody = page_text(client.get(url, query_string={"q": accompanied.display_name}))
+    assert "0 foyer trouvé pour" in nobody and boxes(nobody) == []
+    # Ticking from a search brings the facilitator back to it.
+    one = [str(added[7].id)]
+    saved = client.post(url + "?q=%C3%89LAN+07", data={"shown": one, "present": one})
+    assert saved.status_code == 303
+    assert saved.headers["Location"] == url + "?q=%C3%89LAN+07"
+    assert attendance_of(target, added[7]) is not None

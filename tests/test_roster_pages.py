@@ -25,6 +25,7 @@ from defi.models import Group
 from defi.models import Household
 from defi.models import Structure
 from defi.models import Wave
+from defi.producers import fold
 from tests.conftest import demo_code
 
 NAMED_CARD = re.compile(r'<h3 id="foyer-(\d+)">')
@@ -38,13 +39,26 @@ def est(demo, auth):
 
 
 def named_in_order(group):
-    """The ids of the group's named foyers in the roster's order: name, code, id."""
-    return db.session.scalars(
-        sa.select(Household.id)
+    """The ids of the group's named foyers in the roster's order: name (accents and case set
+    aside, then as written), code, id."""
+    rows = db.session.execute(
+        sa.select(Household.id, Household.display_name, Household.code)
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
         .where(Household.group_id == group.id, Accompaniment.id.is_(None))
-        .order_by(Household.display_name, Household.code, Household.id)
     ).all()
+    return [
+        row.id
+        for row in sorted(
+            rows,
+            key=lambda row: (
+                fold(row[1]),
+                row[1].casefold(),
+                fold(row[2]),
+                row[2].casefold(),
+                row.id,
+            ),
+        )
+    ]
 
 
 def grow(group, count, **fields):
@@ -81,7 +95,7 @@ def test_a_large_group_is_shown_a_page_at_a_time_in_the_rosters_order(est, clien
     assert seen == everyone  # each foyer once, none left out
     first = roster_page(client, est)
     assert shown_ids(first) == everyone[:ROSTER_PER_PAGE]
-    assert f'href="/groupe/{est.id}?page=2" rel="next"' in first
+    assert f'href="/groupe/{est.id}?page=2#roster-title" rel="next"' in first
     assert 'rel="prev"' not in first
     # A page past the end is the last one; a page that is not a number, the first.
     assert shown_ids(roster_page(client, est, page=99)) == everyone[3 * ROSTER_PER_PAGE :]
@@ -116,7 +130,27 @@ def test_the_search_finds_named_foyers_by_name_code_or_commune(est, client):
     assert shown_ids(roster_page(client, est, q="_")) == []
     empty = roster_page(client, est, q="personne de ce nom")
     assert "0 foyer trouvé pour « personne de ce nom »." in page_text_of(empty)
-    assert f'href="/groupe/{est.id}">Voir tous les foyers' in empty
+    assert f'href="/groupe/{est.id}#roster-title">Voir tous les foyers' in empty
+    assert '<ul class="roster-cards">' in empty  # the accompanied list's, not an empty one
+    assert empty.count('<ul class="roster-cards">') == 1
+
+
+def test_names_are_in_french_order_and_found_whatever_the_case_and_accents(est, client):
+    """SQLite's and PostgreSQL's own orders put "Éléonore" after "Wattel", and SQLite's
+    lower() leaves "É" as it is: the roster orders and searches its names itself."""
+    eleonore, wattel, emile = (
+        create_household(est, display_name=name, adults=1)
+        for name in ("Famille Éléonore", "Famille Wattel", "famille emile")
+    )
+    db.session.commit()
+    everyone = named_in_order(est)
+    assert everyone.index(eleonore.id) < everyone.index(emile.id) < everyone.index(wattel.id)
+    assert [
+        i for i in shown_ids(roster_page(client, est)) if i in (eleonore.id, wattel.id, emile.id)
+    ] == [eleonore.id, emile.id, wattel.id]
+    for query in ("Éléonore", "éléonore", "ÉLÉONORE", "eleonore", "ELEONORE"):
+        assert shown_ids(roster_page(client, est, q=query)) == [eleonore.id], query
+    assert shown_ids(roster_page(client, est, q="ÉMILE")) == [emile.id]
 
 
 def test_the_search_never_finds_an_accompanied_foyer(est, client):
@@ -139,11 +173,12 @@ def test_accompanied_foyers_are_paged_on_their_own(est, client):
     for household in grow(est, 30):
         accompany(household, structure)
     db.session.commit()
-    labels = db.session.scalars(
-        sa.select(Accompaniment.label)
-        .where(Accompaniment.group_id == est.id)
-        .order_by(Accompaniment.label)
-    ).all()
+    labels = sorted(
+        db.session.scalars(
+            sa.select(Accompaniment.label).where(Accompaniment.group_id == est.id)
+        ).all(),
+        key=lambda label: (fold(label), label.casefold()),
+    )
     assert len(labels) > ROSTER_PER_PAGE
     first = roster_page(client, est)
     second = roster_page(client, est, accompagnes=2)
@@ -154,7 +189,8 @@ def test_accompanied_foyers_are_paged_on_their_own(est, client):
     assert shown_ids(second) == shown_ids(first)
     searched = roster_page(client, est, q="famille", accompagnes=2)
     assert LABEL_CARD.findall(searched) == labels[ROSTER_PER_PAGE:]
-    assert f'href="/groupe/{est.id}?q=famille" rel="prev"' in searched  # page 1 needs no number
+    # The first page needs no number; the accompanied list's pages open at its heading.
+    assert f'href="/groupe/{est.id}?q=famille#anonymous-title" rel="prev"' in searched
 
 
 def test_acting_on_a_card_brings_the_facilitator_back_to_its_page(est, client):
@@ -170,6 +206,7 @@ def test_acting_on_a_card_brings_the_facilitator_back_to_its_page(est, client):
     response = client.post(f"/groupe/{est.id}/foyers/{target_id}/statut?page=2&q=famille")
     assert response.status_code == 303
     assert parse_qs(urlsplit(response.location).query) == {"page": ["2"], "q": ["famille"]}
+    assert urlsplit(response.location).fragment == f"foyer-{target_id}"  # opened at the card
     db.session.refresh(target)
     assert not target.is_active
     # A new code printed from the card: its page leads back to the same place.
@@ -177,10 +214,11 @@ def test_acting_on_a_card_brings_the_facilitator_back_to_its_page(est, client):
         f"/groupe/{est.id}/foyers/{target_id}/code?page=2&q=famille", data={"valid_days": 7}
     )
     assert printed.status_code == 200
-    assert f'href="/groupe/{est.id}?q=famille&amp;page=2"' in printed.text
+    assert f'href="/groupe/{est.id}?q=famille&amp;page=2#foyer-{target_id}"' in printed.text
 
     edit = client.get(f"/groupe/{est.id}/foyers/{target_id}?page=2&q=famille")
-    assert f'href="/groupe/{est.id}?q=famille&amp;page=2">Retour au groupe' in edit.text
+    back = f"/groupe/{est.id}?q=famille&amp;page=2#foyer-{target_id}"
+    assert f'href="{back}">Retour au groupe' in edit.text
     response = client.post(
         f"/groupe/{est.id}/foyers/{target_id}?page=2&q=famille",
         data={"display_name": "Famille Déplacée", "adults": 3, "children": 0, "commune": "",

@@ -88,10 +88,25 @@ class EventForm(FlaskForm):
         }
 
 
+class SheetBoxes(MultiCheckboxField):
+    """The sheet's boxes: a box that is not on the page any more (a foyer withdrawn or moved
+    while the page was open) is refused in words the facilitator can act on."""
+
+    def pre_validate(self, form):
+        values = {choice.value for choice in self.choices}
+        if any(value not in values for value in self.data or []):
+            raise ValidationError(
+                _l(
+                    "Un foyer coché n'est plus sur cette page de la liste : rien n'est "
+                    "enregistré. Rechargez la page, puis cochez à nouveau."
+                )
+            )
+
+
 class AttendanceForm(FlaskForm):
     """The attendance sheet: one box per named foyer, and how many accompanied foyers came."""
 
-    present = MultiCheckboxField(_l("Présents"))
+    present = SheetBoxes(_l("Présents"))
     accompanied = IntegerField(
         _l("Foyers accompagnés présents (nombre)"),
         default=0,

@@ -33,6 +33,8 @@ from defi.models import Household
 from defi.models import User
 from defi.models import event_groups
 from defi.models.base import utcnow
+from defi.paging import matches
+from defi.paging import name_key
 
 # secrets.token_urlsafe(32) gives 43 characters; anything much longer is not one of ours.
 MAX_TOKEN_LENGTH = 100
@@ -212,6 +214,17 @@ class Sheet:
     def count(self) -> int:
         return len(self.present) + self.accompanied_present
 
+    def found(self, query: str) -> list:
+        """The named foyers whose name holds `query`, whatever the case and the accents
+        ("helene" finds "Hélène")."""
+        if not query:
+            return self.named
+        return [(key, name) for key, name in self.named if matches(query, name)]
+
+
+# Boxes a page of the attendance sheet shows: a search finds the foyer at the door.
+SHEET_PER_PAGE = 25
+
 
 def _sheet_and_ids(group: Group, event: Event) -> tuple[Sheet, dict[str, int]]:
     present_ids = _present_ids(group, event)
@@ -227,7 +240,7 @@ def _sheet_and_ids(group: Group, event: Event) -> tuple[Sheet, dict[str, int]]:
         if household_id in present_ids:
             present.add(key)
         named.append((key, name))
-    named.sort(key=lambda row: (row[1].casefold(), row[0]))
+    named.sort(key=lambda row: (name_key(row[1]), row[0]))
     sheet = Sheet(named, present, accompanied, accompanied_present(group, event))
     return sheet, ids
 
@@ -261,7 +274,7 @@ def paper_sheet(group: Group) -> PaperSheet:
             named.append(name)
         else:
             accompanied += 1
-    return PaperSheet(sorted(named, key=str.casefold), accompanied)
+    return PaperSheet(sorted(named, key=name_key), accompanied)
 
 
 def _lock(event: Event):
@@ -289,9 +302,16 @@ def set_accompanied(group: Group, event: Event, count: int):
 
 
 def set_attendance(
-    group: Group, event: Event, present_keys, user: User, accompanied: int | None = None
+    group: Group,
+    event: Event,
+    present_keys,
+    user: User,
+    accompanied: int | None = None,
+    among=None,
 ) -> int:
-    """Tick exactly these foyers among those of the sheet; return how many are present."""
+    """Tick exactly these foyers among those of the sheet (or among the keys of `among`
+    only, the boxes a page of the sheet showed: the others stay as they were); return how
+    many are present."""
     _lock(event)
     if accompanied is not None:
         set_accompanied(group, event, accompanied)
@@ -305,7 +325,9 @@ def set_attendance(
         )
     }
     wanted = set(present_keys)
-    for key, household_id in ids.items():
+    shown = ids.keys() if among is None else ids.keys() & set(among)
+    for key in shown:
+        household_id = ids[key]
         _write(event, household_id, key in wanted, existing.get(household_id), user)
     db.session.flush()
     return present_count(group, event)
@@ -395,7 +417,7 @@ def foyer_attendance(group: Group, now: datetime) -> FoyerAttendance:
         for household_id, name, active, label in _group_foyers(group)
         if label is None
     ]
-    named.sort(key=lambda row: (row[0].casefold(), row[1]))
+    named.sort(key=lambda row: (name_key(row[0]), row[1]))
     accompanied = db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(event_groups.c.accompanied_present), 0)).where(
             event_groups.c.group_id == group.id, event_groups.c.event_id.in_(held_events)

@@ -34,6 +34,9 @@ from defi.groups.services import get_group_or_404
 from defi.htmx import is_htmx
 from defi.htmx import render
 from defi.models.base import utcnow
+from defi.paging import asked_page
+from defi.paging import paging_of
+from defi.paging import search_query
 from defi.reach import get_group_in_reach_or_404
 from defi.reach import groups_in_reach
 
@@ -155,13 +158,35 @@ def cancel(group_id, event_id):
     return redirect(url_for("calendar.group", group_id=group.id), 303)
 
 
+def sheet_page(sheet):
+    """(search, the boxes of the page asked for, its paging) of the attendance sheet."""
+    query = search_query()
+    found = sheet.found(query)
+    paging = paging_of(len(found), services.SHEET_PER_PAGE)
+    return query, found[paging.offset : paging.offset + paging.size], paging
+
+
+def sheet_place(query=None, number=None):
+    """The arguments of the sheet's search and page: those given (the page shown), else
+    those of the request (the address its form posted to)."""
+    query = search_query() if query is None else query
+    number = asked_page() if number is None else number
+    return ({"q": query} if query else {}) | ({"page": number} if number > 1 else {})
+
+
 def render_sheet(group, event, form=None, saved=False):
-    """The attendance page, or only its count of present foyers for htmx."""
+    """The attendance page (a page of its boxes, found by name), or only its count of
+    present foyers for htmx."""
     sheet = services.attendance_sheet(group, event)
+    query, shown, paging = sheet_page(sheet)
     if form is None:
+        keys = {key for key, _name in shown}
         form = AttendanceForm(
-            sheet.choices,
-            data={"present": sorted(sheet.present), "accompanied": sheet.accompanied_present},
+            shown,
+            data={
+                "present": sorted(sheet.present & keys),
+                "accompanied": sheet.accompanied_present,
+            },
             accompanied_active=sheet.accompanied_active,
         )
     return render(
@@ -171,8 +196,14 @@ def render_sheet(group, event, form=None, saved=False):
         event=event,
         sheet=sheet,
         form=form,
+        query=query,
+        paging=paging,
+        found=paging.total,
+        place=({"q": query} if query else {})
+        | ({"page": paging.number} if paging.number > 1 else {}),
+        per_page=services.SHEET_PER_PAGE,
         # What each box tells the server besides the sheet: which foyer it is (hx-vals).
-        vals={key: json.dumps({"foyer": key}) for key, _label in sheet.choices},
+        vals={choice.value: json.dumps({"foyer": choice.value}) for choice in form.present.choices},
         count=sheet.count,
         saved=saved,
     )
@@ -185,12 +216,20 @@ def attendance(group_id, event_id):
     group = get_group_or_404(group_id)
     event = services.get_event_or_404(group, event_id)
     sheet = services.attendance_sheet(group, event)
-    form = AttendanceForm(sheet.choices, accompanied_active=sheet.accompanied_active)
+    # The boxes the page showed (`shown`): the others are not the button's to change.
+    among = request.form.getlist("shown") if "shown" in request.form else None
+    choices = [(key, name) for key, name in sheet.choices if among is None or key in among]
+    form = AttendanceForm(choices, accompanied_active=sheet.accompanied_active)
     if request.method in ("GET", "HEAD"):
         return render_sheet(group, event)
     if form.validate_on_submit():
         count = services.set_attendance(
-            group, event, form.present.data or [], current_user, form.accompanied.data or 0
+            group,
+            event,
+            form.present.data or [],
+            current_user,
+            form.accompanied.data or 0,
+            among=among,
         )
         db.session.commit()
         flash(
@@ -201,7 +240,10 @@ def attendance(group_id, event_id):
             ),
             "success",
         )
-        return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
+        return redirect(
+            url_for("calendar.attendance", group_id=group.id, event_id=event.id, **sheet_place()),
+            303,
+        )
     return render_sheet(group, event, form=form)
 
 
@@ -227,7 +269,10 @@ def mark(group_id, event_id):
         abort(400)
     db.session.commit()
     if not is_htmx():
-        return redirect(url_for("calendar.attendance", group_id=group.id, event_id=event.id), 303)
+        return redirect(
+            url_for("calendar.attendance", group_id=group.id, event_id=event.id, **sheet_place()),
+            303,
+        )
     return render_sheet(group, event, saved=True)
 
 

@@ -19,9 +19,9 @@ from defi.models import Household
 from defi.models import Producer
 from defi.models import Recipe
 from defi.models import Wave
+from defi.paging import matches
 from defi.paging import paging_of
 from defi.paging import search_query
-from defi.producers import fold
 from defi.reach import chosen_group_or_404
 from defi.reach import groups_in_reach
 
@@ -118,9 +118,7 @@ def merge_producer(producers: dict, row, household_id):
 def producer_matches(producer, query):
     """Whether the search is in the producer's name, commune or products, whatever the case
     and the accents ("bethune" finds "Béthune")."""
-    text = " · ".join([producer["name"], producer["commune"], *producer["products"]])
-    folded = fold(query)
-    return query.casefold() in text.casefold() or bool(folded and folded in fold(text))
+    return matches(query, producer["name"], producer["commune"], *producer["products"])
 
 
 def render_directory(group, endpoint, groups=None):

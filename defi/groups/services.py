@@ -31,6 +31,8 @@ from defi.models import Question
 from defi.models import User
 from defi.models import Wave
 from defi.paging import Paging
+from defi.paging import matches
+from defi.paging import name_key
 from defi.paging import paging_of
 from defi.reach import group_with_waves_or_404
 
@@ -206,13 +208,13 @@ class Roster:
 @functools.cache
 def _roster_statements():
     """The roster's SELECTs, built once: its named foyers, their accounts, its accompanied
-    foyers (their label and the programme's state only)."""
+    foyers (their label and the programme's state only). Their order is French, set in
+    Python (`paging.name_key`): a database's collation puts "Éléonore" after "Wattel"."""
     group_id = sa.bindparam("group_id")
     named = (
         sa.select(Household)
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
         .where(Household.group_id == group_id, Accompaniment.id.is_(None))
-        .order_by(Household.display_name, Household.code)
     )
     usernames = (
         sa.select(User.household_id, User.username)
@@ -223,7 +225,6 @@ def _roster_statements():
         sa.select(Accompaniment.label, Household.id, Household.status, Household.withdrawn_on)
         .join(Household, Household.id == Accompaniment.household_id)
         .where(Accompaniment.group_id == group_id)
-        .order_by(Accompaniment.label)
     )
     return named, usernames, anonymous
 
@@ -232,9 +233,19 @@ def roster(group: Group, today: date) -> Roster:
     """The whole group: its named foyers with their accounts and the state of each relevé,
     and the accompanied ones under their label only (the reminders' page)."""
     named_statement, usernames_statement, anonymous_statement = _roster_statements()
-    named = db.session.scalars(named_statement, {"group_id": group.id}).all()
+    named = sorted(
+        db.session.scalars(named_statement, {"group_id": group.id}).all(),
+        key=lambda household: (
+            name_key(household.display_name),
+            name_key(household.code),
+            household.id,
+        ),
+    )
     usernames = dict(db.session.execute(usernames_statement, {"group_id": group.id}).all())
-    accompanied = db.session.execute(anonymous_statement, {"group_id": group.id}).all()
+    accompanied = sorted(
+        db.session.execute(anonymous_statement, {"group_id": group.id}).all(),
+        key=lambda row: name_key(row.label),
+    )
     rows = entry_rows(group)
     return Roster(
         _named_cards(group, named, rows, today),
@@ -250,29 +261,30 @@ ROSTER_PER_PAGE = 25
 
 def roster_page(group: Group, today: date, query: str = "") -> Roster:
     """One page of each of the roster's lists (`?page=` of the named foyers, found by `query`
-    in their name, code or commune; `?accompagnes=` of the accompanied ones): only the rows
-    of the foyers shown are read, whatever the size of the group."""
-    named_statement = _named_select(group, query)
-    named_paging = paging_of(_count(named_statement), ROSTER_PER_PAGE)
-    named = db.session.scalars(
-        named_statement.order_by(Household.display_name, Household.code, Household.id)
-        .limit(named_paging.size)
-        .offset(named_paging.offset)
-    ).all()
-    anonymous_statement = _accompanied_select(group)
-    anonymous_paging = paging_of(_count(anonymous_statement), ROSTER_PER_PAGE, "accompagnes")
-    accompanied = db.session.execute(
-        anonymous_statement.order_by(Accompaniment.label)
-        .limit(anonymous_paging.size)
-        .offset(anonymous_paging.offset)
-    ).all()
-    shown = [household.id for household in named] + [row[1] for row in accompanied]
-    rows = entry_rows(group, shown)
+    in their name, code or commune; `?accompagnes=` of the accompanied ones): the group's
+    names are read and ordered, the rest (accounts, relevés) only for the foyers shown."""
+    anonymous_statement = _roster_statements()[2]
+    everyone = sorted(
+        db.session.execute(_named_names(), {"group_id": group.id}).all(),
+        key=lambda row: (name_key(row.display_name), name_key(row.code), row.id),
+    )
+    found = [row for row in everyone if matches(query, row.display_name, row.code, row.commune)]
+    named_paging = paging_of(len(found), ROSTER_PER_PAGE)
+    ids = [row.id for row in found[named_paging.offset :][: named_paging.size]]
+    loaded = {
+        household.id: household
+        for household in db.session.scalars(sa.select(Household).where(Household.id.in_(ids)))
+    }
+    named = [loaded[household_id] for household_id in ids]
+    accompanied = db.session.execute(anonymous_statement, {"group_id": group.id}).all()
+    anonymous_paging = paging_of(len(accompanied), ROSTER_PER_PAGE, "accompagnes")
+    accompanied = sorted(accompanied, key=lambda row: name_key(row.label))[
+        anonymous_paging.offset :
+    ][: anonymous_paging.size]
+    rows = entry_rows(group, ids + [row.id for row in accompanied])
     usernames = dict(
         db.session.execute(
-            sa.select(User.household_id, User.username).where(
-                User.household_id.in_([household.id for household in named])
-            )
+            sa.select(User.household_id, User.username).where(User.household_id.in_(ids))
         ).all()
     )
     return Roster(
@@ -282,39 +294,18 @@ def roster_page(group: Group, today: date, query: str = "") -> Roster:
         named_paging,
         anonymous_paging,
         query,
-        _count(_named_select(group, "")) if query else named_paging.total,
+        len(everyone),
     )
 
 
-def _named_select(group, query):
-    select = (
-        sa.select(Household)
-        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
-        .where(Household.group_id == group.id, Accompaniment.id.is_(None))
-    )
-    if query:
-        # autoescape: a typed "%" or "_" is looked for as such, not as a wildcard.
-        select = select.where(
-            sa.or_(
-                *(
-                    column.icontains(query, autoescape=True)
-                    for column in (Household.display_name, Household.code, Household.commune)
-                )
-            )
-        )
-    return select
-
-
-def _accompanied_select(group):
+@functools.cache
+def _named_names():
+    """What the roster orders and searches its named foyers by, for the whole group."""
     return (
-        sa.select(Accompaniment.label, Household.id, Household.status, Household.withdrawn_on)
-        .join(Household, Household.id == Accompaniment.household_id)
-        .where(Accompaniment.group_id == group.id)
+        sa.select(Household.id, Household.display_name, Household.code, Household.commune)
+        .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
+        .where(Household.group_id == sa.bindparam("group_id"), Accompaniment.id.is_(None))
     )
-
-
-def _count(select) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery()))
 
 
 def _named_cards(group, named, rows, today):

@@ -86,6 +86,14 @@ def place_without(place, *args):
     return {arg: value for arg, value in place.items() if arg not in args}
 
 
+def card_url(group, household):
+    """The roster where the facilitator acted on a foyer's card: same search and pages,
+    opened at the card."""
+    return url_for(
+        "groups.show", group_id=group.id, _anchor=f"foyer-{household.id}", **roster_place()
+    )
+
+
 def roster_place(cards=None):
     """The arguments that bring the facilitator back where it was in the roster (its search,
     and the page of each list) after acting on a card: those of the page shown (`cards`), or
@@ -215,7 +223,7 @@ def household(group_id, household_id):
             setattr(target, name, value)
         db.session.commit()
         flash(_("Foyer enregistré."), "success")
-        return redirect(url_for("groups.show", group_id=group.id, **roster_place()), 303)
+        return redirect(card_url(group, target), 303)
     return render_template(
         "groups/household.html", group=group, household=target, form=form, place=roster_place()
     )
@@ -234,7 +242,7 @@ def status(group_id, household_id):
             reactivate(target)
             flash(_("%(name)s est de nouveau actif.", name=target.display_name), "success")
         db.session.commit()
-    return redirect(url_for("groups.show", group_id=group.id, **roster_place()), 303)
+    return redirect(card_url(group, target), 303)
 
 
 @bp.route("/<int:group_id>/inviter", methods=["GET", "POST"])
@@ -261,7 +269,7 @@ def reset(group_id, household_id):
     group = get_group_or_404(group_id)
     household = get_named_household_or_404(group, household_id)
     form = NewCodeForm()
-    back = url_for("groups.show", group_id=group.id, **roster_place())
+    back = card_url(group, household)
     if not form.validate_on_submit():
         return new_code_refused(form, back)
     account = account_of(household)

@@ -156,8 +156,6 @@ class Household(Versioned, db.Model):
         sa.CheckConstraint("adults BETWEEN 1 AND 20", name="household_adults_range"),
         sa.CheckConstraint("children BETWEEN 0 AND 20", name="household_children_range"),
         sa.CheckConstraint("status IN ('active', 'withdrawn')", name="household_status"),
-        # The roster's order: a page of a large group is read from here, not sorted.
-        sa.Index("ix_household_roster", "group_id", "display_name", "code", "id"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True, default=random_household_id)
