@@ -61,6 +61,8 @@ def name_key(text: str) -> tuple[str, str]:
 def matches(query: str, *texts: str) -> bool:
     """Whether the search is in one of the texts, whatever the case and the accents
     ("eleonore" and "ÉLÉONORE" find "Éléonore")."""
+    if not query:
+        return True
     folded = fold(query)
     return any(
         query.casefold() in text.casefold() or (folded and folded in name_key(text)[0])

@@ -844,3 +844,27 @@ def test_the_sheet_finds_a_foyer_by_name_whatever_the_accents(facilitator, clien
     assert saved.status_code == 303
     assert saved.headers["Location"] == url + "?q=%C3%89LAN+07"
     assert attendance_of(target, added[7]) is not None
+
+
+def test_the_attendance_summary_is_paged_and_searched(facilitator, client):
+    from defi.calendar.services import SHEET_PER_PAGE
+    from defi.calendar.services import foyer_attendance
+
+    added = grow(facilitator, 40)
+    named = foyer_attendance(facilitator, utcnow()).named
+    url = f"/calendrier/groupe/{facilitator.id}/presences"
+    lines = re.compile(r"<li><span>([^<]+) <small>([^<·]+?)(?: ·[^<]*)?</small>")
+
+    def shown(**args):
+        html = page_text(client.get(url, query_string=args))
+        return [code.strip() for _name, code in lines.findall(html)], html
+
+    first, html = shown()
+    assert first == [code for _name, code, _active, _count in named[:SHEET_PER_PAGE]]
+    assert f"Foyers ({len(named)})" in html and "Page 1 sur 3" in html
+    assert f'href="{url}?page=3#named-title" rel="next"' in shown(page=2)[1]
+    assert shown(page=3)[0] == [code for _n, code, _a, _c in named[2 * SHEET_PER_PAGE :]]
+    found, html = shown(q="ÉLAN 0")
+    assert found == [household.code for household in added[:10]]
+    assert "10 foyers trouvés pour « ÉLAN 0 »." in html
+    assert shown(q=added[12].code.lower())[0] == [added[12].code]

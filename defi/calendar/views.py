@@ -35,6 +35,7 @@ from defi.htmx import is_htmx
 from defi.htmx import render
 from defi.models.base import utcnow
 from defi.paging import asked_page
+from defi.paging import matches
 from defi.paging import paging_of
 from defi.paging import search_query
 from defi.reach import get_group_in_reach_or_404
@@ -174,10 +175,10 @@ def sheet_place(query=None, number=None):
     return ({"q": query} if query else {}) | ({"page": number} if number > 1 else {})
 
 
-def render_sheet(group, event, form=None, saved=False):
+def render_sheet(group, event, form=None, saved=False, sheet=None):
     """The attendance page (a page of its boxes, found by name), or only its count of
     present foyers for htmx."""
-    sheet = services.attendance_sheet(group, event)
+    sheet = sheet or services.attendance_sheet(group, event)
     query, shown, paging = sheet_page(sheet)
     if form is None:
         keys = {key for key, _name in shown}
@@ -221,7 +222,7 @@ def attendance(group_id, event_id):
     choices = [(key, name) for key, name in sheet.choices if among is None or key in among]
     form = AttendanceForm(choices, accompanied_active=sheet.accompanied_active)
     if request.method in ("GET", "HEAD"):
-        return render_sheet(group, event)
+        return render_sheet(group, event, sheet=sheet)
     if form.validate_on_submit():
         count = services.set_attendance(
             group,
@@ -244,7 +245,7 @@ def attendance(group_id, event_id):
             url_for("calendar.attendance", group_id=group.id, event_id=event.id, **sheet_place()),
             303,
         )
-    return render_sheet(group, event, form=form)
+    return render_sheet(group, event, form=form, sheet=sheet)
 
 
 @bp.route("/groupe/<int:group_id>/<int:event_id>/presences/cocher", methods=["POST"])
@@ -293,12 +294,22 @@ def sheet(group_id, event_id):
 
 @bp.route("/groupe/<int:group_id>/presences")
 def summary(group_id):
-    """How many of the group's events each foyer came to (accompanied ones as a total)."""
+    """How many of the group's events each foyer came to (accompanied ones as a total), 25
+    foyers a page, found by name or code."""
     group = get_group_or_404(group_id)
+    summary = services.foyer_attendance(group, utcnow())
+    query = search_query()
+    found = [row for row in summary.named if matches(query, row[0], row[1])]
+    paging = paging_of(len(found), services.SHEET_PER_PAGE)
     return render_template(
         "calendar/summary.html",
         group=group,
-        summary=services.foyer_attendance(group, utcnow()),
+        summary=summary,
+        rows=found[paging.offset :][: paging.size],
+        query=query,
+        paging=paging,
+        place={"q": query} if query else {},
+        per_page=services.SHEET_PER_PAGE,
     )
 
 

@@ -268,7 +268,11 @@ def roster_page(group: Group, today: date, query: str = "") -> Roster:
         db.session.execute(_named_names(), {"group_id": group.id}).all(),
         key=lambda row: (name_key(row.display_name), name_key(row.code), row.id),
     )
-    found = [row for row in everyone if matches(query, row.display_name, row.code, row.commune)]
+    found = (
+        [row for row in everyone if matches(query, row.display_name, row.code, row.commune)]
+        if query
+        else everyone
+    )
     named_paging = paging_of(len(found), ROSTER_PER_PAGE)
     ids = [row.id for row in found[named_paging.offset :][: named_paging.size]]
     loaded = {
