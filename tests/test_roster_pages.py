@@ -40,7 +40,7 @@ def est(demo, auth):
 
 def named_in_order(group):
     """The ids of the group's named foyers in the roster's order: name (accents and case set
-    aside, then as written), code, id."""
+    aside, then as written), then code (unique in a défi)."""
     rows = db.session.execute(
         sa.select(Household.id, Household.display_name, Household.code)
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)

@@ -235,11 +235,7 @@ def roster(group: Group, today: date) -> Roster:
     named_statement, usernames_statement, anonymous_statement = _roster_statements()
     named = sorted(
         db.session.scalars(named_statement, {"group_id": group.id}).all(),
-        key=lambda household: (
-            name_key(household.display_name),
-            name_key(household.code),
-            household.id,
-        ),
+        key=lambda household: (name_key(household.display_name), household.code),
     )
     usernames = dict(db.session.execute(usernames_statement, {"group_id": group.id}).all())
     accompanied = sorted(
@@ -266,7 +262,7 @@ def roster_page(group: Group, today: date, query: str = "") -> Roster:
     anonymous_statement = _roster_statements()[2]
     everyone = sorted(
         db.session.execute(_named_names(), {"group_id": group.id}).all(),
-        key=lambda row: (name_key(row.display_name), name_key(row.code), row.id),
+        key=lambda row: (name_key(row.display_name), row.code),
     )
     found = (
         [row for row in everyone if matches(query, row.display_name, row.code, row.commune)]
