@@ -351,3 +351,18 @@ def test_directory_search_with_htmx_answers_the_results_only(book, client):
     assert 'action="/collecte/producteurs"' in form
     assert 'role="search"' not in form
     assert 'value="bethune"' in whole.text
+
+
+def test_directory_is_in_french_order(book, client):
+    """ "Épicerie" among the E's, not after "Verger": accents and case set aside."""
+    entry = entry_of("EST-01")
+    for name in ("Épicerie Solidaire", "eleveurs du Pays", "Zèbre Fermier"):
+        add_producer(entry, name, commune="Annezin")
+    db.session.commit()
+    page = client.get("/collecte/producteurs?q=annezin").text
+    names = [html.unescape(name).strip() for name in re.findall(r"<h2>([^<]+)</h2>", page)]
+    assert [name for name in names if name != "En attente d'envoi"] == [
+        "eleveurs du Pays",
+        "Épicerie Solidaire",
+        "Zèbre Fermier",
+    ]

@@ -5,6 +5,8 @@ of the groups in their reach (`/collecte/equipe/...?groupe=<id>`, `defi.reach`):
 lists, searches and pages, and for everyone the same rule: no author's name, code or label.
 """
 
+import functools
+
 import sqlalchemy as sa
 from flask import request
 from flask_login import current_user
@@ -20,6 +22,7 @@ from defi.models import Producer
 from defi.models import Recipe
 from defi.models import Wave
 from defi.paging import matches
+from defi.paging import name_key
 from defi.paging import paging_of
 from defi.paging import search_query
 from defi.reach import chosen_group_or_404
@@ -127,18 +130,7 @@ def render_directory(group, endpoint, groups=None):
     query = search_query()
     kind = request.args.get("kind") or ""
     kind = kind if kind in PRODUCER_KIND_LABELS else ""
-    rows = db.session.execute(
-        sa.select(Producer, Entry.household_id)
-        .join(Entry, Entry.id == Producer.entry_id)
-        .where(Producer.entry_id.in_(group_entries(group.id)))
-        .where(Producer.name != "")
-        .order_by(Producer.dedup_key, Producer.id)
-    ).all()
-    producers = {}
-    for row, household_id in rows:
-        merge_producer(producers, row, household_id)
-    # Searched after merging: a producer is found by the products any foyer gave it.
-    listing = sorted(producers.values(), key=lambda p: (p["name"].lower(), p["commune"].lower()))
+    listing = merged_directory(group.id)
     if kind:
         listing = [p for p in listing if p["kind"] == kind]
     if query:
@@ -153,6 +145,37 @@ def render_directory(group, endpoint, groups=None):
         paging=paging,
         kinds=PRODUCER_KIND_LABELS,
         **book_context(group, endpoint, groups),
+    )
+
+
+def merged_directory(group_id):
+    """The group's producers merged, one per name and commune, by name."""
+    producers = {}
+    for row in db.session.execute(_directory_rows(), {"group_id": group_id}):
+        merge_producer(producers, row, row.household_id)
+    # Searched after merging: a producer is found by the products any foyer gave it.
+    return sorted(producers.values(), key=lambda p: (name_key(p["name"]), name_key(p["commune"])))
+
+
+@functools.cache
+def _directory_rows():
+    """The group's producer rows, as plain rows (not ORM objects: a large group has tens of
+    thousands), in the order the merge reads them; built once."""
+    return (
+        sa.select(
+            Producer.dedup_key,
+            Producer.name,
+            Producer.kind,
+            Producer.commune,
+            Producer.address,
+            Producer.contact,
+            Producer.products,
+            Entry.household_id,
+        )
+        .join(Entry, Entry.id == Producer.entry_id)
+        .join(Household, Household.id == Entry.household_id)
+        .where(Household.group_id == sa.bindparam("group_id"), Producer.name != "")
+        .order_by(Producer.dedup_key, Producer.id)
     )
 
 
