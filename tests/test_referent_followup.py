@@ -479,3 +479,45 @@ def test_a_paper_relevé_says_to_type_it_in_only_where_it_still_can_be(demo, cli
     assert typed_in in plain(paper(client, "EST-05", "?collecte=3"))
     closed = plain(paper(client, "EST-05", "?collecte=1"))
     assert "Cette collecte est close" in closed and typed_in not in closed
+
+
+def test_a_referent_with_many_foyers_sees_them_a_page_at_a_time(demo, client, auth):
+    """The neediest first, 25 a page; a search by name or code finds any of them."""
+    from defi.households import accompany
+    from defi.households import create_household
+    from defi.models import Group
+    from defi.models import Structure
+    from defi.referents.services import follow_up
+    from defi.referents.views import FOLLOW_UP_PER_PAGE
+
+    mjep = db.session.scalar(sa.select(Structure).where(Structure.name.like("MJEP%")))
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    added = []
+    for number in range(30):
+        foyer = create_household(est, display_name=f"Famille Élan {number:02d}", adults=1)
+        accompany(foyer, mjep)
+        added.append(foyer)
+    db.session.commit()
+    auth.login("referent-mjep")
+    cards = re.compile(r'<h3 id="foyer-(\d+)">')
+    with client.application.test_request_context():
+        from flask_login import login_user
+
+        from defi.models import User
+
+        login_user(db.session.scalar(sa.select(User).where(User.username == "referent-mjep")))
+        order = [item.household.id for item in follow_up()]
+    assert len(order) == 33
+    first = client.get("/accompagnement/").get_data(as_text=True)
+    second = client.get("/accompagnement/?page=2").get_data(as_text=True)
+    assert [int(i) for i in cards.findall(first)] == order[:FOLLOW_UP_PER_PAGE]
+    assert [int(i) for i in cards.findall(second)] == order[FOLLOW_UP_PER_PAGE:]
+    assert "Page 1 sur 2" in page_text(client.get("/accompagnement/"))
+    assert 'href="/accompagnement/?page=2#followup-title" rel="next"' in first
+    found = client.get("/accompagnement/", query_string={"q": "ELAN 1"})
+    assert [int(i) for i in cards.findall(found.get_data(as_text=True))] == [
+        foyer.id for foyer in sorted(added[10:20], key=lambda f: order.index(f.id))
+    ]
+    assert "10 foyers trouvés pour « ELAN 1 »." in page_text(found)
+    code = client.get("/accompagnement/", query_string={"q": added[3].code.lower()})
+    assert [int(i) for i in cards.findall(code.get_data(as_text=True))] == [added[3].id]

@@ -33,6 +33,9 @@ from defi.models import Structure
 from defi.models.collecte import CATEGORY_LABELS
 from defi.models.collecte import PLACE_LABELS
 from defi.models.collecte import PURPOSE_LABELS
+from defi.paging import matches
+from defi.paging import paging_of
+from defi.paging import search_query
 from defi.referents import bp
 from defi.referents.forms import AccompaniedHouseholdForm
 from defi.referents.services import cancel_referent_invitation
@@ -49,14 +52,27 @@ from defi.referents.services import structure_events
 from defi.referents.services import structure_referents
 from defi.referents.services import with_choices
 
+# Foyers a page of the referent's list shows (the neediest first; a search finds the others).
+FOLLOW_UP_PER_PAGE = 25
+
 
 @bp.route("/")
 def index():
     """The foyers the referent's structures accompany, how each is doing at every wave (the
     ones that need a hand first), and who else has access to them."""
+    items = follow_up()
+    query = search_query()
+    found = [
+        item for item in items if matches(query, item.household.display_name, item.household.code)
+    ]
+    paging = paging_of(len(found), FOLLOW_UP_PER_PAGE)
     return render_template(
         "referents/index.html",
-        items=follow_up(),
+        items=items,
+        shown=found[paging.offset :][: paging.size],
+        query=query,
+        paging=paging,
+        per_page=FOLLOW_UP_PER_PAGE,
         structures=my_structures(),
         referents=structure_referents(),
         is_newer_access=is_newer_access,
