@@ -868,3 +868,35 @@ def test_the_attendance_summary_is_paged_and_searched(facilitator, client):
     assert found == [household.code for household in added[:10]]
     assert "10 foyers trouvés pour « ÉLAN 0 »." in html
     assert shown(q=added[12].code.lower())[0] == [added[12].code]
+
+
+def test_saving_a_search_that_found_nobody_changes_no_box(facilitator, client):
+    """A search that finds no foyer shows no box: its button changes no tick (an outside
+    review saw it untick the whole sheet), and the accompanied count it sends is kept."""
+    target = event(EST_ONLY)
+    url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
+    everyone = [str(household(demo_code(f"EST-{n:02d}")).id) for n in (1, 2, 4)]
+    client.post(url, data={"present": everyone, "accompanied": "1"})
+    page = client.get(url, query_string={"q": "personne de ce nom"}).get_data(as_text=True)
+    assert boxes(page) == [] and 'name="paged"' in page
+    # What a browser sends from that page: its hidden fields and the accompanied count.
+    saved = client.post(url + "?q=personne+de+ce+nom", data={"paged": "1", "accompanied": "2"})
+    assert saved.status_code == 303
+    ticked = db.session.scalars(
+        sa.select(Attendance.household_id).where(Attendance.event_id == target.id)
+    )
+    assert {str(household_id) for household_id in ticked} == set(everyone)
+    assert accompanied_count(target, facilitator) == 2
+
+
+def test_a_sheet_posted_without_the_accompanied_field_keeps_its_count(facilitator, client):
+    target = event(EST_ONLY)
+    url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
+    one = [str(household(demo_code("EST-01")).id)]
+    client.post(url, data={"present": one, "accompanied": "2"})
+    assert accompanied_count(target, facilitator) == 2
+    assert client.post(url, data={"paged": "1", "shown": one}).status_code == 303
+    assert accompanied_count(target, facilitator) == 2  # not set to 0
+    assert attendance_of(target, household(demo_code("EST-01"))) is None  # unticked, as shown
+    client.post(url, data={"paged": "1", "shown": one, "accompanied": ""})
+    assert accompanied_count(target, facilitator) == 0  # a field left empty is none

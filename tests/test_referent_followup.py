@@ -521,3 +521,21 @@ def test_a_referent_with_many_foyers_sees_them_a_page_at_a_time(demo, client, au
     assert "10 foyers trouvés pour « ELAN 1 »." in page_text(found)
     code = client.get("/accompagnement/", query_string={"q": added[3].code.lower()})
     assert [int(i) for i in cards.findall(code.get_data(as_text=True))] == [added[3].id]
+
+
+def test_the_referents_foyers_are_in_french_order_among_equals(demo, client, auth):
+    """Among foyers as urgent as each other, by name with accents and case set aside."""
+    from defi.households import accompany
+    from defi.households import create_household
+    from defi.models import Group
+    from defi.models import Structure
+
+    mjep = db.session.scalar(sa.select(Structure).where(Structure.name.like("MJEP%")))
+    est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
+    for name in ("Ordre Zorro", "ordre adèle", "Ordre Émile"):
+        accompany(create_household(est, display_name=name, adults=1), mjep)
+    db.session.commit()
+    auth.login("referent-mjep")
+    page = client.get("/accompagnement/", query_string={"q": "ordre"}).get_data(as_text=True)
+    names = re.findall(r'<h3 id="foyer-\d+"><a [^>]*>([^<]+)</a>', page)
+    assert [html.unescape(name) for name in names] == ["ordre adèle", "Ordre Émile", "Ordre Zorro"]

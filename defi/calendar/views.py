@@ -217,8 +217,10 @@ def attendance(group_id, event_id):
     group = get_group_or_404(group_id)
     event = services.get_event_or_404(group, event_id)
     sheet = services.attendance_sheet(group, event)
-    # The boxes the page showed (`shown`): the others are not the button's to change.
-    among = request.form.getlist("shown") if "shown" in request.form else None
+    # The boxes the page showed (`shown`, none on a search that found nobody): the others are
+    # not the button's to change. A form without `paged` is a whole sheet's.
+    paged = "paged" in request.form or "shown" in request.form
+    among = request.form.getlist("shown") if paged else None
     choices = [(key, name) for key, name in sheet.choices if among is None or key in among]
     form = AttendanceForm(choices, accompanied_active=sheet.accompanied_active)
     if request.method in ("GET", "HEAD"):
@@ -229,7 +231,8 @@ def attendance(group_id, event_id):
             event,
             form.present.data or [],
             current_user,
-            form.accompanied.data or 0,
+            # A field left empty is 0; a form without the field leaves the count alone.
+            (form.accompanied.data or 0) if "accompanied" in request.form else None,
             among=among,
         )
         db.session.commit()

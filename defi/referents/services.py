@@ -32,6 +32,7 @@ from defi.models import User
 from defi.models import Wave
 from defi.models.base import utcnow
 from defi.models.challenge import current_challenge
+from defi.paging import name_key
 
 
 def accompanied_households():
@@ -237,13 +238,18 @@ class FollowUp:
     def sort_key(self):
         """Who needs a hand first: the open wave not sent, fewest days left, not started
         before a draft; then the others taking part; the withdrawn last; then by group and
-        name."""
+        name, in French order."""
         if self.needs_hand:
             days = self.days_left if self.days_left is not None else 10**6
             urgency = (0, days, self.current.kind != "not_started")
         else:
             urgency = (1 if self.household.is_active else 2, 0, False)
-        return (*urgency, self.group.name, self.household.display_name, self.household.code)
+        return (
+            *urgency,
+            name_key(self.group.name),
+            name_key(self.household.display_name),
+            self.household.code,
+        )
 
 
 def follow_up() -> list[FollowUp]:
