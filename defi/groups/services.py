@@ -275,7 +275,8 @@ def roster_page(group: Group, today: date, query: str = "") -> Roster:
         household.id: household
         for household in db.session.scalars(sa.select(Household).where(Household.id.in_(ids)))
     }
-    named = [loaded[household_id] for household_id in ids]
+    # A foyer erased between the two reads is left out, not an error.
+    named = [loaded[household_id] for household_id in ids if household_id in loaded]
     accompanied = db.session.execute(anonymous_statement, {"group_id": group.id}).all()
     anonymous_paging = paging_of(len(accompanied), ROSTER_PER_PAGE, "accompagnes")
     accompanied = sorted(accompanied, key=lambda row: name_key(row.label))[
