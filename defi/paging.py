@@ -1,8 +1,11 @@
-"""Long lists shown a page at a time: which page was asked for, and how many there are.
+"""Long lists shown a page at a time: which page was asked for, and how many there are;
+their search, and the French order of names.
 
-The recipe book and the producer directory (ten cards a page), and the facilitator's roster
-(its named and its accompanied foyers, each list paged on its own) read only the rows of the
-page they show: a group of 5,000 foyers costs the page what a group of 25 does.
+The recipe book and the producer directory (ten cards a page), the facilitator's roster (its
+named and its accompanied foyers, each list paged on its own), the attendance sheet and
+summary and the referent's foyers (25 a page) render only the page they show. The roster reads
+its group's names to order and search them, and the rest (accounts, relevés) for the page's
+foyers only; the recipe book reads its page's rows only; the others read their whole list.
 """
 
 import functools
@@ -50,21 +53,25 @@ def search_query():
     return strip(request.args.get("q") or "")[:100]
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def name_key(text: str) -> tuple[str, str]:
     """The order of names in a French list: accents and case set aside first ("Éléonore"
-    among the E's, not after "Wattel"), then as written. Kept: a roster sorts every name of
-    its group at each view."""
+    among the E's, not after "Wattel"), then as written. Kept for names only (some 6 MB at
+    most per worker): a roster sorts every name of its group at each view."""
     return fold(text), text.casefold()
 
 
-def matches(query: str, *texts: str) -> bool:
-    """Whether the search is in one of the texts, whatever the case and the accents
-    ("eleonore" and "ÉLÉONORE" find "Éléonore")."""
+def searcher(query: str):
+    """The test of a search: `searcher(query)(*texts)` tells whether `query` is in the texts
+    taken together ("ferme du bois bethune" finds the Ferme du Bois of Béthune), whatever the
+    case and the accents ("eleonore" and "ÉLÉONORE" find "Éléonore"); every text passes an
+    empty search."""
     if not query:
-        return True
-    folded = fold(query)
-    return any(
-        query.casefold() in text.casefold() or (folded and folded in name_key(text)[0])
-        for text in texts
-    )
+        return lambda *texts: True
+    lowered, folded = query.casefold(), fold(query)
+
+    def found(*texts):
+        text = " · ".join(texts)
+        return lowered in text.casefold() or bool(folded and folded in fold(text))
+
+    return found

@@ -291,6 +291,8 @@ def test_directory_shows_ten_producers_a_page_merged(book, client):
         ("jus", "1 producteur pour « jus »", ["Verger du Marais"]),  # the second foyer's product
         ("bethune", "2 producteurs pour « bethune »", ["Producteur 04", "Producteur 05"]),
         ("Béthune", "2 producteurs pour « Béthune »", ["Producteur 04", "Producteur 05"]),
+        # Name and commune together, as a person types them.
+        ("producteur 04 bethune", "1 producteur pour « producteur 04 bethune »", ["Producteur 04"]),
         ("%", "0 producteur pour « % »", []),
         ("_", "0 producteur pour « _ »", []),
         ("x" * 5000, "0 producteur pour « " + "x" * 100 + " »", []),

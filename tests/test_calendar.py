@@ -781,6 +781,8 @@ def test_a_large_groups_sheet_is_shown_a_page_at_a_time(facilitator, client):
     assert f"Foyers ({len(keys)})" in first
     assert "Page 1 sur 3" in first
     assert f'href="{url}?page=2#boxes" rel="next"' in first
+    # Without JavaScript, changing page loses the ticks not saved: the page says so.
+    assert "enregistrez les présences de cette page avant d'en changer" in first
     # The boxes of the page only are the button's: hidden `shown` keys name them.
     assert re.findall(r'name="shown" value="([^"]+)"', second) == boxes(second)
 

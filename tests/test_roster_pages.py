@@ -123,6 +123,8 @@ def test_the_search_finds_named_foyers_by_name_code_or_commune(est, client):
     assert "10 foyers trouvés pour « nouvelle 1 »." in page_text_of(page)
     assert 'value="nouvelle 1"' in page  # the search is kept in its field
     assert shown_ids(roster_page(client, est, q="PIERRE-lès")) == [added[7].id]
+    # A name and a commune together, as a person types them.
+    assert shown_ids(roster_page(client, est, q="nouvelle 07 saint pierre")) == [added[7].id]
     code = added[3].code
     assert shown_ids(roster_page(client, est, q=code.lower())) == [added[3].id]
     # A "%" or "_" typed is looked for as such.

@@ -33,8 +33,8 @@ from defi.models import Household
 from defi.models import User
 from defi.models import event_groups
 from defi.models.base import utcnow
-from defi.paging import matches
 from defi.paging import name_key
+from defi.paging import searcher
 
 # secrets.token_urlsafe(32) gives 43 characters; anything much longer is not one of ours.
 MAX_TOKEN_LENGTH = 100
@@ -219,7 +219,8 @@ class Sheet:
         ("helene" finds "Hélène")."""
         if not query:
             return self.named
-        return [(key, name) for key, name in self.named if matches(query, name)]
+        search = searcher(query)
+        return [(key, name) for key, name in self.named if search(name)]
 
 
 # Boxes a page of the attendance sheet shows: a search finds the foyer at the door.

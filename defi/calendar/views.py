@@ -35,9 +35,9 @@ from defi.htmx import is_htmx
 from defi.htmx import render
 from defi.models.base import utcnow
 from defi.paging import asked_page
-from defi.paging import matches
 from defi.paging import paging_of
 from defi.paging import search_query
+from defi.paging import searcher
 from defi.reach import get_group_in_reach_or_404
 from defi.reach import groups_in_reach
 
@@ -220,7 +220,7 @@ def attendance(group_id, event_id):
     # The boxes the page showed (`shown`, none on a search that found nobody): the others are
     # not the button's to change. A form without `paged` is a whole sheet's.
     paged = "paged" in request.form or "shown" in request.form
-    among = request.form.getlist("shown") if paged else None
+    among = set(request.form.getlist("shown")) if paged else None
     choices = [(key, name) for key, name in sheet.choices if among is None or key in among]
     form = AttendanceForm(choices, accompanied_active=sheet.accompanied_active)
     if request.method in ("GET", "HEAD"):
@@ -302,7 +302,8 @@ def summary(group_id):
     group = get_group_or_404(group_id)
     summary = services.foyer_attendance(group, utcnow())
     query = search_query()
-    found = [row for row in summary.named if matches(query, row[0], row[1])]
+    search = searcher(query)
+    found = [row for row in summary.named if search(row[0], row[1])]
     paging = paging_of(len(found), services.SHEET_PER_PAGE)
     return render_template(
         "calendar/summary.html",

@@ -21,10 +21,10 @@ from defi.models import Household
 from defi.models import Producer
 from defi.models import Recipe
 from defi.models import Wave
-from defi.paging import matches
 from defi.paging import name_key
 from defi.paging import paging_of
 from defi.paging import search_query
+from defi.paging import searcher
 from defi.reach import chosen_group_or_404
 from defi.reach import groups_in_reach
 
@@ -118,12 +118,6 @@ def merge_producer(producers: dict, row, household_id):
     merged["foyers"].add(household_id)
 
 
-def producer_matches(producer, query):
-    """Whether the search is in the producer's name, commune or products, whatever the case
-    and the accents ("bethune" finds "Béthune")."""
-    return matches(query, producer["name"], producer["commune"], *producer["products"])
-
-
 def render_directory(group, endpoint, groups=None):
     """The group's local producers, one card per producer (same name and commune),
     searchable by name, product or commune, filtered by kind, ten a page; no author."""
@@ -134,7 +128,9 @@ def render_directory(group, endpoint, groups=None):
     if kind:
         listing = [p for p in listing if p["kind"] == kind]
     if query:
-        listing = [p for p in listing if producer_matches(p, query)]
+        # Searched after merging: a producer is found by the products any foyer gave it.
+        search = searcher(query)
+        listing = [p for p in listing if search(p["name"], p["commune"], *p["products"])]
     paging = paging_of(len(listing), PER_PAGE)
     return render(
         "collecte/directory.html",
@@ -153,7 +149,6 @@ def merged_directory(group_id):
     producers = {}
     for row in db.session.execute(_directory_rows(), {"group_id": group_id}):
         merge_producer(producers, row, row.household_id)
-    # Searched after merging: a producer is found by the products any foyer gave it.
     return sorted(producers.values(), key=lambda p: (name_key(p["name"]), name_key(p["commune"])))
 
 

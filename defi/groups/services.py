@@ -31,9 +31,9 @@ from defi.models import Question
 from defi.models import User
 from defi.models import Wave
 from defi.paging import Paging
-from defi.paging import matches
 from defi.paging import name_key
 from defi.paging import paging_of
+from defi.paging import searcher
 from defi.reach import group_with_waves_or_404
 
 
@@ -264,8 +264,9 @@ def roster_page(group: Group, today: date, query: str = "") -> Roster:
         db.session.execute(_named_names(), {"group_id": group.id}).all(),
         key=lambda row: (name_key(row.display_name), row.code),
     )
+    search = searcher(query)
     found = (
-        [row for row in everyone if matches(query, row.display_name, row.code, row.commune)]
+        [row for row in everyone if search(row.display_name, row.commune, row.code)]
         if query
         else everyone
     )

@@ -33,9 +33,9 @@ from defi.models import Structure
 from defi.models.collecte import CATEGORY_LABELS
 from defi.models.collecte import PLACE_LABELS
 from defi.models.collecte import PURPOSE_LABELS
-from defi.paging import matches
 from defi.paging import paging_of
 from defi.paging import search_query
+from defi.paging import searcher
 from defi.referents import bp
 from defi.referents.forms import AccompaniedHouseholdForm
 from defi.referents.services import cancel_referent_invitation
@@ -62,9 +62,8 @@ def index():
     ones that need a hand first), and who else has access to them."""
     items = follow_up()
     query = search_query()
-    found = [
-        item for item in items if matches(query, item.household.display_name, item.household.code)
-    ]
+    search = searcher(query)
+    found = [item for item in items if search(item.household.display_name, item.household.code)]
     paging = paging_of(len(found), FOLLOW_UP_PER_PAGE)
     return render_template(
         "referents/index.html",
