@@ -16,6 +16,10 @@ from flask import request
 from defi.forms import strip
 from defi.producers import fold
 
+# Foyers a page of a list of foyers shows: the roster's two lists, the attendance sheet and
+# summary, the referent's foyers. A search finds the others.
+FOYERS_PER_PAGE = 25
+
 
 @dataclass(frozen=True)
 class Paging:
@@ -32,6 +36,10 @@ class Paging:
     def offset(self):
         return (self.number - 1) * self.size
 
+    def of(self, items):
+        """The items of this page, out of the whole list's."""
+        return items[self.offset : self.offset + self.size]
+
 
 def asked_page(arg="page"):
     """The page number in the query, or 1 when there is none or it is not a number."""
@@ -45,6 +53,17 @@ def paging_of(total, size, arg="page"):
     return Paging(
         number=min(max(asked_page(arg), 1), pages), pages=pages, total=total, size=size, arg=arg
     )
+
+
+def place_of(query, pages):
+    """The arguments that bring a user back to a list as it was: its search, and the number
+    of each of its pages (`{arg: number}`) past the first."""
+    return ({"q": query} if query else {}) | {arg: n for arg, n in pages.items() if n > 1}
+
+
+def asked_place(*args):
+    """`place_of` the request: the search and the pages (`args`) it asked for."""
+    return place_of(search_query(), {arg: asked_page(arg) for arg in args})
 
 
 def search_query():

@@ -768,16 +768,16 @@ def boxes(html):
 
 
 def test_a_large_groups_sheet_is_shown_a_page_at_a_time(facilitator, client):
-    from defi.calendar.services import SHEET_PER_PAGE
     from defi.calendar.services import attendance_sheet
+    from defi.paging import FOYERS_PER_PAGE
 
     target = event(EST_ONLY)
     grow(facilitator, 40)
     keys = [key for key, _name in attendance_sheet(facilitator, target).named]
     url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
     first, second = page_text(client.get(url)), page_text(client.get(url + "?page=2"))
-    assert boxes(first) == keys[:SHEET_PER_PAGE]
-    assert boxes(second) == keys[SHEET_PER_PAGE : 2 * SHEET_PER_PAGE]
+    assert boxes(first) == keys[:FOYERS_PER_PAGE]
+    assert boxes(second) == keys[FOYERS_PER_PAGE : 2 * FOYERS_PER_PAGE]
     assert f"Foyers ({len(keys)})" in first
     assert "Page 1 sur 3" in first
     assert f'href="{url}?page=2#boxes" rel="next"' in first
@@ -790,15 +790,15 @@ def test_a_large_groups_sheet_is_shown_a_page_at_a_time(facilitator, client):
 def test_the_button_saves_the_boxes_of_its_page_only(facilitator, client):
     """Without JavaScript, saving page 2 ticks and unticks page 2's boxes; the foyers
     ticked on page 1 stay ticked."""
-    from defi.calendar.services import SHEET_PER_PAGE
     from defi.calendar.services import attendance_sheet
+    from defi.paging import FOYERS_PER_PAGE
 
     target = event(EST_ONLY)
     db.session.execute(sa.delete(Attendance).where(Attendance.event_id == target.id))
     grow(facilitator, 40)
     keys = [key for key, _name in attendance_sheet(facilitator, target).named]
     url = f"/calendrier/groupe/{facilitator.id}/{target.id}/presences"
-    page_one, page_two = keys[:SHEET_PER_PAGE], keys[SHEET_PER_PAGE : 2 * SHEET_PER_PAGE]
+    page_one, page_two = keys[:FOYERS_PER_PAGE], keys[FOYERS_PER_PAGE : 2 * FOYERS_PER_PAGE]
     saved = client.post(url, data={"shown": page_one, "present": page_one[:3], "accompanied": 0})
     assert saved.status_code == 303 and saved.headers["Location"] == url
     saved = client.post(
@@ -849,8 +849,8 @@ def test_the_sheet_finds_a_foyer_by_name_whatever_the_accents(facilitator, clien
 
 
 def test_the_attendance_summary_is_paged_and_searched(facilitator, client):
-    from defi.calendar.services import SHEET_PER_PAGE
     from defi.calendar.services import foyer_attendance
+    from defi.paging import FOYERS_PER_PAGE
 
     added = grow(facilitator, 40)
     named = foyer_attendance(facilitator, utcnow()).named
@@ -862,10 +862,10 @@ def test_the_attendance_summary_is_paged_and_searched(facilitator, client):
         return [code.strip() for _name, code in lines.findall(html)], html
 
     first, html = shown()
-    assert first == [code for _name, code, _active, _count in named[:SHEET_PER_PAGE]]
+    assert first == [code for _name, code, _active, _count in named[:FOYERS_PER_PAGE]]
     assert f"Foyers ({len(named)})" in html and "Page 1 sur 3" in html
     assert f'href="{url}?page=3#named-title" rel="next"' in shown(page=2)[1]
-    assert shown(page=3)[0] == [code for _n, code, _a, _c in named[2 * SHEET_PER_PAGE :]]
+    assert shown(page=3)[0] == [code for _n, code, _a, _c in named[2 * FOYERS_PER_PAGE :]]
     found, html = shown(q="ÉLAN 0")
     assert found == [household.code for household in added[:10]]
     assert "10 foyers trouvés pour « ÉLAN 0 »." in html

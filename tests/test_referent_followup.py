@@ -487,8 +487,8 @@ def test_a_referent_with_many_foyers_sees_them_a_page_at_a_time(demo, client, au
     from defi.households import create_household
     from defi.models import Group
     from defi.models import Structure
+    from defi.paging import FOYERS_PER_PAGE
     from defi.referents.services import follow_up
-    from defi.referents.views import FOLLOW_UP_PER_PAGE
 
     mjep = db.session.scalar(sa.select(Structure).where(Structure.name.like("MJEP%")))
     est = db.session.scalar(sa.select(Group).where(Group.code_prefix == "EST"))
@@ -510,8 +510,8 @@ def test_a_referent_with_many_foyers_sees_them_a_page_at_a_time(demo, client, au
     assert len(order) == 33
     first = client.get("/accompagnement/").get_data(as_text=True)
     second = client.get("/accompagnement/?page=2").get_data(as_text=True)
-    assert [int(i) for i in cards.findall(first)] == order[:FOLLOW_UP_PER_PAGE]
-    assert [int(i) for i in cards.findall(second)] == order[FOLLOW_UP_PER_PAGE:]
+    assert [int(i) for i in cards.findall(first)] == order[:FOYERS_PER_PAGE]
+    assert [int(i) for i in cards.findall(second)] == order[FOYERS_PER_PAGE:]
     assert "Page 1 sur 2" in page_text(client.get("/accompagnement/"))
     assert 'href="/accompagnement/?page=2#followup-title" rel="next"' in first
     found = client.get("/accompagnement/", query_string={"q": "ELAN 1"})

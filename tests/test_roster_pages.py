@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from defi.extensions import db
 from defi.formatting import today
-from defi.groups.services import ROSTER_PER_PAGE
 from defi.groups.services import open_wave
 from defi.groups.services import roster
 from defi.groups.services import waiting
@@ -25,6 +24,7 @@ from defi.models import Group
 from defi.models import Household
 from defi.models import Structure
 from defi.models import Wave
+from defi.paging import FOYERS_PER_PAGE
 from defi.producers import fold
 from tests.conftest import demo_code
 
@@ -84,7 +84,7 @@ def shown_ids(page):
 def test_a_large_group_is_shown_a_page_at_a_time_in_the_rosters_order(est, client):
     grow(est, 60)
     everyone = named_in_order(est)
-    pages = -(-len(everyone) // ROSTER_PER_PAGE)
+    pages = -(-len(everyone) // FOYERS_PER_PAGE)
     assert len(everyone) == 77 and pages == 4
     seen = []
     for number in range(1, pages + 1):
@@ -94,13 +94,13 @@ def test_a_large_group_is_shown_a_page_at_a_time_in_the_rosters_order(est, clien
         assert "Foyers du groupe (77)" in page_text_of(page)
     assert seen == everyone  # each foyer once, none left out
     first = roster_page(client, est)
-    assert shown_ids(first) == everyone[:ROSTER_PER_PAGE]
+    assert shown_ids(first) == everyone[:FOYERS_PER_PAGE]
     assert f'href="/groupe/{est.id}?page=2#roster-title" rel="next"' in first
     assert 'rel="prev"' not in first
     # A page past the end is the last one; a page that is not a number, the first.
-    assert shown_ids(roster_page(client, est, page=99)) == everyone[3 * ROSTER_PER_PAGE :]
-    assert shown_ids(roster_page(client, est, page="deux")) == everyone[:ROSTER_PER_PAGE]
-    assert shown_ids(roster_page(client, est, page=-3)) == everyone[:ROSTER_PER_PAGE]
+    assert shown_ids(roster_page(client, est, page=99)) == everyone[3 * FOYERS_PER_PAGE :]
+    assert shown_ids(roster_page(client, est, page="deux")) == everyone[:FOYERS_PER_PAGE]
+    assert shown_ids(roster_page(client, est, page=-3)) == everyone[:FOYERS_PER_PAGE]
 
 
 def page_text_of(page):
@@ -181,16 +181,16 @@ def test_accompanied_foyers_are_paged_on_their_own(est, client):
         ).all(),
         key=lambda label: (fold(label), label.casefold()),
     )
-    assert len(labels) > ROSTER_PER_PAGE
+    assert len(labels) > FOYERS_PER_PAGE
     first = roster_page(client, est)
     second = roster_page(client, est, accompagnes=2)
-    assert LABEL_CARD.findall(first) == labels[:ROSTER_PER_PAGE]
-    assert LABEL_CARD.findall(second) == labels[ROSTER_PER_PAGE:]
+    assert LABEL_CARD.findall(first) == labels[:FOYERS_PER_PAGE]
+    assert LABEL_CARD.findall(second) == labels[FOYERS_PER_PAGE:]
     assert f"Foyers accompagnés ({len(labels)})" in page_text_of(first)
     # The named foyers' page and search stay as they were.
     assert shown_ids(second) == shown_ids(first)
     searched = roster_page(client, est, q="famille", accompagnes=2)
-    assert LABEL_CARD.findall(searched) == labels[ROSTER_PER_PAGE:]
+    assert LABEL_CARD.findall(searched) == labels[FOYERS_PER_PAGE:]
     # The first page needs no number; the accompanied list's pages open at its heading.
     assert f'href="/groupe/{est.id}?q=famille#anonymous-title" rel="prev"' in searched
 
@@ -283,4 +283,4 @@ def test_a_roster_page_reads_the_rows_of_its_foyers_only(est, client):
     relevés = [parameters for statement, parameters in large if "entry_change" in statement]
     assert len(relevés) == 1
     # The ids of the named and accompanied foyers shown, and nothing else.
-    assert len(relevés[0]) <= 2 * ROSTER_PER_PAGE
+    assert len(relevés[0]) <= 2 * FOYERS_PER_PAGE

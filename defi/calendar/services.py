@@ -223,10 +223,6 @@ class Sheet:
         return [(key, name) for key, name in self.named if search(name)]
 
 
-# Boxes a page of the attendance sheet shows: a search finds the foyer at the door.
-SHEET_PER_PAGE = 25
-
-
 def _sheet_and_ids(group: Group, event: Event) -> tuple[Sheet, dict[str, int]]:
     present_ids = _present_ids(group, event)
     named, present, ids, accompanied = [], set(), {}, 0

@@ -34,8 +34,10 @@ from defi.groups.services import get_group_or_404
 from defi.htmx import is_htmx
 from defi.htmx import render
 from defi.models.base import utcnow
-from defi.paging import asked_page
+from defi.paging import FOYERS_PER_PAGE
+from defi.paging import asked_place
 from defi.paging import paging_of
+from defi.paging import place_of
 from defi.paging import search_query
 from defi.paging import searcher
 from defi.reach import get_group_in_reach_or_404
@@ -163,16 +165,15 @@ def sheet_page(sheet):
     """(search, the boxes of the page asked for, its paging) of the attendance sheet."""
     query = search_query()
     found = sheet.found(query)
-    paging = paging_of(len(found), services.SHEET_PER_PAGE)
-    return query, found[paging.offset : paging.offset + paging.size], paging
+    paging = paging_of(len(found), FOYERS_PER_PAGE)
+    return query, paging.of(found), paging
 
 
-def sheet_place(query=None, number=None):
-    """The arguments of the sheet's search and page: those given (the page shown), else
-    those of the request (the address its form posted to)."""
-    query = search_query() if query is None else query
-    number = asked_page() if number is None else number
-    return ({"q": query} if query else {}) | ({"page": number} if number > 1 else {})
+def sheet_url(group, event):
+    """The sheet at the search and page its form was posted from."""
+    return url_for(
+        "calendar.attendance", group_id=group.id, event_id=event.id, **asked_place("page")
+    )
 
 
 def render_sheet(group, event, form=None, saved=False, sheet=None):
@@ -200,9 +201,8 @@ def render_sheet(group, event, form=None, saved=False, sheet=None):
         query=query,
         paging=paging,
         found=paging.total,
-        place=({"q": query} if query else {})
-        | ({"page": paging.number} if paging.number > 1 else {}),
-        per_page=services.SHEET_PER_PAGE,
+        place=place_of(query, {paging.arg: paging.number}),
+        per_page=FOYERS_PER_PAGE,
         # What each box tells the server besides the sheet: which foyer it is (hx-vals).
         vals={choice.value: json.dumps({"foyer": choice.value}) for choice in form.present.choices},
         count=sheet.count,
@@ -244,10 +244,7 @@ def attendance(group_id, event_id):
             ),
             "success",
         )
-        return redirect(
-            url_for("calendar.attendance", group_id=group.id, event_id=event.id, **sheet_place()),
-            303,
-        )
+        return redirect(sheet_url(group, event), 303)
     return render_sheet(group, event, form=form, sheet=sheet)
 
 
@@ -273,10 +270,7 @@ def mark(group_id, event_id):
         abort(400)
     db.session.commit()
     if not is_htmx():
-        return redirect(
-            url_for("calendar.attendance", group_id=group.id, event_id=event.id, **sheet_place()),
-            303,
-        )
+        return redirect(sheet_url(group, event), 303)
     return render_sheet(group, event, saved=True)
 
 
@@ -304,16 +298,16 @@ def summary(group_id):
     query = search_query()
     search = searcher(query)
     found = [row for row in summary.named if search(row[0], row[1])]
-    paging = paging_of(len(found), services.SHEET_PER_PAGE)
+    paging = paging_of(len(found), FOYERS_PER_PAGE)
     return render_template(
         "calendar/summary.html",
         group=group,
         summary=summary,
-        rows=found[paging.offset :][: paging.size],
+        rows=paging.of(found),
         query=query,
         paging=paging,
-        place={"q": query} if query else {},
-        per_page=services.SHEET_PER_PAGE,
+        place=place_of(query, {}),
+        per_page=FOYERS_PER_PAGE,
     )
 
 

@@ -135,7 +135,7 @@ def render_directory(group, endpoint, groups=None):
     return render(
         "collecte/directory.html",
         "results",
-        producers=listing[paging.offset : paging.offset + paging.size],
+        producers=paging.of(listing),
         query=query,
         kind=kind,
         paging=paging,

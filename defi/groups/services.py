@@ -30,6 +30,7 @@ from defi.models import Household
 from defi.models import Question
 from defi.models import User
 from defi.models import Wave
+from defi.paging import FOYERS_PER_PAGE
 from defi.paging import Paging
 from defi.paging import name_key
 from defi.paging import paging_of
@@ -251,10 +252,6 @@ def roster(group: Group, today: date) -> Roster:
     )
 
 
-# Cards a page of the roster shows, of each list.
-ROSTER_PER_PAGE = 25
-
-
 def roster_page(group: Group, today: date, query: str = "") -> Roster:
     """One page of each of the roster's lists (`?page=` of the named foyers, found by `query`
     in their name, code or commune; `?accompagnes=` of the accompanied ones): the group's
@@ -270,8 +267,8 @@ def roster_page(group: Group, today: date, query: str = "") -> Roster:
         if query
         else everyone
     )
-    named_paging = paging_of(len(found), ROSTER_PER_PAGE)
-    ids = [row.id for row in found[named_paging.offset :][: named_paging.size]]
+    named_paging = paging_of(len(found), FOYERS_PER_PAGE)
+    ids = [row.id for row in named_paging.of(found)]
     loaded = {
         household.id: household
         for household in db.session.scalars(sa.select(Household).where(Household.id.in_(ids)))
@@ -279,10 +276,8 @@ def roster_page(group: Group, today: date, query: str = "") -> Roster:
     # A foyer erased between the two reads is left out, not an error.
     named = [loaded[household_id] for household_id in ids if household_id in loaded]
     accompanied = db.session.execute(anonymous_statement, {"group_id": group.id}).all()
-    anonymous_paging = paging_of(len(accompanied), ROSTER_PER_PAGE, "accompagnes")
-    accompanied = sorted(accompanied, key=lambda row: name_key(row.label))[
-        anonymous_paging.offset :
-    ][: anonymous_paging.size]
+    anonymous_paging = paging_of(len(accompanied), FOYERS_PER_PAGE, "accompagnes")
+    accompanied = anonymous_paging.of(sorted(accompanied, key=lambda row: name_key(row.label)))
     rows = entry_rows(group, ids + [row.id for row in accompanied])
     usernames = dict(
         db.session.execute(

@@ -26,7 +26,6 @@ from defi.forms import ConfirmForm
 from defi.groups import bp
 from defi.groups.forms import HouseholdForm
 from defi.groups.forms import HouseholdInvitationForm
-from defi.groups.services import ROSTER_PER_PAGE
 from defi.groups.services import account_of
 from defi.groups.services import days_left_text
 from defi.groups.services import get_group_or_404
@@ -46,7 +45,9 @@ from defi.groups.services import waiting
 from defi.groups.services import waiting_count
 from defi.groups.services import withdraw
 from defi.households import create_household
-from defi.paging import asked_page
+from defi.paging import FOYERS_PER_PAGE
+from defi.paging import asked_place
+from defi.paging import place_of
 from defi.paging import search_query
 from defi.reach import PROGRESS_READERS
 from defi.reach import get_group_in_reach_or_404
@@ -70,7 +71,7 @@ def show(group_id):
         group=group,
         roster=cards,
         place=roster_place(cards),
-        per_page=ROSTER_PER_PAGE,
+        per_page=FOYERS_PER_PAGE,
         waves=group.challenge.waves,
         open_wave=wave,
         waiting=waiting_count(group, wave) if wave else 0,
@@ -98,14 +99,10 @@ def roster_place(cards=None):
     """The arguments that bring the facilitator back where it was in the roster (its search,
     and the page of each list) after acting on a card: those of the page shown (`cards`), or
     those the card's form carried in its address."""
-    if cards is not None:
-        query = cards.query
-        pages = {"page": cards.named_paging.number, "accompagnes": cards.anonymous_paging.number}
-    else:
-        query = search_query()
-        pages = {arg: asked_page(arg) for arg in ("page", "accompagnes")}
-    place = {"q": query} if query else {}
-    return place | {arg: number for arg, number in pages.items() if number > 1}
+    if cards is None:
+        return asked_place("page", "accompagnes")
+    pagings = (cards.named_paging, cards.anonymous_paging)
+    return place_of(cards.query, {paging.arg: paging.number for paging in pagings})
 
 
 @bp.route("/<int:group_id>/relances")

@@ -33,7 +33,9 @@ from defi.models import Structure
 from defi.models.collecte import CATEGORY_LABELS
 from defi.models.collecte import PLACE_LABELS
 from defi.models.collecte import PURPOSE_LABELS
+from defi.paging import FOYERS_PER_PAGE
 from defi.paging import paging_of
+from defi.paging import place_of
 from defi.paging import search_query
 from defi.paging import searcher
 from defi.referents import bp
@@ -52,9 +54,6 @@ from defi.referents.services import structure_events
 from defi.referents.services import structure_referents
 from defi.referents.services import with_choices
 
-# Foyers a page of the referent's list shows (the neediest first; a search finds the others).
-FOLLOW_UP_PER_PAGE = 25
-
 
 @bp.route("/")
 def index():
@@ -64,14 +63,15 @@ def index():
     query = search_query()
     search = searcher(query)
     found = [item for item in items if search(item.household.display_name, item.household.code)]
-    paging = paging_of(len(found), FOLLOW_UP_PER_PAGE)
+    paging = paging_of(len(found), FOYERS_PER_PAGE)
     return render_template(
         "referents/index.html",
         items=items,
-        shown=found[paging.offset :][: paging.size],
+        shown=paging.of(found),
         query=query,
         paging=paging,
-        per_page=FOLLOW_UP_PER_PAGE,
+        place=place_of(query, {}),
+        per_page=FOYERS_PER_PAGE,
         structures=my_structures(),
         referents=structure_referents(),
         is_newer_access=is_newer_access,

@@ -120,29 +120,33 @@ WIDER_THAN_SCREEN = """() => {
   }
   return wide;
 }"""
+# A relevé's pages and its group's book and directory: a foyer's own, and a referent's with it.
+RELEVE = {
+    "collecte/directory.html",
+    "collecte/index.html",
+    "collecte/meals.html",
+    "collecte/producer.html",
+    "collecte/producers.html",
+    "collecte/purchase.html",
+    "collecte/questionnaire.html",
+    "collecte/recipe.html",
+    "collecte/recipe_book.html",
+    "collecte/recipes.html",
+    "collecte/submit.html",
+    "collecte/weighings.html",
+}
 # The page templates each actor's crawl must show: together, every page template of templates/
 # (test_every_page_template_is_shown_by_some_actor), so that each actor's crawl runs on its own.
 TEMPLATES_OF = {
     "anonymous": {"accounts/login.html", "accounts/redeem.html", "errors/page.html"},
-    "foyer": {
+    "foyer": RELEVE
+    | {
         "accounts/delete.html",
         "accounts/login.html",
         "accounts/my_data.html",
         "accounts/password.html",
         "calendar/feed.html",
         "calendar/index.html",
-        "collecte/directory.html",
-        "collecte/index.html",
-        "collecte/meals.html",
-        "collecte/producer.html",
-        "collecte/producers.html",
-        "collecte/purchase.html",
-        "collecte/questionnaire.html",
-        "collecte/recipe.html",
-        "collecte/recipe_book.html",
-        "collecte/recipes.html",
-        "collecte/submit.html",
-        "collecte/weighings.html",
         "errors/unavailable.html",
     },
     "facilitator": {
@@ -166,23 +170,12 @@ TEMPLATES_OF = {
         "groups/releve.html",
         "groups/show.html",
     },
-    "referent": {
+    "referent": RELEVE
+    | {
         "accounts/details.html",
         "accounts/login.html",
         "accounts/password.html",
         "calendar/group.html",
-        "collecte/directory.html",
-        "collecte/index.html",
-        "collecte/meals.html",
-        "collecte/producer.html",
-        "collecte/producers.html",
-        "collecte/purchase.html",
-        "collecte/questionnaire.html",
-        "collecte/recipe.html",
-        "collecte/recipe_book.html",
-        "collecte/recipes.html",
-        "collecte/submit.html",
-        "collecte/weighings.html",
         "referents/index.html",
         "referents/invite.html",
         "referents/paper.html",
