@@ -16,6 +16,7 @@ from defi.extensions import db
 from defi.figures.disclosure import FEW
 from defi.figures.export import COMPARISON_HEADER
 from defi.figures.export import MICRODATA_WARNING
+from defi.figures.export import RAW_HEADER
 from defi.figures.export import comparison_tables
 from defi.figures.export import microdata_table
 from defi.figures.export import partner_tables
@@ -33,6 +34,7 @@ from defi.figures.files import to_csv
 from defi.figures.files import to_xlsx
 from defi.figures.indicators import EntrySums
 from defi.figures.indicators import aggregate
+from defi.figures.indicators import cost_per_meal_person
 from defi.figures.indicators import foyer_values
 from defi.figures.indicators import indicator_keys
 from defi.figures.indicators import paired_change
@@ -52,6 +54,7 @@ from defi.models import Entry
 from defi.models import Group
 from defi.models import Household
 from defi.models import Purchase
+from defi.models import Question
 from defi.models import Wave
 from defi.pilot.imports import HEADER
 from defi.pilot.imports import ImportRejected
@@ -163,6 +166,65 @@ def test_microdata_say_they_are_confidential(demo, auth, client):
     workbook = load_workbook(io.BytesIO(client.get("/pilote/export/comparaison.xlsx").data))
     assert workbook.sheetnames == ["Synthèse", "comparaison", "retention", "questionnaire"]
     assert client.get("/pilote/export/donnees.csv").status_code == 404
+
+
+def test_microdata_equal_each_releves_own_sums(demo):
+    """The microdata's own query gives, relevé by relevé, what the figures' sums give."""
+    # A relevé of each kind beside the demo's purchases: totals from a paper sheet, a cost
+    # given directly, a declared waste total, and two choices ticked for one question.
+    entries = db.session.scalars(
+        sa.select(Entry).join(Wave).where(Wave.challenge_id == demo.id).order_by(Entry.id)
+    ).all()
+    entries[0].cost_mode, entries[0].spend_total_cents = "totals", 12345
+    entries[0].spend_organic_cents, entries[0].spend_local_cents = 2345, 345
+    entries[1].cost_mode, entries[1].direct_cost_cents = "direct", 275
+    entries[2].declared_waste_grams, entries[2].declared_recipes = 1250, 4
+    question = db.session.scalar(
+        sa.select(Question).where(Question.challenge_id == demo.id, Question.kind == "multiple")
+    )
+    db.session.execute(sa.delete(Answer).where(Answer.entry_id == entries[3].id))
+    for choice in reversed(question.choices[:2]):
+        db.session.add(Answer(entry_id=entries[3].id, question_id=question.id, choice_id=choice.id))
+    db.session.flush()
+    sums = sums_for(sa.select(Entry.id).join(Wave).where(Wave.challenge_id == demo.id))
+    by_entry = {
+        (entry.household.code, entry.wave.rank): (entry, sums[entry.id]) for entry in entries
+    }
+    table = microdata_table(demo)
+    questions = table.header[len(RAW_HEADER) : -1]
+    assert len(table.rows) == len(entries)
+    for row in table.rows:
+        entry, entry_sums = by_entry[row[0], row[3]]
+        spend = None if entry.cost_mode == "direct" else entry_sums.spend_total_cents
+        assert row[6:9] == (
+            (None, None, None)
+            if spend is None
+            else (
+                spend / 100,
+                entry_sums.spend_organic_cents / 100,
+                entry_sums.spend_local_cents / 100,
+            )
+        )
+        assert row[10] == cost_per_meal_person(entry_sums)
+        waste = entry_sums.waste_grams
+        assert row[11:14] == (
+            None if waste is None else waste / 1000,
+            entry_sums.recipes,
+            entry_sums.producers,
+        )
+        ticked = {}
+        for item in sorted(entry_sums.choices):
+            key, choice = item.split(":", 1)
+            ticked.setdefault(key, []).append(choice)
+        assert row[len(RAW_HEADER) : -1] == tuple("|".join(ticked.get(q, [])) for q in questions)
+    rows = {(row[0], row[3]): row for row in table.rows}
+    first = entries[0]
+    assert rows[first.household.code, first.wave.rank][6:9] == (123.45, 23.45, 3.45)
+    assert rows[entries[1].household.code, entries[1].wave.rank][10] == 2.75
+    assert rows[entries[2].household.code, entries[2].wave.rank][11:13] == (1.25, 4)
+    two = "|".join(sorted(choice.key for choice in question.choices[:2]))
+    column = len(RAW_HEADER) + questions.index(question.key)
+    assert rows[entries[3].household.code, entries[3].wave.rank][column] == two
 
 
 PAYLOADS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", '=HYPERLINK("x")']

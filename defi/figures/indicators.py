@@ -61,12 +61,19 @@ def _ratio(numerator, denominator):
 
 def cost_per_meal_person(sums: EntrySums) -> float | None:
     """€ per meal per person: Σ purchases € ÷ repas-convives, or the figure given directly."""
-    if sums.cost_mode == "direct":
-        return None if sums.direct_cost_cents is None else round(sums.direct_cost_cents / 100, 2)
-    if not sums.spend_total_cents or not sums.meal_covers:
+    return meal_cost(
+        sums.cost_mode, sums.direct_cost_cents, sums.spend_total_cents, sums.meal_covers
+    )
+
+
+def meal_cost(cost_mode, direct_cost_cents, spend_total_cents, meal_covers) -> float | None:
+    """`cost_per_meal_person` from the four values it reads (the microdata's rows)."""
+    if cost_mode == "direct":
+        return None if direct_cost_cents is None else round(direct_cost_cents / 100, 2)
+    if not spend_total_cents or not meal_covers:
         return None
     # Exact decimal arithmetic, half a cent rounded up (floats would round 2,525 down).
-    value = Decimal(sums.spend_total_cents) / 100 / Decimal(sums.meal_covers)
+    value = Decimal(spend_total_cents) / 100 / Decimal(meal_covers)
     return float(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
