@@ -390,18 +390,9 @@ def raw_rows(challenge, choices):
     as plain rows with each sum already made by the database.
     """
     connection = db.session.connection()
-    # The choices ticked for each relevé and question, joined by the database with the
-    # column's own `|`, in its order: sorted here, as the file lists them.
-    answers = (
-        sa.select(Answer.entry_id, Question.key, sa.func.aggregate_strings(Choice.key, "|"))
-        .join(Question, Question.id == Answer.question_id)
-        .join(Choice, Choice.id == Answer.choice_id)
-        .where(Question.challenge_id == challenge.id)
-        .group_by(Answer.entry_id, Question.key)
-    )
     ticked = {
         (entry_id, question): "|".join(sorted(keys.split("|"))) if "|" in keys else keys
-        for entry_id, question, keys in connection.execute(answers)
+        for entry_id, question, keys in connection.execute(answers_statement(challenge.id))
     }
     questions = choice_columns(choices)
     result = []
@@ -410,7 +401,7 @@ def raw_rows(challenge, choices):
         declared_total, declared_organic, declared_local, declared_waste, declared_recipes,
         declared_producers, total, organic, local, waste, recipes, producers,
         code, group_name, rank, accompanied,
-    ) in connection.execute(_raw_statement(challenge.id)):  # fmt: skip
+    ) in connection.execute(raw_statement(challenge.id)):  # fmt: skip
         if cost_mode == "totals":
             total, organic, local = declared_total or 0, declared_organic or 0, declared_local or 0
         elif cost_mode == "direct":
@@ -442,7 +433,19 @@ def raw_rows(challenge, choices):
     return result
 
 
-def _raw_statement(challenge_id):
+def answers_statement(challenge_id):
+    """(relevé, question, its ticked choices joined by the database with the column's own
+    `|`, in the database's order: `raw_rows` sorts them, as the file lists them)."""
+    return (
+        sa.select(Answer.entry_id, Question.key, sa.func.aggregate_strings(Choice.key, "|"))
+        .join(Question, Question.id == Answer.question_id)
+        .join(Choice, Choice.id == Answer.choice_id)
+        .where(Question.challenge_id == challenge_id)
+        .group_by(Answer.entry_id, Question.key)
+    )
+
+
+def raw_statement(challenge_id):
     """The défi's relevés with their sums, in the microdata's order."""
 
     def per_entry(model, *aggregates, where=()):
