@@ -41,6 +41,19 @@ def demo_app():
     return app, directory
 
 
+def demo_challenge():
+    """The demo défi of DESIGN.md: the current one of the demo's first territory."""
+    from defi.demo import DEMO_TERRITORY
+    from defi.models import Challenge
+    from defi.models import Territory
+
+    return db.session.scalar(
+        sa.select(Challenge)
+        .join(Territory, Territory.id == Challenge.territory_id)
+        .where(Territory.name == DEMO_TERRITORY, Challenge.is_current)
+    )
+
+
 def logged_in(app, username):
     client = app.test_client()
     response = client.post("/connexion", data={"username": username, "password": DEMO_PASSWORD})

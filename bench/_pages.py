@@ -56,6 +56,7 @@ def actors():
         Actor("facilitator", "animateur-est", "facilitator"),
         Actor("referent", "referent-mjep", "referent"),
         Actor("pilot", "pilote", "pilot"),
+        Actor("coordinator", "reseau", "coordinator"),
     ]
 
 
@@ -125,6 +126,8 @@ def prepare(app):
                 args.update(_releve_rows(codes[code]), rank=OPEN_RANK)
                 if actor.role == "referent":
                     args["household_id"] = codes[code]
+            if actor.role == "coordinator":
+                args["challenge_id"] = est.challenge_id
             if actor.role == "facilitator":
                 args.update(
                     group_id=est.id,

@@ -17,13 +17,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._app import demo_app  # noqa: E402
+from bench._app import demo_challenge  # noqa: E402
 from bench._doc import markdown_table  # noqa: E402
 from bench._doc import write_section  # noqa: E402
 from bench.generate import add_households  # noqa: E402
 from defi.figures import publication  # noqa: E402
 from defi.figures import tables  # noqa: E402
 from defi.figures.tables import publish  # noqa: E402
-from defi.models.challenge import current_challenge  # noqa: E402
 
 RUNS = 3
 
@@ -46,7 +46,7 @@ def measure(app):
     deciding = []
     decide, tables.decide = tables.decide, timed(tables.decide, deciding)
     with app.app_context():
-        challenge = current_challenge()
+        challenge = demo_challenge()
         k = app.config["DEFI_MIN_COUNT"]
         cold = []
         for _ in range(RUNS):

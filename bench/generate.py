@@ -24,11 +24,11 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._app import demo_challenge  # noqa: E402
 from config import TestConfig  # noqa: E402
 from config import database_url  # noqa: E402
 from defi import create_app  # noqa: E402
 from defi.demo import COMMUNES  # noqa: E402
-from defi.demo import DEMO_CHALLENGE  # noqa: E402
 from defi.demo import GROUPS  # noqa: E402
 from defi.demo import MJEP  # noqa: E402
 from defi.demo import NOEUX  # noqa: E402
@@ -45,7 +45,6 @@ from defi.households import draw_code  # noqa: E402
 from defi.models import Accompaniment  # noqa: E402
 from defi.models import Answer  # noqa: E402
 from defi.models import Attendance  # noqa: E402
-from defi.models import Challenge  # noqa: E402
 from defi.models import Entry  # noqa: E402
 from defi.models import Event  # noqa: E402
 from defi.models import Group  # noqa: E402
@@ -100,7 +99,7 @@ class _Context:
     @classmethod
     def load(cls):
         self = cls()
-        challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == DEMO_CHALLENGE))
+        challenge = demo_challenge()
         if challenge is None:
             raise RuntimeError("load the demo défi first (defi.demo.load_demo)")
         self.challenge_id = challenge.id

@@ -47,6 +47,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench._app import QueryCounter  # noqa: E402
 from bench._app import demo_app  # noqa: E402
+from bench._app import demo_challenge  # noqa: E402
 from bench._doc import markdown_table  # noqa: E402
 from bench._doc import write_section  # noqa: E402
 from bench.latency import CSRF  # noqa: E402
@@ -139,6 +140,11 @@ def postgresql_app(server_url):
         admin.dispose()
 
 
+def demo_territory():
+    """The id of the demo's first territory, which the file is imported into."""
+    return demo_challenge().territory_id
+
+
 def demo_structure():
     """The id of the demo's first structure, which accompanies the file's accompanied foyers."""
     from defi.models import Structure
@@ -151,7 +157,9 @@ def timed_import(app, counter, data, name):
     with app.app_context():
         before = counter.count
         started, cpu_started = time.perf_counter(), time.process_time()
-        counts = import_entries(data, name, demo_structure(), create_challenge=True)
+        counts = import_entries(
+            data, name, demo_structure(), territory_id=demo_territory(), create_challenge=True
+        )
         db.session.commit()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         return wall, cpu, counter.count - before, counts
@@ -162,7 +170,9 @@ def traced_import(app, data, name):
     with app.app_context():
         tracemalloc.start()
         try:
-            import_entries(data, name, demo_structure(), create_challenge=True)
+            import_entries(
+                data, name, demo_structure(), territory_id=demo_territory(), create_challenge=True
+            )
             db.session.commit()
             return tracemalloc.get_traced_memory()[1] / 1e6
         finally:

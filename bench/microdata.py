@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._app import demo_app  # noqa: E402
+from bench._app import demo_challenge  # noqa: E402
 from bench._doc import markdown_table  # noqa: E402
 from bench._doc import write_section  # noqa: E402
 from bench.generate import add_households  # noqa: E402
@@ -25,7 +26,6 @@ from defi.figures.export import answers_statement  # noqa: E402
 from defi.figures.export import microdata_table  # noqa: E402
 from defi.figures.export import raw_statement  # noqa: E402
 from defi.figures.files import to_csv  # noqa: E402
-from defi.models.challenge import current_challenge  # noqa: E402
 
 LIMIT_MS = 300
 
@@ -49,7 +49,7 @@ def main():
     app, _directory = demo_app()
     add_households(app, args.households)
     with app.app_context():
-        challenge = current_challenge()
+        challenge = demo_challenge()
         connection = db.session.connection()
         statements = [raw_statement(challenge.id), answers_statement(challenge.id)]
         compiled = [

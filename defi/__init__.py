@@ -68,6 +68,7 @@ def create_app(config_class=Config):
     from defi.collecte import bp as collecte_bp
     from defi.groups import bp as groups_bp
     from defi.main import bp as main_bp
+    from defi.network import bp as network_bp
     from defi.pilot import bp as pilot_bp
     from defi.referents import bp as referents_bp
 
@@ -78,6 +79,7 @@ def create_app(config_class=Config):
     app.register_blueprint(calendar_bp)
     app.register_blueprint(referents_bp)
     app.register_blueprint(pilot_bp)
+    app.register_blueprint(network_bp)
     access.init_app(app)
     errors.init_app(app)
     formatting.init_app(app)

@@ -22,9 +22,11 @@ HOUSEHOLD = "household"
 FACILITATOR = "facilitator"
 REFERENT = "referent"
 PILOT = "pilot"
+# A network's coordinator: every territory's published figures, never a name or a relevé.
+COORDINATOR = "coordinator"
 
-EVERYONE = frozenset({ANONYMOUS, HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
-SIGNED_IN = frozenset({HOUSEHOLD, FACILITATOR, REFERENT, PILOT})
+EVERYONE = frozenset({ANONYMOUS, HOUSEHOLD, FACILITATOR, REFERENT, PILOT, COORDINATOR})
+SIGNED_IN = frozenset({HOUSEHOLD, FACILITATOR, REFERENT, PILOT, COORDINATOR})
 # A relevé: the foyer's own, or one the referent fills with an accompanied foyer.
 RELEVE = frozenset({HOUSEHOLD, REFERENT})
 # Staff who read a group's recipe book, producer directory and calendar (which groups: the
@@ -120,7 +122,14 @@ POLICY: dict[str, frozenset[str]] = {
     "pilot.question_delete": frozenset({PILOT}),
     "pilot.next_challenge": frozenset({PILOT}),
     # Issue 13, invitations: a staff member's own contact, printed on its invitations.
-    "accounts.details": frozenset({FACILITATOR, REFERENT, PILOT}),
+    "accounts.details": frozenset({FACILITATOR, REFERENT, PILOT, COORDINATOR}),
+    # Issue 15 — the network's coordinator.
+    "network.index": frozenset({COORDINATOR}),
+    "network.territory_create": frozenset({COORDINATOR}),
+    "network.comparison": frozenset({COORDINATOR}),
+    "network.challenge": frozenset({COORDINATOR}),
+    "network.export_csv": frozenset({COORDINATOR}),
+    "network.export_xlsx": frozenset({COORDINATOR}),
 }
 
 
@@ -181,6 +190,8 @@ def check_csrf():
 def home_url(user) -> str:
     """Where a user lands after login: the foyer on its collecte, staff on their own page."""
     roles = user.roles
+    if COORDINATOR in roles:
+        return url_for("network.index")
     if PILOT in roles:
         return url_for("pilot.index")
     if FACILITATOR in roles:

@@ -52,14 +52,27 @@ def demo_command(reset, if_empty):
         click.echo(f"  {username:<18} {what}")
 
 
-@click.command("create-pilot")
-@click.argument("username")
-@with_appcontext
-def create_pilot_command(username):
-    """Create a pilot account (the first account of a production install)."""
+TERRITORY_HELP = "The territory's name (needed when the install has several)."
+
+
+def territory_option(command):
+    return click.option("--territory", "territory_name", default=None, help=TERRITORY_HELP)(command)
+
+
+def find_territory(name):
+    """The territory of that name, or the only one; a ClickException naming them otherwise."""
+    from defi.territories import TerritoryError
+    from defi.territories import find_territory as find
+
+    try:
+        return find(name)
+    except TerritoryError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def new_username(username):
+    """The username, normalised, if it is well formed and free; a ClickException otherwise."""
     from defi.accounts.forms import USERNAME_PATTERN
-    from defi.accounts.passwords import password_problem
-    from defi.accounts.services import create_pilot
     from defi.accounts.services import normalise_username
     from defi.accounts.services import username_taken
 
@@ -70,28 +83,109 @@ def create_pilot_command(username):
         )
     if username_taken(username):
         raise click.ClickException(f"The username {username!r} is taken.")
+    return username
+
+
+def new_password(username):
+    """A password typed twice, asked again until it is good enough."""
+    from defi.accounts.passwords import password_problem
+
     while True:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         problem = password_problem(password, username)
         if problem is None:
-            break
+            return password
         click.echo(problem, err=True)
-    create_pilot(username, password)
+
+
+@click.command("create-pilot")
+@click.argument("username")
+@territory_option
+@with_appcontext
+def create_pilot_command(username, territory_name):
+    """Create a pilot account of a territory (another pilot of an existing territory)."""
+    from defi.accounts.services import create_pilot
+
+    territory = find_territory(territory_name)
+    username = new_username(username)
+    create_pilot(username, new_password(username), territory.id)
     db.session.commit()
-    click.echo(f"Pilot {username} created. Log in at /connexion.")
+    click.echo(f"Pilot {username} of {territory.name} created. Log in at /connexion.")
 
 
-def find_challenge(name):
-    """The défi of that name, or the current one."""
+@click.command("create-territory")
+@click.argument("name")
+@click.option("--pilot", "pilot_username", required=True, help="Its first pilot's username.")
+@with_appcontext
+def create_territory_command(name, pilot_username):
+    """Create a territory and its first pilot (the first accounts of a production install)."""
+    from defi.accounts.services import create_pilot
+    from defi.territories import TerritoryError
+    from defi.territories import create_territory
+
+    username = new_username(pilot_username)
+    try:
+        territory = create_territory(name)
+    except TerritoryError as error:
+        raise click.ClickException(str(error)) from None
+    create_pilot(username, new_password(username), territory.id)
+    db.session.commit()
+    click.echo(
+        f"Territory {territory.name} created, with its pilot {username}. Log in at /connexion."
+    )
+
+
+@click.command("create-coordinator")
+@click.argument("username")
+@with_appcontext
+def create_coordinator_command(username):
+    """Create a coordinator of the network: it sees every territory's published figures."""
+    from defi.accounts.services import create_coordinator
+
+    username = new_username(username)
+    create_coordinator(username, new_password(username))
+    db.session.commit()
+    click.echo(f"Coordinator {username} created. Log in at /connexion.")
+
+
+@click.command("rename-territory")
+@click.argument("name")
+@click.argument("new_name")
+@with_appcontext
+def rename_territory_command(name, new_name):
+    """Rename a territory (the one made from an install's existing data is "Territoire
+    principal")."""
+    from defi.territories import territory_like
+
+    territory = find_territory(name)
+    new_name = " ".join(new_name.split())
+    if not new_name or len(new_name) > 120:
+        raise click.ClickException("A territory's name takes 1 to 120 characters.")
+    if territory_like(new_name) not in (None, territory):
+        raise click.ClickException(f"A territory named like {new_name!r} exists already.")
+    territory.name = new_name
+    db.session.commit()
+    click.echo(f"Territory renamed {new_name}.")
+
+
+def find_challenge(name, territory_name):
+    """The territory's défi of that name, or its current one."""
     from defi.models import Challenge
     from defi.models.challenge import current_challenge
 
+    territory = find_territory(territory_name)
     if name is None:
-        challenge = current_challenge()
+        challenge = current_challenge(territory.id)
     else:
-        challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == name))
+        challenge = db.session.scalar(
+            sa.select(Challenge).where(
+                Challenge.territory_id == territory.id, Challenge.name == name
+            )
+        )
     if challenge is None:
-        raise click.ClickException(f"No défi named {name!r}." if name else "No défi yet.")
+        raise click.ClickException(
+            f"No défi named {name!r} in {territory.name}." if name else "No défi yet."
+        )
     return challenge
 
 
@@ -104,8 +198,9 @@ def find_challenge(name):
     default=None,
     help="The défi's name (default: the current one).",
 )
+@territory_option
 @with_appcontext
-def export_comparison_command(file_format, output, challenge_name):
+def export_comparison_command(file_format, output, challenge_name, territory_name):
     """Export the start / mid / end comparison (CSV or XLSX).
 
     These are the tables for partners, every cell through the disclosure step, counting sent
@@ -124,7 +219,7 @@ def export_comparison_command(file_format, output, challenge_name):
     from defi.figures.files import to_csv
     from defi.figures.files import to_xlsx
 
-    challenge = find_challenge(challenge_name)
+    challenge = find_challenge(challenge_name, territory_name)
     k = current_app.config["DEFI_MIN_COUNT"]
     path = Path(output)
     if file_format == "xlsx":
@@ -153,8 +248,9 @@ def export_comparison_command(file_format, output, challenge_name):
     default=None,
     help="csv or xlsx (default: from OUTPUT's extension, else csv).",
 )
+@territory_option
 @with_appcontext
-def export_microdata_command(output, challenge_name, file_format):
+def export_microdata_command(output, challenge_name, file_format, territory_name):
     """Export the pseudonymised relevés, one row per foyer and wave, for the pilot alone.
 
     Drafts are there too: the `statut` column says envoye or brouillon (the published figures
@@ -170,7 +266,7 @@ def export_microdata_command(output, challenge_name, file_format):
     path = Path(output)
     if file_format is None:
         file_format = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
-    table = microdata_table(find_challenge(challenge_name))
+    table = microdata_table(find_challenge(challenge_name, territory_name))
     path.write_bytes(to_xlsx([table]) if file_format == "xlsx" else to_csv(table))
     click.echo(output)
 
@@ -197,8 +293,11 @@ def export_microdata_command(output, challenge_name, file_format):
 @click.option(
     "--dry-run", is_flag=True, help="Check the file and say what it would do; write nothing."
 )
+@territory_option
 @with_appcontext
-def import_entries_command(path, challenge_name, create_challenge, structure_name, dry_run):
+def import_entries_command(
+    path, challenge_name, create_challenge, structure_name, dry_run, territory_name
+):
     """Import past relevés from a CSV file: all of it, or nothing and every line at fault."""
     from pathlib import Path
 
@@ -207,19 +306,25 @@ def import_entries_command(path, challenge_name, create_challenge, structure_nam
     from defi.pilot.imports import preview_import
     from defi.pilot.imports import write_plan
 
+    territory = find_territory(territory_name)
     structure_id = None
     if structure_name is not None:
         structure_id = db.session.scalar(
-            sa.select(Structure.id).where(Structure.name == structure_name)
+            sa.select(Structure.id).where(
+                Structure.territory_id == territory.id, Structure.name == structure_name
+            )
         )
         if structure_id is None:
-            raise click.ClickException(f"No structure named {structure_name!r}.")
+            raise click.ClickException(
+                f"No structure named {structure_name!r} in {territory.name}."
+            )
     name = challenge_name.strip() if challenge_name else None
     try:
         plan = preview_import(
             Path(path).read_bytes(),
             name,
             structure_id,
+            territory_id=territory.id,
             create_challenge=create_challenge,
             lock=not dry_run,
         )
@@ -262,8 +367,14 @@ def describe_plan(plan) -> str:
 
 
 @click.command("purge")
+@click.option(
+    "--territory",
+    "territory_name",
+    default=None,
+    help="Only this territory's défis (default: every territory's).",
+)
 @with_appcontext
-def purge_command():
+def purge_command(territory_name):
     """Remove the foyers' identities of défis ended more than the retention period ago."""
     from flask import current_app
 
@@ -271,9 +382,11 @@ def purge_command():
     from defi.rights import purge_identities
 
     months = current_app.config["RETENTION_MONTHS"]
-    count = purge_identities(today(), months)
+    territory = find_territory(territory_name) if territory_name else None
+    count = purge_identities(today(), months, territory.id if territory else None)
     db.session.commit()
-    click.echo(f"foyers anonymised: {count} (défis ended more than {months} months ago).")
+    where = f" of {territory.name}" if territory else ""
+    click.echo(f"foyers anonymised: {count} (défis{where} ended more than {months} months ago).")
 
 
 @click.command("remind")
@@ -355,6 +468,9 @@ def backup_command(path):
 def register_commands(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(create_pilot_command)
+    app.cli.add_command(create_territory_command)
+    app.cli.add_command(create_coordinator_command)
+    app.cli.add_command(rename_territory_command)
     app.cli.add_command(export_comparison_command)
     app.cli.add_command(export_microdata_command)
     app.cli.add_command(import_entries_command)

@@ -3,6 +3,10 @@
 The numbers are the source's (2 groups × 20 foyers, 6 accompanied, 24 still engaged at the mid
 wave...); the relevés are plausible and drawn from a seeded generator, so every load gives the
 same rows. Waves 1 and 2 keep the source's dates; the end wave opens on the day of the load.
+
+It is the Béthune-Bruay territory's. A second, smaller territory (one group of 12 foyers, its
+own pilot `pilote-2`) runs a défi of the same name beside it, so that a visitor sees that the
+territories are sealed from each other.
 """
 
 import random
@@ -34,6 +38,7 @@ from defi.models import Purchase
 from defi.models import Question
 from defi.models import Recipe
 from defi.models import Structure
+from defi.models import Territory
 from defi.models import User
 from defi.models import Wave
 from defi.models import Weighing
@@ -43,26 +48,35 @@ from defi.models.collecte import PLACE_TYPES
 from defi.producers import dedup_key
 from defi.questionnaire import seed_default_questions
 
+DEMO_TERRITORY = "Béthune-Bruay Artois Lys Romane"
+SECOND_TERRITORY = "Pays de Lumbres"
 DEMO_CHALLENGE = "Défi Famille à alimentation positive 2021-2022"
 DEMO_PASSWORD = "carottes-et-poireaux"  # noqa: S105 - the documented demo password
 MJEP = "MJEP d'Isbergues"
 NOEUX = "Noeux Environnement"
+LUMBRES = "Centre social de Lumbres"
+COORDINATOR = "reseau"  # the network's coordinator, of no territory
 
 GROUPS = (
     # name, sector, code prefix, account prefix, facilitator's username
     ("Les LokoMotiv'", "Secteur Est", "EST", "foyer-est", "animateur-est"),
     ("Graines d'idées", "Secteur Ouest", "OUEST", "foyer-ouest", "animatrice-ouest"),
 )
+SECOND_GROUPS = (("Les Pousses", "Secteur Nord", "NORD", "foyer-nord", "animatrice-nord"),)
+# Foyers per group.
+SIZE = {"EST": 20, "OUEST": 20, "NORD": 12}
 # Accompanied foyers: number → (structure, still engaged at the mid wave).
 ACCOMPANIED = {
     "EST": {5: (MJEP, True), 12: (NOEUX, True), 18: (MJEP, False)},
     "OUEST": {3: (NOEUX, True), 9: (MJEP, False), 15: (NOEUX, False)},
+    "NORD": {4: (LUMBRES, True), 10: (LUMBRES, False)},
 }
 # Still engaged at the mid wave (the others withdrew between the first two collectes):
-# Est 16 of 20 (2 accompanied), Ouest 8 of 20 (1 accompanied).
+# Est 16 of 20 (2 accompanied), Ouest 8 of 20 (1 accompanied); Nord 9 of 12 (1 accompanied).
 ENGAGED = {
     "EST": {1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 15, 16, 17, 19},
     "OUEST": {1, 3, 4, 6, 8, 11, 13, 17},
+    "NORD": {1, 2, 3, 4, 5, 7, 8, 11, 12},
 }
 STAFF = (
     ("pilote", "pilot", None),
@@ -70,6 +84,11 @@ STAFF = (
     ("animatrice-ouest", "facilitator", "Graines d'idées"),
     ("referent-mjep", "referent", MJEP),
     ("referent-noeux", "referent", NOEUX),
+)
+SECOND_STAFF = (
+    ("pilote-2", "pilot", None),
+    ("animatrice-nord", "facilitator", "Les Pousses"),
+    ("referent-lumbres", "referent", LUMBRES),
 )
 # The staff's first names and contacts, printed on the invitations they hand over. Numbers in
 # the ranges ARCEP keeps for fiction (03 53 01, 06 39 98), addresses under .example: none rings.
@@ -79,10 +98,14 @@ STAFF_CONTACTS = {
     "animatrice-ouest": ("Claire", "06 39 98 56 78", "claire@grainesdidees.example"),
     "referent-mjep": ("Karim", "03 53 01 45 10", "karim@mjep-isbergues.example"),
     "referent-noeux": ("Nadia", "03 53 01 62 30", "nadia@noeux-environnement.example"),
+    "pilote-2": ("Hélène", "03 53 01 70 00", "alimentation@lumbres.example"),
+    "animatrice-nord": ("Manon", "06 39 98 90 12", "manon@lespousses.example"),
+    "referent-lumbres": ("Yasmine", "03 53 01 75 40", "yasmine@cs-lumbres.example"),
 }
 COMMUNES = {
     "EST": ("Noeux-les-Mines", "Béthune", "Beuvry", "Barlin", "Hersin-Coupigny", "Annezin"),
     "OUEST": ("Isbergues", "Lillers", "Auchel", "Burbure", "Norrent-Fontes", "Calonne-Ricouart"),
+    "NORD": ("Lumbres", "Wavrans-sur-l'Aa", "Elnes", "Setques", "Esquerdes"),
 }
 SURNAMES = (
     "Martin", "Lefebvre", "Dubois", "Leroy", "Moreau", "Lambert", "Dupont", "Fontaine",
@@ -133,14 +156,27 @@ EVENTS = (
 def demo_accounts():
     """(username, what it is) of every demo account, in the order the README lists them."""
     accounts = [
-        ("pilote", "pilote du défi"),
+        ("pilote", "pilote du défi (Béthune-Bruay)"),
         ("animateur-est", "animateur des LokoMotiv' (Secteur Est)"),
         ("animatrice-ouest", "animatrice de Graines d'idées (Secteur Ouest)"),
         ("referent-mjep", "référent de la MJEP d'Isbergues"),
         ("referent-noeux", "référente de Noeux Environnement"),
     ]
-    for _name, _sector, prefix, account_prefix, _facilitator in GROUPS:
-        for number in range(1, 21):
+    accounts += _foyer_accounts(GROUPS)
+    accounts += [
+        ("pilote-2", "pilote d'un second territoire, le Pays de Lumbres"),
+        ("animatrice-nord", "animatrice des Pousses (Pays de Lumbres)"),
+        ("referent-lumbres", "référente du Centre social de Lumbres"),
+    ]
+    accounts += _foyer_accounts(SECOND_GROUPS)
+    accounts.append((COORDINATOR, "coordinatrice du réseau : les deux territoires, sans un nom"))
+    return accounts
+
+
+def _foyer_accounts(groups):
+    accounts = []
+    for _name, _sector, prefix, account_prefix, _facilitator in groups:
+        for number in range(1, SIZE[prefix] + 1):
             accompanied = ACCOMPANIED[prefix].get(number)
             what = f"foyer {prefix}-{number:02d}"
             if accompanied:
@@ -151,27 +187,54 @@ def demo_accounts():
 
 def demo_loaded() -> bool:
     return (
-        db.session.scalar(sa.select(Challenge.id).where(Challenge.name == DEMO_CHALLENGE))
+        db.session.scalar(sa.select(Territory.id).where(Territory.name == DEMO_TERRITORY))
         is not None
     )
 
 
 def remove_demo():
-    """Delete the demo défi, its accounts and structures (for `defi demo --reset`)."""
+    """Delete the demo's territories, their défis, accounts and structures (`defi demo
+    --reset`)."""
     usernames = [username for username, _what in demo_accounts()]
     db.session.execute(sa.delete(User).where(User.username.in_(usernames)))
-    db.session.execute(sa.delete(Challenge).where(Challenge.name == DEMO_CHALLENGE))
-    db.session.execute(sa.delete(Structure).where(Structure.name.in_((MJEP, NOEUX))))
+    names = (DEMO_TERRITORY, SECOND_TERRITORY)
+    ids = sa.select(Territory.id).where(Territory.name.in_(names)).scalar_subquery()
+    db.session.execute(sa.delete(Challenge).where(Challenge.territory_id.in_(ids)))
+    db.session.execute(sa.delete(Structure).where(Structure.territory_id.in_(ids)))
+    db.session.execute(sa.delete(Territory).where(Territory.name.in_(names)))
     db.session.flush()
 
 
 def load_demo(today: date) -> Challenge:
-    """Create the demo défi. The caller commits."""
-    rng = random.Random(2021)  # noqa: S311 - reproducible demo data, not a secret
+    """Create the demo's two territories and their défis; return the first's défi. The
+    caller commits."""
     password_hash = hash_password(DEMO_PASSWORD)  # one hash for every demo account
-    structures = {name: get_or_create_structure(name) for name in (MJEP, NOEUX)}
+    rng = random.Random(2021)  # noqa: S311 - reproducible demo data, not a secret
+    challenge, households = _load_territory(
+        DEMO_TERRITORY, GROUPS, STAFF, (MJEP, NOEUX), today, password_hash, rng
+    )
+    _events(rng, challenge, households)
+    second = random.Random(2022)  # noqa: S311 - reproducible demo data, not a secret
+    _load_territory(
+        SECOND_TERRITORY, SECOND_GROUPS, SECOND_STAFF, (LUMBRES,), today, password_hash, second
+    )
+    coordinator = User(username=COORDINATOR, password_hash=password_hash, territory_id=None)
+    coordinator.memberships.append(Membership(role="coordinator"))
+    db.session.add(coordinator)
+    db.session.flush()
+    return challenge
 
-    challenge = Challenge(name=DEMO_CHALLENGE)
+
+def _load_territory(name, group_rows, staff_rows, structure_names, today, password_hash, rng):
+    """One demo territory: its défi, groups, foyers with their relevés, staff; returns the
+    défi and its foyers by code, in the order they were made."""
+    territory = Territory(name=name)
+    db.session.add(territory)
+    db.session.flush()
+    structures = {
+        structure: get_or_create_structure(structure, territory.id) for structure in structure_names
+    }
+    challenge = Challenge(territory_id=territory.id, name=DEMO_CHALLENGE)
     challenge.waves = [
         Wave(rank=1, opens_on=date(2021, 9, 1), closes_on=date(2021, 9, 30)),
         Wave(rank=2, opens_on=date(2022, 2, 1), closes_on=date(2022, 2, 28)),
@@ -185,14 +248,12 @@ def load_demo(today: date) -> Challenge:
         sa.select(Question).where(Question.challenge_id == challenge.id).order_by(Question.position)
     ).all()
 
-    groups = {}
     households = {}
-    for name, sector, prefix, account_prefix, _facilitator in GROUPS:
-        group = Group(challenge=challenge, name=name, sector=sector, code_prefix=prefix)
+    for group_name, sector, prefix, account_prefix, _facilitator in group_rows:
+        group = Group(challenge=challenge, name=group_name, sector=sector, code_prefix=prefix)
         db.session.add(group)
         db.session.flush()
-        groups[prefix] = group
-        for number in range(1, 21):
+        for number in range(1, SIZE[prefix] + 1):
             household = _household(rng, group, prefix, number, structures)
             households[household.code] = household
             db.session.add(
@@ -200,9 +261,10 @@ def load_demo(today: date) -> Challenge:
                     username=f"{account_prefix}-{number:02d}",
                     password_hash=password_hash,
                     household=household,
+                    territory_id=territory.id,
                 )
             )
-    for username, role, scope in STAFF:
+    for username, role, scope in staff_rows:
         first_name, phone, email = STAFF_CONTACTS[username]
         user = User(
             username=username,
@@ -210,9 +272,10 @@ def load_demo(today: date) -> Challenge:
             first_name=first_name,
             phone=phone,
             email=email,
+            territory_id=territory.id,
         )
         if role == "facilitator":
-            group = next(group for group in groups.values() if group.name == scope)
+            group = next(group for group in challenge.groups if group.name == scope)
             user.memberships.append(Membership(role=role, group=group))
         elif role == "referent":
             user.memberships.append(Membership(role=role, structure=structures[scope]))
@@ -226,9 +289,8 @@ def load_demo(today: date) -> Challenge:
         _entry(rng, household, challenge.waves[0], questions)
         if engaged:
             _entry(rng, household, challenge.waves[1], questions)
-    _events(rng, challenge, groups, households)
     db.session.flush()
-    return challenge
+    return challenge, households
 
 
 def demo_codes(prefix: str) -> dict[int, str]:
@@ -236,14 +298,14 @@ def demo_codes(prefix: str) -> dict[int, str]:
     seed, so that every load of the demo (and its tests) gives the same."""
     rng = random.Random(f"demo-codes-{prefix}")
     codes: dict[int, str] = {}
-    for number in range(1, 21):
+    for number in range(1, SIZE[prefix] + 1):
         codes[number] = draw_code(prefix, set(codes.values()), choice=rng.choice)
     return codes
 
 
 def _household(rng, group, prefix, number, structures):
     engaged = number in ENGAGED[prefix]
-    surname = SURNAMES[(number - 1) * 2 + (prefix == "OUEST")]
+    surname = SURNAMES[((number - 1) * 2 + (prefix == "OUEST") + 7 * (prefix == "NORD")) % 40]
     household = create_household(
         group,
         code=demo_codes(prefix)[number],
@@ -362,7 +424,8 @@ def paris_to_utc(day, hour):
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
-def _events(rng, challenge, groups, households):
+def _events(rng, challenge, households):
+    groups = {group.code_prefix: group for group in challenge.groups}
     places = {"E": "Maison des associations, Noeux-les-Mines", "O": "Salle des fêtes, Lillers"}
     for kind, title, day, letters in EVENTS:
         event_groups = [groups["EST" if letter == "E" else "OUEST"] for letter in letters]

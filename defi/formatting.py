@@ -115,6 +115,7 @@ NAV = (
     ("facilitator", "calendar.index", "Calendrier"),
     ("referent", "referents.index", "Mes foyers"),
     ("pilot", "pilot.index", "Le défi"),
+    ("coordinator", "network.index", "Le réseau"),
 )
 
 

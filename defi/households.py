@@ -123,11 +123,13 @@ def get_accompanied_household_or_404(household_id: int) -> Household:
     return household
 
 
-def get_or_create_structure(name: str) -> Structure:
-    """The referent structure of that exact name, made if there is none."""
-    structure = db.session.scalar(sa.select(Structure).where(Structure.name == name))
+def get_or_create_structure(name: str, territory_id: int) -> Structure:
+    """The territory's referent structure of that exact name, made if there is none."""
+    structure = db.session.scalar(
+        sa.select(Structure).where(Structure.territory_id == territory_id, Structure.name == name)
+    )
     if structure is None:
-        structure = Structure(name=name)
+        structure = Structure(territory_id=territory_id, name=name)
         db.session.add(structure)
         db.session.flush()
     return structure

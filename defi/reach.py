@@ -2,10 +2,10 @@
 
 A group's recipe book, producer directory and calendar are read by its facilitators, by the
 referents of a structure that accompanies one of its foyers, and by the pilot (every group of
-the current défi); its progress by its facilitators and the pilot. `access.POLICY` says which
-*kind* of user may open a page; this module says which groups: any other group does not exist
-for the user (404). Reading never gives more: a page shows each reader what its role may see
-(the calendar's controls and names are its facilitators' only).
+its territory's current défi); its progress by its facilitators and the pilot.
+`access.POLICY` says which *kind* of user may open a page; this module says which groups: any
+other group does not exist for the user (404). Reading never gives more: a page shows each
+reader what its role may see (the calendar's controls and names are its facilitators' only).
 """
 
 import sqlalchemy as sa
@@ -46,7 +46,7 @@ def group_ids_in_reach(user, roles=READERS) -> set[int]:
             )
         )
     if PILOT in roles and user.has_role(PILOT):
-        challenge = current_challenge()
+        challenge = current_challenge(user.territory_id)
         if challenge is not None:
             ids.update(group.id for group in challenge.groups)
     return ids

@@ -38,10 +38,10 @@ from defi.figures.sums import sums_for
 from defi.formatting import gettext as _
 from defi.formatting import nbsp
 from defi.formatting import ngettext
+from defi.models import Challenge
 from defi.models import Entry
 from defi.models import Household
 from defi.models import Reminder
-from defi.models.challenge import current_challenge
 from defi.models.collecte import REMINDER_KINDS
 
 # Seconds to wait for the SMTP server before giving up on a message.
@@ -85,15 +85,14 @@ def kind_due(days_left: int, sent: set[int]) -> int | None:
 
 
 def due_reminders(today: date) -> list[Due]:
-    """The reminders due today, for the open waves of the current défi."""
-    challenge = current_challenge()
-    if challenge is None:
-        return []
+    """The reminders due today, for the open waves of each territory's current défi."""
+    current = sa.select(Challenge).where(Challenge.is_current).order_by(Challenge.territory_id)
     dues = []
-    for wave in challenge.waves:
-        days_left = (wave.closes_on - today).days
-        if wave.is_open(today) and 0 <= days_left <= max(REMINDER_KINDS):
-            dues += due_for_wave(challenge, wave, days_left)
+    for challenge in db.session.scalars(current).all():
+        for wave in challenge.waves:
+            days_left = (wave.closes_on - today).days
+            if wave.is_open(today) and 0 <= days_left <= max(REMINDER_KINDS):
+                dues += due_for_wave(challenge, wave, days_left)
     return dues
 
 

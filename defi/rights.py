@@ -160,17 +160,21 @@ def erase_household(household: Household):
     db.session.flush()
 
 
-def purge_identities(today: date, months: int) -> int:
-    """Remove the identities of the foyers of every défi ended more than `months` ago.
+def purge_identities(today: date, months: int, territory_id: int | None = None) -> int:
+    """Remove the identities of the foyers of every défi ended more than `months` ago (of one
+    territory's défis only, when `territory_id` is given).
 
     Names, contacts and communes go, accounts and invitations too; codes and measurements
     stay, so figures and exports still hold. Running it again changes nothing.
     """
-    ended = db.session.execute(
+    statement = (
         sa.select(Challenge.id, sa.func.max(Wave.closes_on))
         .join(Wave, Wave.challenge_id == Challenge.id)
         .group_by(Challenge.id)
-    ).all()
+    )
+    if territory_id is not None:
+        statement = statement.where(Challenge.territory_id == territory_id)
+    ended = db.session.execute(statement).all()
     due = [challenge_id for challenge_id, last in ended if _add_months(last, months) < today]
     if not due:
         return 0

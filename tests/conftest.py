@@ -21,9 +21,11 @@ from config import database_url
 from defi import create_app
 from defi.accounts import passwords
 from defi.demo import DEMO_CHALLENGE
+from defi.demo import DEMO_TERRITORY
 from defi.demo import load_demo
 from defi.extensions import db
 from defi.models import Challenge
+from defi.models import Territory
 
 POSTGRES_URL = database_url(os.environ.get("TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -317,6 +319,16 @@ def client(app):
     return app.test_client()
 
 
+# The command line's option naming the demo défi's territory (the demo loads two).
+IN_DEMO = ("--territory", DEMO_TERRITORY)
+# The demo défi of DESIGN.md: its first territory's (the second runs one of the same name).
+DEMO_QUERY = (
+    sa.select(Challenge)
+    .join(Territory, Territory.id == Challenge.territory_id)
+    .where(Territory.name == DEMO_TERRITORY, Challenge.name == DEMO_CHALLENGE)
+)
+
+
 @pytest.fixture
 def demo(app, backend, sqlite_templates, postgres_demos):
     """The demo défi of DESIGN.md, loaded as `defi demo` loads it.
@@ -330,7 +342,7 @@ def demo(app, backend, sqlite_templates, postgres_demos):
     day = today()
     if backend == "postgresql" and postgres_demos.is_empty():
         postgres_demos.load_or_make(app, day)
-        return db.session.scalar(sa.select(Challenge).where(Challenge.name == DEMO_CHALLENGE))
+        return db.session.scalar(DEMO_QUERY)
     path = sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"]) if backend == "sqlite" else None
     if path is not None and sqlite_templates.is_fresh():
         db.session.remove()
@@ -338,7 +350,7 @@ def demo(app, backend, sqlite_templates, postgres_demos):
         # The last connection closed has checkpointed and removed the WAL: no other is open.
         if not any(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-shm")):
             sqlite_templates.new_demo(path, day)
-            return db.session.scalar(sa.select(Challenge).where(Challenge.name == DEMO_CHALLENGE))
+            return db.session.scalar(DEMO_QUERY)
     with app.test_request_context():
         challenge = load_demo(day)
     db.session.commit()
@@ -412,3 +424,17 @@ def enrol_accompanied(client, auth, group, name="Famille Accompagnée"):
     )
     assert response.status_code == 200
     return response
+
+
+def territory_id() -> int:
+    """The id of the first territory (the demo's Béthune-Bruay when the demo is loaded), made
+    if there is none: for tests that create défis or structures of their own."""
+    from defi.models import Territory
+
+    found = db.session.scalar(sa.select(Territory.id).order_by(Territory.id).limit(1))
+    if found is None:
+        territory = Territory(name="Territoire de test")
+        db.session.add(territory)
+        db.session.flush()
+        found = territory.id
+    return found

@@ -36,6 +36,7 @@ ACTORS = {
     "facilitator of the other group": "animatrice-ouest",
     "referent": "referent-mjep",
     "pilot": "pilote",
+    "coordinator": "reseau",
 }
 ROLE_OF_ACTOR = {
     "anonymous": "anonymous",
@@ -46,6 +47,7 @@ ROLE_OF_ACTOR = {
     "facilitator of the other group": "facilitator",
     "referent": "referent",
     "pilot": "pilot",
+    "coordinator": "coordinator",
 }
 # Endpoints whose sample objects belong to one actor only: the others get 404 there.
 OBJECT_OWNERS = {
@@ -147,6 +149,7 @@ def sample_args(rule, entries):
     user = db.session.scalar(sa.select(User).where(User.username == "animateur-est"))
     rows = entries[code]
     return {
+        "challenge_id": est.challenge_id,
         "group_id": est.id,
         "groupe": est.id,
         "household_id": household.id,

@@ -547,12 +547,16 @@ def test_change_password_requires_the_current_one(demo, client, auth, app):
 def test_create_pilot_command_asks_the_password_twice(app):
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["create-pilot", "Cheffe-Projet"], input="court\ncourt\n" + f"{GOOD_PASSWORD}\n" * 2
+        args=["create-territory", "Pays d'essai", "--pilot", "Cheffe-Projet"],
+        input="court\ncourt\n" + f"{GOOD_PASSWORD}\n" * 2,
     )
     assert result.exit_code == 0, result.output
     assert "au moins 12 caractères" in result.output
     pilot = user("cheffe-projet")
     assert pilot.roles == {"pilot"}
+    another = runner.invoke(args=["create-pilot", "Adjoint"], input=f"{GOOD_PASSWORD}\n" * 2)
+    assert another.exit_code == 0, another.output  # the install's only territory
+    assert user("adjoint").territory_id == pilot.territory_id is not None
     taken = runner.invoke(args=["create-pilot", "cheffe-projet"], input=f"{GOOD_PASSWORD}\n" * 2)
     assert taken.exit_code != 0
 

@@ -21,6 +21,7 @@ from defi.models import Group
 from defi.models import Household
 from defi.models.challenge import current_challenge
 from tests.conftest import page_text
+from tests.conftest import territory_id
 
 SUBGROUPS = {"tous": "Tous", "accompagnes": "Accompagnés", "non_accompagnes": "Non accompagnés"}
 WAVES = {1: "Collecte 1 — début", 2: "Collecte 2 — milieu", 3: "Collecte 3 — fin"}
@@ -107,7 +108,11 @@ def row(grid, rank, label):
 
 
 def groups():
-    return db.session.scalars(sa.select(Group).order_by(Group.name)).all()
+    """The demo défi's groups (not the second demo territory's)."""
+    challenge = current_challenge(territory_id())
+    return db.session.scalars(
+        sa.select(Group).where(Group.challenge_id == challenge.id).order_by(Group.name)
+    ).all()
 
 
 def shown(key, number):
@@ -131,7 +136,7 @@ def test_every_group_and_all_groups_show_the_published_figures(app, pilot, clien
     grid = comparison_grid(client, key)
     names = [group.name for group in groups()]
     assert set(grid[0][1:]) == {*names, "Tous les groupes"}
-    published = publication(current_challenge())
+    published = publication(current_challenge(territory_id()))
     scopes = [(group.id, group.name) for group in groups()] + [(ALL, "Tous les groupes")]
     checked = 0
     with app.test_request_context():
@@ -163,7 +168,7 @@ def test_every_group_and_all_groups_show_the_published_figures(app, pilot, clien
 
 def test_suppressed_cells_say_effectif_trop_faible(pilot, client):
     grid = comparison_grid(client, "part_bio")
-    published = publication(current_challenge())
+    published = publication(current_challenge(territory_id()))
     lokomotiv = next(group for group in groups() if group.name == "Les LokoMotiv'")
     # Two accompanied foyers of LokoMotiv' sent the mid wave: too few to publish.
     assert published.tables[lokomotiv.id]["part_bio"][2]["accompagnes"].hidden == FEW
@@ -177,7 +182,7 @@ def test_suppressed_cells_say_effectif_trop_faible(pilot, client):
 
 
 def test_change_in_points_for_shares_and_in_percent_for_amounts(app, pilot, client):
-    published = publication(current_challenge())
+    published = publication(current_challenge(territory_id()))
     with app.test_request_context():
         share = published.tables[ALL]["part_bio"][2]["tous"]
         amount = published.tables[ALL]["cout_repas_personne"][2]["tous"]

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from defi.demo import DEMO_CHALLENGE
+from defi.demo import SECOND_TERRITORY
 from defi.extensions import db
 from defi.models import Accompaniment
 from defi.models import Challenge
@@ -12,9 +13,11 @@ from defi.models import Event
 from defi.models import Group
 from defi.models import Household
 from defi.models import Structure
+from defi.models import Territory
 from defi.models import User
 from defi.models import Wave
 from tests.conftest import demo_code
+from tests.conftest import territory_id
 
 
 def _count(query):
@@ -22,7 +25,9 @@ def _count(query):
 
 
 def test_demo_has_the_source_numbers(demo):
-    groups = {g.name: g for g in db.session.scalars(sa.select(Group))}
+    groups = {
+        g.name: g for g in db.session.scalars(sa.select(Group).where(Group.challenge_id == demo.id))
+    }
     assert set(groups) == {"Les LokoMotiv'", "Graines d'idées"}
     assert groups["Les LokoMotiv'"].sector == "Secteur Est"
     assert groups["Graines d'idées"].sector == "Secteur Ouest"
@@ -42,7 +47,8 @@ def test_demo_has_the_source_numbers(demo):
     assert _count(accompanied(households("Les LokoMotiv'"))) == 3
     assert _count(accompanied(households("Graines d'idées"))) == 3
     # 24 still engaged at the mid wave: 16 Est (2 accompanied), 8 Ouest (1 accompanied).
-    assert _count(sa.select(Household).where(Household.status == "active")) == 24
+    ours = sa.select(Household).where(Household.challenge_id == demo.id)
+    assert _count(ours.where(Household.status == "active")) == 24
     assert _count(households("Les LokoMotiv'", status="active")) == 16
     assert _count(households("Graines d'idées", status="active")) == 8
     assert _count(accompanied(households("Les LokoMotiv'", status="active"))) == 2
@@ -56,7 +62,7 @@ def test_demo_has_the_source_numbers(demo):
             sa.select(Structure.name, sa.func.count(Household.id))
             .join(Accompaniment, Accompaniment.structure_id == Structure.id)
             .join(Household, Household.id == Accompaniment.household_id)
-            .where(Household.status == "active")
+            .where(Household.status == "active", Household.challenge_id == demo.id)
             .group_by(Structure.name)
         ).all()
     )
@@ -65,10 +71,41 @@ def test_demo_has_the_source_numbers(demo):
     # 8 ateliers and 3 farm visits.
     kinds = dict(
         db.session.execute(
-            sa.select(Event.kind, sa.func.count(Event.id)).group_by(Event.kind)
+            sa.select(Event.kind, sa.func.count(Event.id))
+            .where(Event.challenge_id == demo.id)
+            .group_by(Event.kind)
         ).all()
     )
     assert kinds == {"atelier": 8, "visite": 3}
+
+
+def test_a_second_smaller_territory_runs_a_defi_of_the_same_name(demo):
+    """Its own pilot, group, structure and foyers (sealed: tests/test_territories.py)."""
+    territory = db.session.scalar(sa.select(Territory).where(Territory.name == SECOND_TERRITORY))
+    assert territory is not None and territory.id != demo.territory_id
+    challenge = db.session.scalar(
+        sa.select(Challenge).where(Challenge.territory_id == territory.id, Challenge.is_current)
+    )
+    assert challenge.name == demo.name == DEMO_CHALLENGE
+    assert [group.name for group in challenge.groups] == ["Les Pousses"]
+    ours = sa.select(Household).where(Household.challenge_id == challenge.id)
+    assert _count(ours) == 12
+    assert _count(ours.where(Household.status == "active")) == 9
+    accompanied = ours.join(Accompaniment, Accompaniment.household_id == Household.id)
+    assert _count(accompanied) == 2
+    structures = db.session.scalars(
+        sa.select(Structure.name).where(Structure.territory_id == territory.id)
+    ).all()
+    assert structures == ["Centre social de Lumbres"]
+    submitted = dict(
+        db.session.execute(
+            sa.select(Wave.rank, sa.func.count(Entry.id))
+            .join(Entry, Entry.wave_id == Wave.id)
+            .where(Entry.status == "submitted", Wave.challenge_id == challenge.id)
+            .group_by(Wave.rank)
+        ).all()
+    )
+    assert submitted == {1: 12, 2: 9}
 
 
 def test_demo_relevés_follow_the_retention(demo):
@@ -76,7 +113,7 @@ def test_demo_relevés_follow_the_retention(demo):
         db.session.execute(
             sa.select(Wave.rank, sa.func.count(Entry.id))
             .join(Entry, Entry.wave_id == Wave.id)
-            .where(Entry.status == "submitted")
+            .where(Entry.status == "submitted", Wave.challenge_id == demo.id)
             .group_by(Wave.rank)
         ).all()
     )
@@ -113,7 +150,15 @@ def test_demo_accounts_exist_with_their_roles(demo, auth):
     expected = {"pilote", "animateur-est", "animatrice-ouest", "referent-mjep", "referent-noeux"}
     expected |= {f"foyer-est-{n:02d}" for n in range(1, 21)}
     expected |= {f"foyer-ouest-{n:02d}" for n in range(1, 21)}
-    assert set(users) == expected
+    second = {"pilote-2", "animatrice-nord", "referent-lumbres"}
+    second |= {f"foyer-nord-{n:02d}" for n in range(1, 13)}
+    assert set(users) == expected | second | {"reseau"}
+    assert users["reseau"].roles == {"coordinator"} and users["reseau"].territory_id is None
+    assert {users[name].territory_id for name in expected} == {demo.territory_id}
+    assert {users[name].territory_id for name in second} == {
+        db.session.scalar(sa.select(Territory.id).where(Territory.name == SECOND_TERRITORY))
+    }
+    assert users["pilote-2"].roles == {"pilot"}
     assert users["pilote"].roles == {"pilot"}
     assert users["animateur-est"].roles == {"facilitator"}
     assert users["referent-noeux"].roles == {"referent"}
@@ -132,8 +177,9 @@ def test_demo_command_is_idempotent_and_resets(app):
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0
     assert "already loaded" in again.output
-    assert db.session.scalar(sa.select(sa.func.count(Household.id))) == 40
-    assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count(Household.id))) == 40 + 12
+    assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 2
+    assert db.session.scalar(sa.select(sa.func.count(Territory.id))) == 2
 
     # --reset starts over: a foyer edited by hand is back to the demo's.
     household = db.session.scalar(sa.select(Household).where(Household.code == demo_code("EST-01")))
@@ -143,14 +189,15 @@ def test_demo_command_is_idempotent_and_resets(app):
     assert reset.exit_code == 0, reset.output
     db.session.expire_all()
     names = db.session.scalars(sa.select(Household.display_name)).all()
-    assert len(names) == 40 and "Changé" not in names
-    assert db.session.scalar(sa.select(Challenge.name)) == DEMO_CHALLENGE
+    assert len(names) == 40 + 12 and "Changé" not in names
+    assert db.session.scalars(sa.select(Challenge.name)).all() == [DEMO_CHALLENGE] * 2
+    assert db.session.scalar(sa.select(sa.func.count(Territory.id))) == 2
 
 
 def test_demo_if_empty_leaves_a_real_install_alone(app):
     from defi.accounts.services import create_pilot
 
-    create_pilot("cheffe-de-projet", "une phrase de passe assez longue")
+    create_pilot("cheffe-de-projet", "une phrase de passe assez longue", territory_id())
     db.session.commit()
     result = app.test_cli_runner().invoke(args=["demo", "--if-empty"])
     assert result.exit_code == 0

@@ -58,6 +58,8 @@ from defi.models import Question
 from defi.models import Wave
 from defi.pilot.imports import HEADER
 from defi.pilot.imports import ImportRejected
+from tests.conftest import IN_DEMO
+from tests.conftest import territory_id
 from tests.test_import import import_entries
 
 
@@ -102,7 +104,7 @@ def test_demo_comparison_equals_figures_from_the_raw_rows(demo):
         entries = db.session.execute(
             sa.select(Entry.id, Entry.meal_covers, Entry.household_id)
             .join(Wave, Wave.id == Entry.wave_id)
-            .where(Wave.rank == rank, Entry.status == "submitted")
+            .where(Wave.challenge_id == demo.id, Wave.rank == rank, Entry.status == "submitted")
         ).all()
         costs[rank] = {}
         for entry_id, covers, household_id in entries:
@@ -146,9 +148,10 @@ def test_exports_hold_no_name_or_contact(demo):
         for value in (household.display_name, household.phone, household.email):
             if value:
                 assert value not in blob and value not in xml and value not in microdata, value
-        # The files for partners hold tables only: no foyer's code, no relevé.
+        # The files for partners hold tables only: no foyer's code, no relevé. The microdata
+        # hold the défi's own foyers' codes, never another territory's.
         assert household.code not in blob and household.code not in xml, household.code
-        assert household.code in microdata
+        assert (household.code in microdata) == (household.challenge_id == demo.id)
 
 
 def test_microdata_say_they_are_confidential(demo, auth, client):
@@ -360,6 +363,8 @@ def test_one_bad_row_rejects_the_whole_file(app, bad, message):
 
 
 def test_import_command_reports_the_line(app, tmp_path):
+    territory_id()  # the install's only territory: no need to name it
+    db.session.commit()
     path = tmp_path / "releves.csv"
     path.write_bytes(import_file([row("D-01", "G", 1, jours="999")]))
     result = app.test_cli_runner().invoke(args=["import-entries", str(path), "--challenge", "X"])
@@ -371,14 +376,28 @@ def test_import_command_reports_the_line(app, tmp_path):
 def test_export_command_writes_csv_and_xlsx(demo, app, tmp_path):
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["export-comparison", "--format", "csv", "--output", str(tmp_path / "c.csv")]
+        args=[
+            "export-comparison",
+            *IN_DEMO,
+            "--format",
+            "csv",
+            "--output",
+            str(tmp_path / "c.csv"),
+        ]
     )
     assert result.exit_code == 0, result.output
     for name in ("c.csv", "c-retention.csv", "c-questionnaire.csv"):
         assert (tmp_path / name).read_bytes().startswith("\ufeff".encode())
     assert not (tmp_path / "c-donnees.csv").exists()
     result = runner.invoke(
-        args=["export-comparison", "--format", "xlsx", "--output", str(tmp_path / "c.xlsx")]
+        args=[
+            "export-comparison",
+            *IN_DEMO,
+            "--format",
+            "xlsx",
+            "--output",
+            str(tmp_path / "c.xlsx"),
+        ]
     )
     assert result.exit_code == 0, result.output
     from openpyxl import load_workbook
@@ -387,13 +406,13 @@ def test_export_command_writes_csv_and_xlsx(demo, app, tmp_path):
     assert workbook.sheetnames == ["Synthèse", "comparaison", "retention", "questionnaire"]
     retention = workbook["retention"]
     assert [cell.value for cell in retention[2]][:5] == ["Tous", "tous", 40, 40, 24]
-    result = runner.invoke(args=["export-microdata", str(tmp_path / "m.csv")])
+    result = runner.invoke(args=["export-microdata", *IN_DEMO, str(tmp_path / "m.csv")])
     assert result.exit_code == 0, result.output
     lines = read_csv((tmp_path / "m.csv").read_bytes())
     assert lines[0] == [MICRODATA_WARNING] and len(lines) == 2 + 40 + 24
 
 
-def independent_values(rank):
+def independent_values(challenge, rank):
     """Each submitted relevé's indicators at a wave, from the raw rows (not the app's code)."""
     from defi.models import Accompaniment
     from defi.models import Producer
@@ -413,7 +432,7 @@ def independent_values(rank):
         .join(Group, Group.id == Household.group_id)
         .join(Wave, Wave.id == Entry.wave_id)
         .outerjoin(Accompaniment, Accompaniment.household_id == Household.id)
-        .where(Wave.rank == rank, Entry.status == "submitted")
+        .where(Wave.challenge_id == challenge.id, Wave.rank == rank, Entry.status == "submitted")
     ).all()
     foyers = []
     for entry_id, persons, days, _covers, group_name, accompanied in rows:
@@ -459,7 +478,7 @@ def test_every_comparison_figure_equals_the_raw_rows(demo, key):
     scale = 100 if key.startswith("part") else 1
     checked = 0
     for rank in (1, 2):
-        foyers = independent_values(rank)
+        foyers = independent_values(demo, rank)
         scopes = {"Tous": foyers}
         for name in ("Les LokoMotiv'", "Graines d'idées"):
             scopes[name] = [f for f in foyers if f[0] == name]

@@ -45,6 +45,7 @@ from defi.models import Purchase
 from defi.models import Question
 from defi.models import Wave
 from defi.models import Weighing
+from tests.conftest import IN_DEMO
 from tests.conftest import demo_code
 from tests.test_exports import read_csv
 
@@ -288,7 +289,11 @@ def test_synthesis_figures_equal_those_computed_from_the_raw_rows(demo, client, 
     choice = db.session.scalar(
         sa.select(Choice)
         .join(Question)
-        .where(Question.key == "manger_mieux", Choice.key == "nouveaux_gouts")
+        .where(
+            Question.challenge_id == demo.id,
+            Question.key == "manger_mieux",
+            Choice.key == "nouveaux_gouts",
+        )
     )
     values = {}  # (group name, rank) → {household: (cost, organic share, ticked)}
     rows = db.session.execute(
@@ -296,7 +301,7 @@ def test_synthesis_figures_equal_those_computed_from_the_raw_rows(demo, client, 
         .join(Wave, Wave.id == Entry.wave_id)
         .join(Household, Household.id == Entry.household_id)
         .join(Group, Group.id == Household.group_id)
-        .where(Entry.status == "submitted", Wave.rank.in_((1, 2)))
+        .where(Wave.challenge_id == demo.id, Entry.status == "submitted", Wave.rank.in_((1, 2)))
     ).all()
     for entry_id, covers, household, rank, group in rows:
         purchases = db.session.execute(
@@ -503,7 +508,9 @@ def test_microdata_have_a_status_column(demo, client, auth):
 
 def test_microdata_as_a_laid_out_workbook_from_the_command(demo, app, tmp_path):
     add_drafts(demo)
-    result = app.test_cli_runner().invoke(args=["export-microdata", str(tmp_path / "m.xlsx")])
+    result = app.test_cli_runner().invoke(
+        args=["export-microdata", *IN_DEMO, str(tmp_path / "m.xlsx")]
+    )
     assert result.exit_code == 0, result.output
     workbook = load_workbook(tmp_path / "m.xlsx")
     assert workbook.sheetnames == ["donnees"]
@@ -524,7 +531,9 @@ def test_microdata_as_a_laid_out_workbook_from_the_command(demo, app, tmp_path):
         for c in range(1, len(header) + 1)
     )
     # The CSV, as before, and the same rows.
-    result = app.test_cli_runner().invoke(args=["export-microdata", str(tmp_path / "m.csv")])
+    result = app.test_cli_runner().invoke(
+        args=["export-microdata", *IN_DEMO, str(tmp_path / "m.csv")]
+    )
     assert result.exit_code == 0, result.output
     lines = read_csv((tmp_path / "m.csv").read_bytes())
     assert len(lines) == 2 + 68 and lines[1][-1] == "statut"
@@ -532,7 +541,14 @@ def test_microdata_as_a_laid_out_workbook_from_the_command(demo, app, tmp_path):
 
 def test_comparison_command_writes_the_synthesis_first(demo, app, tmp_path):
     result = app.test_cli_runner().invoke(
-        args=["export-comparison", "--format", "xlsx", "--output", str(tmp_path / "c.xlsx")]
+        args=[
+            "export-comparison",
+            *IN_DEMO,
+            "--format",
+            "xlsx",
+            "--output",
+            str(tmp_path / "c.xlsx"),
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "Synthèse, comparaison, retention, questionnaire" in result.output

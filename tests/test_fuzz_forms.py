@@ -105,6 +105,7 @@ ROLES = {
     "facilitator": "facilitator of the group",
     "referent": "referent",
     "pilot": "pilot",
+    "coordinator": "coordinator",
     "anonymous": "anonymous",
 }
 # Who else is shown what each role writes (the role's own pages are crawled again after its
@@ -115,6 +116,8 @@ VIEWERS = {
     "facilitator": ["household", "pilot"],  # the accompanied foyer sees the same calendar
     "referent": ["facilitator", "pilot"],
     "pilot": ["facilitator", "household", "referent"],
+    # A territory's name, which the coordinator writes, is shown to itself alone.
+    "coordinator": [],
     "anonymous": [],
 }
 # The post forms (and buttons) each role's crawl must find, by endpoint: a check on the crawler,
@@ -170,6 +173,7 @@ EXPECTED = {
         "pilot.question_edit",
         "pilot.question_delete",
     },
+    "coordinator": STAFF | {"network.territory_create"},
     "anonymous": {"accounts.login", "accounts.redeem"},
 }
 EXPECTED["accompanied household"] = EXPECTED["household"]

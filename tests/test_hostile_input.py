@@ -52,6 +52,7 @@ from defi.models import Weighing
 from defi.models.challenge import current_challenge
 from tests.conftest import demo_code
 from tests.conftest import page_text
+from tests.conftest import territory_id
 from tests.hostile import ALL_MARKUP
 from tests.hostile import ENGLISH
 from tests.hostile import FRENCH
@@ -552,7 +553,7 @@ def test_a_collecte_outside_the_defi_years_is_refused_in_french(demo, auth, clie
     """A collecte closing on 9999-12-31 was saved, then "next year's défi" failed (a 500:
     year 10000 does not exist)."""
     assert auth.login("pilote").status_code == 303
-    wave = current_challenge().waves[-1]
+    wave = current_challenge(territory_id()).waves[-1]
     dates = {"opens_on": wave.opens_on.isoformat(), "closes_on": day, "manual_state": ""}
     response = client.post(f"/pilote/collectes/{wave.id}", data=dates)
     assert response.status_code == 200
@@ -563,7 +564,7 @@ def test_a_collecte_outside_the_defi_years_is_refused_in_french(demo, auth, clie
     response = client.post("/pilote/defis", data={"name": "Défi lointain", **dates})
     assert response.status_code == 200
     assert DAY_REFUSED in page_text(response)
-    assert current_challenge().name != "Défi lointain"
+    assert current_challenge(territory_id()).name != "Défi lointain"
     assert client.post("/pilote/defis/suivant", data={"name": "Défi suivant"}).status_code == 303
 
 
@@ -581,7 +582,7 @@ def test_question_and_choice_keys_fit_their_column(demo, auth, client):
     for _twice in range(2):
         data = {**question, "choice_lines": f"{line}\n{line} !\n{line} ?"}
         assert client.post("/pilote/questions/nouvelle", data=data).status_code == 303
-    challenge = current_challenge()
+    challenge = current_challenge(territory_id())
     questions = db.session.scalars(sa.select(Question).where(Question.challenge_id == challenge.id))
     keys = {question.key: [choice.key for choice in question.choices] for question in questions}
     long = "une_reponse_assez_longue_pour_remplir_to"

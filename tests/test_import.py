@@ -23,6 +23,7 @@ from defi.pilot.imports import ImportRejected
 from defi.pilot.imports import check_size
 from defi.pilot.imports import import_entries as run_import
 from tests.conftest import page_text
+from tests.conftest import territory_id
 
 CAP_REFUSAL = (
     "Le fichier compte 50\u202f001 lignes de relevé ; un import en accepte 50\u202f000 au plus."
@@ -35,7 +36,7 @@ def accompanying_structure() -> int:
 
     found = db.session.scalar(sa.select(Structure.id).order_by(Structure.id).limit(1))
     if found is None:
-        structure = Structure(name="Centre social du test")
+        structure = Structure(name="Centre social du test", territory_id=territory_id())
         db.session.add(structure)
         db.session.flush()
         found = structure.id
@@ -45,7 +46,13 @@ def accompanying_structure() -> int:
 def import_entries(data, challenge_name):
     """The import, its new accompanied foyers attached to `accompanying_structure`, the défi
     created if no défi has this name."""
-    return run_import(data, challenge_name, accompanying_structure(), create_challenge=True)
+    return run_import(
+        data,
+        challenge_name,
+        accompanying_structure(),
+        territory_id=territory_id(),
+        create_challenge=True,
+    )
 
 
 def cells(index, **changed):
@@ -410,7 +417,7 @@ def test_a_row_for_a_collecte_the_defi_lacks_is_refused(app):
     from defi.pilot.setup import create_challenge
 
     two = [(date(2030, 1, 1), date(2030, 1, 31)), (date(2030, 6, 1), date(2030, 6, 30))]
-    create_challenge("Défi en deux collectes", two)
+    create_challenge(territory_id(), "Défi en deux collectes", two)
     db.session.commit()
     before = fingerprint()
     with pytest.raises(ImportRejected) as refused:

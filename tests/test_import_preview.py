@@ -21,11 +21,12 @@ from defi.models import Structure
 from defi.pilot.imports import HEADER
 from defi.pilot.imports import MAX_PROBLEMS
 from defi.pilot.imports import ImportRejected
-from defi.pilot.imports import import_entries
-from defi.pilot.imports import preview_import
+from defi.pilot.imports import import_entries as import_into
+from defi.pilot.imports import preview_import as preview_into
 from defi.pilot.imports import template_csv
 from defi.pilot.imports.confirmation import seal
 from tests.conftest import page_text
+from tests.conftest import territory_id
 from tests.test_import import cells
 from tests.test_import import fingerprint
 from tests.test_import import releves
@@ -77,6 +78,16 @@ def without_logins(tables: dict) -> dict:
 
 def count(model) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def import_entries(*args, **kwargs):
+    """The import into the first territory (the demo's)."""
+    return import_into(*args, territory_id=territory_id(), **kwargs)
+
+
+def preview_import(*args, **kwargs):
+    """The preview of an import into the first territory (the demo's)."""
+    return preview_into(*args, territory_id=territory_id(), **kwargs)
 
 
 def structure_id(name="MJEP d'Isbergues") -> int:
@@ -399,11 +410,11 @@ def test_a_name_that_differs_only_by_case_or_accents_never_makes_a_new_defi(pilo
             f"Aucun défi ne s'appelle exactement « {twin} », mais « {DEMO_NAME} » porte presque "
             "ce nom : indiquez-le tel quel pour y importer le fichier."
         )
-    assert count(Challenge) == 1
+    assert count(Challenge) == 2  # the two demo territories' défis
 
 
 def test_the_defi_name_is_listed_with_the_lines_at_fault(app):
-    db.session.add(Challenge(name="Défi 2017"))
+    db.session.add(Challenge(name="Défi 2017", territory_id=territory_id()))
     db.session.commit()
     with pytest.raises(ImportRejected) as refused:
         named = {"accompagne": "non"}
@@ -426,7 +437,7 @@ def test_without_any_defi_the_name_refusal_says_so(app):
 
 
 def test_rows_of_a_new_foyer_must_agree_on_its_accompaniment(app):
-    db.session.add(Structure(name="Centre social"))
+    db.session.add(Structure(name="Centre social", territory_id=territory_id()))
     db.session.commit()
     data = releves(3, {1: {"accompagne": "non"}})  # H-00000: oui, then non, then oui
     with pytest.raises(ImportRejected) as refused:
@@ -446,6 +457,8 @@ def write(tmp_path, data) -> str:
 
 
 def test_the_command_lists_every_problem(app, tmp_path):
+    territory_id()  # the install's only territory
+    db.session.commit()
     result = app.test_cli_runner().invoke(
         args=["import-entries", write(tmp_path, several_bad_lines()), "--challenge", "X"]
     )
@@ -464,7 +477,7 @@ def test_the_command_lists_every_problem(app, tmp_path):
 
 
 def test_the_command_creates_a_defi_only_with_its_flag_and_previews_with_dry_run(app, tmp_path):
-    db.session.add(Structure(name="Centre social"))
+    db.session.add(Structure(name="Centre social", territory_id=territory_id()))
     db.session.commit()
     path = write(tmp_path, releves(6))
     runner = app.test_cli_runner()

@@ -23,6 +23,7 @@ from defi.rights import erase_household
 from tests.conftest import demo_code
 from tests.conftest import enrol_accompanied
 from tests.conftest import page_text
+from tests.conftest import territory_id
 
 CODE = re.compile(rf"^(EST|OUEST)-[{CODE_ALPHABET}]{{4}}$")
 
@@ -96,7 +97,12 @@ def test_an_import_refuses_an_erased_foyers_code(demo):
     from defi.pilot.imports import HEADER
 
     with pytest.raises(ImportRejected) as refused:
-        import_entries(";".join(HEADER).encode() + b"\n" + line, "Défi 2019", create_challenge=True)
+        import_entries(
+            ";".join(HEADER).encode() + b"\n" + line,
+            "Défi 2019",
+            territory_id=territory_id(),
+            create_challenge=True,
+        )
     db.session.rollback()
     assert "effacé" in refused.value.message and refused.value.message.startswith("Ligne 2")
     assert db.session.scalar(sa.select(Household).where(Household.code == erased)) is None
@@ -108,7 +114,12 @@ def test_the_import_gives_its_new_foyers_random_ids(app):
     lines = [";".join(HEADER)] + [
         f"H-{n:03d};Les Radis;non;1;3;14;84,50;10;20;42;;1,2;1;2;;;" for n in range(30)
     ]
-    import_entries("\n".join(lines).encode() + b"\n", "Défi 2019", create_challenge=True)
+    import_entries(
+        "\n".join(lines).encode() + b"\n",
+        "Défi 2019",
+        territory_id=territory_id(),
+        create_challenge=True,
+    )
     db.session.commit()
     ids = sorted(db.session.scalars(sa.select(Household.id)))
     assert len(ids) == 30

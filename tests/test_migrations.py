@@ -169,15 +169,41 @@ def _row_counts():
     }
 
 
+def _demo_territory():
+    from defi.demo import DEMO_TERRITORY
+    from defi.models import Territory
+
+    return db.session.scalar(sa.select(Territory.id).where(Territory.name == DEMO_TERRITORY))
+
+
 def _migrate_down_and_up_with_the_demo(app):
     from defi.demo import load_demo
     from defi.formatting import today
+    from defi.models import AuditEvent
     from defi.models import Challenge
+    from defi.models import Invitation
     from defi.models import Membership
+    from defi.models import Structure
+    from defi.models import Territory
+    from defi.models import User
 
     flask_migrate.upgrade()
     with app.test_request_context():
         load_demo(today())
+    db.session.commit()
+    # A revision before the territories takes one territory's rows back, never two.
+    db.session.remove()
+    with pytest.raises(SystemExit):  # Flask-Migrate logs the RuntimeError, then exits
+        flask_migrate.downgrade(revision=BEFORE_ISSUE_10)
+    _assert_schema_is_the_models()
+    assert db.session.scalar(sa.select(sa.func.count(Territory.id))) == 2
+    ours = _demo_territory()
+    for model in (User, Challenge, Structure):  # the foyers' accompaniment keeps structures
+        db.session.execute(sa.delete(model).where(model.territory_id != ours))
+    # The coordinator, of no territory, has no role before territories (the downgrade takes
+    # its account away).
+    db.session.execute(sa.delete(User).where(User.territory_id.is_(None)))
+    db.session.execute(sa.delete(Territory).where(Territory.id != ours))
     db.session.commit()
     before = _row_counts()
     assert before["household"] == 40 and before["entry"] > 60
@@ -187,6 +213,12 @@ def _migrate_down_and_up_with_the_demo(app):
     flask_migrate.upgrade()
     _assert_schema_is_the_models()
     assert _row_counts() == before
+    # Everything that existed is one territory's, "Territoire principal".
+    (territory,) = db.session.scalars(sa.select(Territory)).all()
+    assert territory.name == "Territoire principal"
+    for model in (Challenge, Structure, User, Invitation, AuditEvent):
+        territories = db.session.scalars(sa.select(model.territory_id).distinct()).all()
+        assert territories in ([territory.id], []), (model, territories)
     # The défi that was current is still, and each role has the date its account was made.
     assert db.session.scalar(sa.select(Challenge.name).where(Challenge.is_current))
     assert (

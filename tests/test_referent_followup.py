@@ -391,7 +391,9 @@ def test_the_paper_relevé_has_every_section_place_and_question_in_order(demo, c
     # 8 receipts of 11 places, 8 weighings of 3 categories, each with its boxes.
     assert body.count(str(PLACE_LABELS["epicerie_solidaire"])) == 8
     assert body.count(str(CATEGORY_LABELS["non_evitable"])) == 8
-    questions = db.session.scalars(sa.select(Question).order_by(Question.position)).all()
+    questions = db.session.scalars(
+        sa.select(Question).where(Question.challenge_id == demo.id).order_by(Question.position)
+    ).all()
     assert len(questions) == 3
     expected = []
     for number, question in enumerate(questions, start=1):

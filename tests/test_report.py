@@ -16,6 +16,7 @@ from defi.models import Group
 from defi.models.challenge import current_challenge
 from defi.pilot.services import event_attendance
 from tests.conftest import page_text
+from tests.conftest import territory_id
 from tests.test_comparison import tables_of
 
 
@@ -25,7 +26,7 @@ def pilot(demo, auth):
 
 
 def test_attendance_counts_accompanied_foyers_counted_at_the_door(app, pilot, client):
-    challenge = current_challenge()
+    challenge = current_challenge(territory_id())
     # The calendar's count, group by group: named foyers ticked plus accompanied ones counted.
     expected = {}
     for group in db.session.scalars(sa.select(Group)):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from defi.demo import SECOND_TERRITORY
 from defi.extensions import db
 from defi.models import Accompaniment
 from defi.models import Answer
@@ -25,6 +26,7 @@ from defi.models import Wave
 from defi.models import Weighing
 from tests.conftest import demo_code
 from tests.conftest import page_text
+from tests.conftest import territory_id
 
 
 def household(code):
@@ -90,8 +92,15 @@ def rows_of(household_id):
 def test_deleting_the_account_needs_the_password_and_leaves_no_row(demo, auth, client, app):
     target = household(demo_code("EST-12"))  # accompanied, with relevés, attendance, an account
     target_id = target.id
-    db.session.add(Invitation(code_hash="x" * 64, role="household", household_id=target_id,
-                              expires_at=target.created_at))  # fmt: skip
+    db.session.add(
+        Invitation(
+            code_hash="x" * 64,
+            role="household",
+            household_id=target_id,
+            expires_at=target.created_at,
+            territory_id=territory_id(),
+        )
+    )
     db.session.commit()
     before = rows_of(target_id)
     assert before["entry"] == 2 and before["purchase"] > 0 and before["accompaniment"] == 1
@@ -115,8 +124,8 @@ def test_deleting_the_account_needs_the_password_and_leaves_no_row(demo, auth, c
 
 
 def test_purge_removes_identities_of_old_défis_and_keeps_measurements(demo, app):
-    # Make the demo défi end long ago: 2 years before today.
-    for wave in db.session.scalars(sa.select(Wave)):
+    # Make the demo défi end long ago: 2 years before today (the second territory's runs on).
+    for wave in db.session.scalars(sa.select(Wave).where(Wave.challenge_id == demo.id)):
         wave.opens_on = date.today() - timedelta(days=800 - wave.rank)
         wave.closes_on = date.today() - timedelta(days=790 - wave.rank)
     db.session.commit()
@@ -127,20 +136,40 @@ def test_purge_removes_identities_of_old_défis_and_keeps_measurements(demo, app
     assert result.exit_code == 0, result.output
     assert "foyers anonymised: 40" in result.output
     db.session.expire_all()
-    for target in db.session.scalars(sa.select(Household)):
+    for target in db.session.scalars(sa.select(Household).where(Household.challenge_id != demo.id)):
+        assert target.display_name != target.code and target.anonymised_at is None
+    for target in db.session.scalars(sa.select(Household).where(Household.challenge_id == demo.id)):
         assert target.display_name == target.code
         assert target.phone == target.email == target.commune == ""
         assert target.anonymised_at is not None
     assert (
         db.session.scalar(sa.select(sa.func.count(User.id)).where(User.household_id.is_not(None)))
-        == 0
+        == 12  # the second territory's foyers
     )
     assert db.session.scalar(sa.select(sa.func.count(Entry.id))) == entries
     assert db.session.scalar(sa.select(sa.func.count(Purchase.id))) == purchases
     # Staff accounts stay; a second run changes nothing.
-    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 5
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 5 + 3 + 12 + 1  # + reseau
     again = runner.invoke(args=["purge"])
     assert "foyers anonymised: 0" in again.output
+
+
+def test_purge_of_one_territory_leaves_the_others_alone(demo, app):
+    # Both demo défis ended long ago; only the second territory is purged.
+    for wave in db.session.scalars(sa.select(Wave)):
+        wave.opens_on = date.today() - timedelta(days=800 - wave.rank)
+        wave.closes_on = date.today() - timedelta(days=790 - wave.rank)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["purge", "--territory", SECOND_TERRITORY])
+    assert result.exit_code == 0, result.output
+    assert f"foyers anonymised: 12 (défis of {SECOND_TERRITORY} ended" in result.output
+    db.session.expire_all()
+    assert household(demo_code("EST-01")).anonymised_at is None
+    unknown = runner.invoke(args=["purge", "--territory", "Nulle part"])
+    assert unknown.exit_code != 0 and "No territory named 'Nulle part'" in unknown.output
+    everything = runner.invoke(args=["purge"])
+    assert "foyers anonymised: 40 " in everything.output
 
 
 def test_purge_leaves_a_running_défi_alone(demo, app):

@@ -58,6 +58,7 @@ from defi.errors import RETRY_AFTER_SECONDS
 from defi.extensions import db
 from defi.models import Entry
 from defi.models import EntryChange
+from defi.models import Group
 from defi.models import Household
 from defi.models import Purchase
 from defi.models import User
@@ -992,6 +993,24 @@ def test_two_servers_share_sessions_and_login_throttling(databases, start_server
     login(Browser(one.port, js=False), "animatrice-ouest")
     keys = list(redis_client.scan_iter(match=f"*{prefix}*"))
     assert keys  # the counters are in Redis, shared by both servers
+
+    # Two territories on the same servers and database: each pilot reads its own alone, on
+    # either server, and the other's group is a 404 to it.
+    with app.app_context():
+        groups = dict(db.session.execute(sa.select(Group.name, Group.id)).all())
+        db.session.remove()
+        db.engine.dispose()
+    territories = (
+        (one.port, "pilote", "Les LokoMotiv", "Les Pousses"),
+        (two.port, "pilote-2", "Les Pousses", "Les LokoMotiv"),
+    )
+    for port, username, ours, theirs in territories:
+        pilot = Browser(port, js=False)
+        login(pilot, username)
+        home = page_text_of(expect(pilot.recorder, pilot.open("/pilote/"), 200, username))
+        assert ours in home and theirs not in home, username
+        other = next(group_id for name, group_id in groups.items() if name.startswith(theirs))
+        expect(pilot.recorder, pilot.open(f"/groupe/{other}/progres"), 404, f"{username}: theirs")
     print(
         f"\nTwo servers on one PostgreSQL and one Redis: 11th failure → 429, "
         f"Retry-After {retry_after} s; {len(keys)} keys under {prefix}"

@@ -81,7 +81,9 @@ def test_bad_collecte_dates_are_refused(pilot, client, change, message):
     response = client.post("/pilote/defis", data=data)
     assert response.status_code == 200
     assert message in page_text(response)
-    assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 1
+    assert (
+        db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 2
+    )  # the two demo territories' défis: nothing added
 
 
 def test_questionnaire_is_editable_until_the_first_collecte_opens(pilot, client, app):

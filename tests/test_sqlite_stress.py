@@ -27,6 +27,7 @@ from defi.models import Group
 from defi.models import Household
 from defi.models import Wave
 from tests.conftest import make_config
+from tests.conftest import territory_id
 
 PROCESSES = 8
 TRANSACTIONS = 200
@@ -39,7 +40,7 @@ def _create_entry(url):
     with app.app_context():
         try:
             db.create_all()
-            challenge = Challenge(name="Défi de test de charge")
+            challenge = Challenge(name="Défi de test de charge", territory_id=territory_id())
             wave = Wave(
                 challenge=challenge, rank=1, opens_on=date(2025, 1, 1), closes_on=date(2025, 1, 31)
             )

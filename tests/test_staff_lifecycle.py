@@ -23,9 +23,11 @@ from defi.models import Invitation
 from defi.models import Membership
 from defi.models import Structure
 from defi.models import User
+from tests.conftest import IN_DEMO
 from tests.conftest import Auth
 from tests.conftest import demo_code
 from tests.conftest import page_text
+from tests.conftest import territory_id
 from tests.test_accounts import GOOD_PASSWORD
 from tests.test_accounts import code_in
 from tests.test_accounts import group
@@ -137,7 +139,7 @@ def test_an_existing_structure_is_chosen_never_retyped(demo, client, auth):
     )
     assert "pas les deux" in page_text(both)
     assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
-    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == 2
+    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == 2 + 1  # + Lumbres
 
 
 def invite_referent(client, structure_name):
@@ -291,7 +293,9 @@ def test_next_years_facilitators_and_a_new_pilot_are_in_the_trail(demo, client, 
     assert ("pilote", "granted", "animateur-est", "facilitator", "Les LokoMotiv'") in granted
     assert len(granted) == 2
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-pilot", "cheffe-projet"], input=f"{GOOD_PASSWORD}\n" * 2)
+    result = runner.invoke(
+        args=["create-pilot", "cheffe-projet", *IN_DEMO], input=f"{GOOD_PASSWORD}\n" * 2
+    )
     assert result.exit_code == 0, result.output
     assert audit_rows()[-1] == ("", "granted", "cheffe-projet", "pilot", "")
 
@@ -308,7 +312,7 @@ def test_an_import_attaches_its_accompanied_foyers_to_a_structure_that_exists(de
     structures_before = db.session.scalar(sa.select(sa.func.count(Structure.id)))
     with pytest.raises(ImportRejected) as refused:
         # H-00000 is said accompanied
-        import_entries(releves(3), "Défi 2016", create_challenge=True)
+        import_entries(releves(3), "Défi 2016", territory_id=territory_id(), create_challenge=True)
     db.session.rollback()
     assert refused.value.message == (
         "Ligne 2 : le foyer H-00000 est nouveau et accompagné : choisissez la structure qui "
@@ -316,7 +320,9 @@ def test_an_import_attaches_its_accompanied_foyers_to_a_structure_that_exists(de
     )
     assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == structures_before
     mjep = structure("MJEP d'Isbergues")
-    import_entries(releves(3), "Défi 2016", mjep.id, create_challenge=True)
+    import_entries(
+        releves(3), "Défi 2016", mjep.id, territory_id=territory_id(), create_challenge=True
+    )
     db.session.commit()
     attached = db.session.scalar(
         sa.select(Accompaniment.structure_id)
@@ -326,7 +332,7 @@ def test_an_import_attaches_its_accompanied_foyers_to_a_structure_that_exists(de
     assert attached == mjep.id
     assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == structures_before
     # The structure earlier versions made is still never offered for a referent.
-    db.session.add(Structure(name=IMPORT_STRUCTURE))
+    db.session.add(Structure(name=IMPORT_STRUCTURE, territory_id=territory_id()))
     db.session.commit()
     auth.login("pilote")
     assert IMPORT_STRUCTURE not in page_text(client.get("/pilote/"))
@@ -425,7 +431,7 @@ def test_a_structure_that_reads_the_same_is_not_new(demo, client, auth, typed):
         "/pilote/equipe/inviter", data={"role": "referent", "structure_name": typed}
     )
     assert "Une structure porte déjà ce nom" in page_text(answer), repr(typed)
-    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == 2
+    assert db.session.scalar(sa.select(sa.func.count(Structure.id))) == 2 + 1  # + Lumbres
 
 
 def test_a_new_structure_is_stored_on_one_line(demo, client, auth):

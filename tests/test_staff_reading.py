@@ -23,6 +23,7 @@ from defi.models import User
 from defi.models import Wave
 from defi.producers import dedup_key
 from tests.conftest import demo_code
+from tests.conftest import territory_id
 
 HTMX = {"HX-Request": "true"}
 BOOK = "/collecte/equipe/recettes"
@@ -276,7 +277,7 @@ def test_progress_is_refused_to_others(demo, client, auth):
 
 
 def test_the_pilot_reads_only_the_current_defis_groups(demo, client, auth):
-    other = Challenge(name="Un autre défi")
+    other = Challenge(name="Un autre défi", territory_id=territory_id())
     other.groups.append(Group(name="Ailleurs", code_prefix="AIL"))
     db.session.add(other)
     db.session.commit()

@@ -6,9 +6,11 @@ import sqlalchemy as sa
 from defi.extensions import db
 from defi.models import Challenge
 from defi.models import Household
+from defi.models.challenge import current_challenge
 from defi.pilot.imports import HEADER
 from tests.conftest import demo_code
 from tests.conftest import page_text
+from tests.conftest import territory_id
 from tests.test_access import database_fingerprint
 from tests.test_access import is_referent_url
 from tests.test_access import relevé_with_rows
@@ -126,7 +128,8 @@ def import_past_defi(client, name):
 
 
 def current_name():
-    return db.session.scalar(sa.select(Challenge.name).where(Challenge.is_current))
+    """The name of the demo territory's current défi."""
+    return current_challenge(territory_id()).name
 
 
 def test_an_import_never_changes_the_current_defi(demo, client, auth):
@@ -162,7 +165,8 @@ def test_the_pilot_chooses_the_current_defi(demo, client, auth):
     assert unknown.status_code == 200
     assert current_name() == demo.name
     assert (
-        db.session.scalar(sa.select(sa.func.count(Challenge.id)).where(Challenge.is_current)) == 1
+        db.session.scalar(sa.select(sa.func.count(Challenge.id)).where(Challenge.is_current))
+        == 2  # one in each demo territory
     )
 
 

@@ -102,14 +102,42 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+def territory_of(*, household=None, group=None, structure=None, user=None, territory_id=None):
+    """The territory an invitation or an audit line is about, from what it names."""
+    if territory_id is not None:
+        return territory_id
+    if household is not None:
+        group = household.group
+    if group is not None:
+        return group.challenge.territory_id
+    if structure is not None:
+        return structure.territory_id
+    if user is not None:
+        return user.territory_id
+    return None
+
+
 def issue_invitation(
-    role, issued_by, *, household=None, group=None, structure=None, user=None, days=None
+    role,
+    issued_by,
+    *,
+    household=None,
+    group=None,
+    structure=None,
+    user=None,
+    days=None,
+    territory_id=None,
 ):
     """Create an invitation and return it with its code, which is shown once and never stored.
 
     It stays valid `days` days (the inviter's choice), or the setting's INVITATION_LIFETIME.
-    A new code for the same foyer or the same account voids the previous one.
+    A new code for the same foyer or the same account voids the previous one. The account it
+    makes belongs to the territory of the foyer, group, structure or account it names (a
+    pilot's invitation names its territory).
     """
+    territory_id = territory_of(
+        household=household, group=group, structure=structure, user=user, territory_id=territory_id
+    )
     now = utcnow()
     lifetime = timedelta(days=days) if days else current_app.config["INVITATION_LIFETIME"]
     if user is not None:
@@ -127,12 +155,21 @@ def issue_invitation(
         issued_by_id=issued_by.id if issued_by is not None else None,
         created_at=now,
         expires_at=now + lifetime,
+        territory_id=territory_id,
     )
     db.session.add(invitation)
     db.session.flush()
     if role in STAFF_ROLES:
         action = "invited" if user is None else "password_code"
-        record_staff_event(action, issued_by, role, subject=user, group=group, structure=structure)
+        record_staff_event(
+            action,
+            issued_by,
+            role,
+            subject=user,
+            group=group,
+            structure=structure,
+            territory_id=territory_id,
+        )
     return invitation, code
 
 
@@ -208,7 +245,7 @@ def redeem_invitation(invitation: Invitation, password: str, username: str = "")
         if not user.active:  # deactivated since the code was found
             raise InvitationAlreadyUsed
     else:
-        user = User(username=normalise_username(username))
+        user = User(username=normalise_username(username), territory_id=invitation.territory_id)
         if invitation.role == "household":
             user.household = invitation.household
         else:
@@ -231,6 +268,7 @@ def redeem_invitation(invitation: Invitation, password: str, username: str = "")
             subject=user,
             group=invitation.group,
             structure=invitation.structure,
+            territory_id=invitation.territory_id,
         )
     return user
 
@@ -242,24 +280,40 @@ def set_password(user: User, password: str):
     user.rotate_session_token()
 
 
-def create_pilot(username: str, password: str) -> User:
-    user = User(username=normalise_username(username))
-    user.memberships.append(Membership(role="pilot"))
+def create_pilot(username: str, password: str, territory_id: int) -> User:
+    """A pilot of the territory (the command line's `create-pilot`, `create-territory`)."""
+    return _created_by_the_command_line(username, password, "pilot", territory_id)
+
+
+def create_coordinator(username: str, password: str) -> User:
+    """A coordinator of the network: of no territory, reading every one's published figures."""
+    return _created_by_the_command_line(username, password, "coordinator", None)
+
+
+def _created_by_the_command_line(username, password, role, territory_id) -> User:
+    user = User(username=normalise_username(username), territory_id=territory_id)
+    user.memberships.append(Membership(role=role))
     set_password(user, password)
     db.session.add(user)
     db.session.flush()
-    record_staff_event("granted", None, "pilot", subject=user)
+    record_staff_event("granted", None, role, subject=user)
     return user
 
 
-def record_staff_event(action, actor, role, *, subject=None, group=None, structure=None):
+def record_staff_event(
+    action, actor, role, *, subject=None, group=None, structure=None, territory_id=None
+):
     """Write a line of the staff audit trail: who did what to which staff role, when.
 
-    `actor` None is the command line. Names are copied: the line reads the same later.
+    `actor` None is the command line. Names are copied: the line reads the same later. The
+    line is the territory's whose group, structure or account it names (None: the network's).
     """
     scope = group or structure
     db.session.add(
         AuditEvent(
+            territory_id=territory_of(
+                group=group, structure=structure, user=subject, territory_id=territory_id
+            ),
             actor_id=actor.id if actor is not None else None,
             actor_name=actor.username if actor is not None else "",
             action=action,
@@ -368,7 +422,7 @@ def invitation_sheet(invitation: Invitation) -> InvitationSheet:
             contacts.append(_contact(_l("votre référent·e"), issuer))
     elif invitation.issued_by is not None and invitation.issued_by.has_contact:
         contacts.append(_contact(_l("qui vous a remis ce code"), invitation.issued_by))
-    challenge = group.challenge if group is not None else current_challenge()
+    challenge = group.challenge if group is not None else current_challenge(invitation.territory_id)
     wave, wave_open = next_wave(challenge.waves if challenge else [], today())
     valid_days = round((invitation.expires_at - invitation.created_at) / timedelta(days=1))
     return InvitationSheet(group, contacts, wave, wave_open, valid_days)

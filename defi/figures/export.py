@@ -504,3 +504,60 @@ def raw_statement(challenge_id):
         .where(Wave.challenge_id == challenge_id)
         .order_by(Group.name, Household.code, Wave.rank)
     )
+
+
+# The network's files: every territory's défis side by side, for its coordinator.
+
+NETWORK_ALL = "Tous les territoires"
+NETWORK_COMPARISON_HEADER = ("territoire", "defi", *COMPARISON_HEADER)
+NETWORK_RETENTION_HEADER = ("territoire", "defi", *RETENTION_HEADER)
+
+
+def network_tables(net) -> list[Table]:
+    """The comparison and retention of every territory's défis, each group and all groups,
+    then every territory's current défi together: DESIGN.md's tables with the territory and
+    the défi first. Each défi's cells are its own publication's, as its pilot's files hold
+    them (indicators only); the total's are shown where every défi it adds up shows its own
+    (`figures.network`)."""
+    from defi.figures.network import NETWORK
+    from defi.figures.network import RANKS
+
+    parts = []  # (territory, défi, tables by scope, retention by scope, [(scope, name)])
+    for territory, challenges in net.territories:
+        for challenge in challenges:
+            published = net.publications[challenge.id]
+            names = [(group.id, group.name) for group in challenge.groups] + [(ALL, ALL_GROUPS)]
+            parts.append(
+                (territory.name, challenge.name, published.tables, published.retention, names)
+            )
+    side = net.side_by_side
+    if NETWORK in side.tables:
+        parts.append((NETWORK_ALL, "", side.tables, side.retention, [(NETWORK, ALL_GROUPS)]))
+    comparison, retained = [], []
+    for territory, defi, tables, retention, names in parts:
+        for scope, name in names:
+            for key, by_rank in tables[scope].items():
+                if key.startswith("q_"):
+                    continue  # each territory's questionnaire is its own
+                for rank, cells in by_rank.items():
+                    for subgroup in SUBGROUPS:
+                        figures = _figures(key, cells[subgroup])
+                        comparison.append((territory, defi, key, name, subgroup, rank, *figures))
+            for subgroup in SUBGROUPS:
+                counts = retention[scope][subgroup]
+                sent = tuple(counts.submitted.get(rank) for rank in RANKS)
+                retained.append((territory, defi, name, subgroup, counts.enrolled, *sent))
+    return [
+        Table(
+            "comparaison",
+            NETWORK_COMPARISON_HEADER,
+            comparison,
+            layout=Layout((None, None, *COMPARISON_FORMATS), frozen_columns=2),
+        ),
+        Table(
+            "retention",
+            NETWORK_RETENTION_HEADER,
+            retained,
+            layout=Layout((None, None, *RETENTION_FORMATS), frozen_columns=2),
+        ),
+    ]

@@ -177,21 +177,38 @@ def publish(challenge, k, day=None) -> Publication:
 
 
 def build(
-    ranks, group_ids, choices, rows, sums, enrolled, k, withheld_ranks=(), structures=None
+    ranks,
+    group_ids,
+    choices,
+    rows,
+    sums,
+    enrolled,
+    k,
+    withheld_ranks=(),
+    structures=None,
+    scopes=None,
+    decided=True,
 ) -> Publication:
     """`publish` once the relevés are read: no database here.
 
     `rows` are `submitted_rows`, `sums` their EntrySums by entry id, `enrolled` the
     `enrolled_rows` (household id, accompanied, group id, active). The figures of the waves
-    `withheld_ranks` (open ones) are not published, their counts of relevés sent are.
-    `structures` ({household id: structure id} of the accompanied foyers) makes each
-    structure's foyers an insider's set beside each group's.
+    `withheld_ranks` (open ones) are not published, their counts of relevés sent are; a
+    mapping {scope: ranks} withholds them scope by scope. `structures` ({household id:
+    structure id} of the accompanied foyers) makes each structure's foyers an insider's set
+    beside each group's. `scopes` ({scope: group ids}) are the sets of groups published, by
+    default all groups (ALL) and each group; figures of every scope are decided together.
+    `decided` False leaves every figure shown: the raw figures, for a caller that decides what
+    to hide from other publications (`figures.network`).
     """
     structures = structures or {}
     pairs = [(question, choice) for question, choice, *_rest in choices]
     keys = indicator_keys(pairs)
-    scopes = {ALL: set(group_ids)}
-    scopes.update({group_id: {group_id} for group_id in group_ids})
+    if scopes is None:
+        scopes = {ALL: set(group_ids)}
+        scopes.update({group_id: {group_id} for group_id in group_ids})
+    if not isinstance(withheld_ranks, dict):
+        withheld_ranks = dict.fromkeys(scopes, withheld_ranks)
     by_wave = {rank: _WaveValues(rank, choices, structures) for rank in ranks}
     for row in rows:
         if row[2] in by_wave:
@@ -213,10 +230,13 @@ def build(
         for kind in ("v", "c")
         for key in keys
         for scope in scopes
-        for rank in withheld_ranks
+        for rank in withheld_ranks.get(scope, ())
         for subgroup in SUBGROUPS
     }
-    decision = decide(builder.items, k, builder.weights, withheld, builder.insiders())
+    if decided:
+        decision = decide(builder.items, k, builder.weights, withheld, builder.insiders())
+    else:
+        decision = Decision(hidden=dict(withheld))
     return Publication(
         tables=_apply(raw, decision.hidden),
         retention=_apply_retention(retention, decision.hidden),

@@ -13,6 +13,7 @@ from defi.models.challenge import Group
 from defi.models.challenge import Household
 from defi.models.challenge import RetiredCode
 from defi.models.challenge import Structure
+from defi.models.challenge import Territory
 from defi.models.challenge import Wave
 from defi.models.collecte import Answer
 from defi.models.collecte import Choice
@@ -50,6 +51,7 @@ __all__ = [
     "Reminder",
     "RetiredCode",
     "Structure",
+    "Territory",
     "User",
     "Wave",
     "Weighing",

@@ -13,8 +13,8 @@ from defi.models.challenge import Group
 from defi.models.challenge import Household
 from defi.models.challenge import Structure
 
-ROLES = ("household", "facilitator", "referent", "pilot")
-STAFF_ROLES = ("facilitator", "referent", "pilot")
+ROLES = ("household", "facilitator", "referent", "pilot", "coordinator")
+STAFF_ROLES = ("facilitator", "referent", "pilot", "coordinator")
 
 
 def new_session_token() -> str:
@@ -32,6 +32,11 @@ class User(Versioned, db.Model):
         sa.String(64), unique=True, default=new_session_token
     )
     active: so.Mapped[bool] = so.mapped_column(default=True)
+    # The territory whose défis the account takes part in (a foyer, its staff, its pilots);
+    # NULL for a network's coordinator alone, who belongs to none.
+    territory_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
     household_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("household.id", ondelete="CASCADE"), index=True
     )
@@ -108,7 +113,8 @@ class Membership(db.Model):
         sa.CheckConstraint(
             "(role = 'facilitator' AND group_id IS NOT NULL AND structure_id IS NULL)"
             " OR (role = 'referent' AND structure_id IS NOT NULL AND group_id IS NULL)"
-            " OR (role = 'pilot' AND group_id IS NULL AND structure_id IS NULL)",
+            " OR (role IN ('pilot', 'coordinator') AND group_id IS NULL"
+            " AND structure_id IS NULL)",
             name="membership_scope",
         ),
     )
@@ -156,6 +162,10 @@ class Invitation(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     code_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     role: so.Mapped[str] = so.mapped_column(sa.String(20))
+    # The territory the new account will belong to.
+    territory_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
     # What the new account will be: a member of this foyer, facilitator of this group, ...
     household_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("household.id", ondelete="CASCADE"), index=True
@@ -218,6 +228,10 @@ class AuditEvent(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    # Whose pilots read it; NULL for the network's own (a coordinator given its role).
+    territory_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
     # Who did it: NULL for the command line.
     actor_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("user.id", ondelete="SET NULL")

@@ -1,4 +1,5 @@
-"""The défi and its structure: waves (collectes), groups, foyers and social accompaniment."""
+"""The territory, its défis and their structure: waves (collectes), groups, foyers and social
+accompaniment."""
 
 import secrets
 from datetime import date
@@ -15,14 +16,31 @@ from defi.models.base import utcnow
 WAVE_LABELS = {1: "début", 2: "milieu", 3: "fin"}
 
 
+class Territory(db.Model):
+    """A territory that runs its own défis, e.g. the Béthune-Bruay agglomeration.
+
+    Sealed from the others: its défis, groups, foyers, structures, staff and invitations are
+    its own, and no user of another territory reaches any of them (`defi/territories.py`). A
+    network's coordinator sees every territory's published figures, never a name or a relevé.
+    """
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    def __repr__(self):
+        return f"<Territory {self.name!r}>"
+
+
 class Challenge(Versioned, db.Model):
     """One edition of the défi, e.g. "Défi Famille à alimentation positive 2021-2022"."""
 
     __table_args__ = (
-        # At most one current défi.
+        sa.UniqueConstraint("territory_id", "name"),
+        # At most one current défi per territory.
         sa.Index(
             "uq_challenge_current",
-            "is_current",
+            "territory_id",
             unique=True,
             sqlite_where=sa.text("is_current"),
             postgresql_where=sa.text("is_current"),
@@ -30,7 +48,10 @@ class Challenge(Versioned, db.Model):
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    name: so.Mapped[str] = so.mapped_column(sa.String(200), unique=True)
+    territory_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     # The défi a settings copy was started from, for "start next year's défi from this one".
     previous_id: so.Mapped[int | None] = so.mapped_column(
@@ -46,6 +67,7 @@ class Challenge(Versioned, db.Model):
     groups: so.Mapped[list["Group"]] = so.relationship(
         back_populates="challenge", order_by="Group.name", cascade="all, delete-orphan"
     )
+    territory: so.Mapped[Territory] = so.relationship()
 
     def __repr__(self):
         return f"<Challenge {self.name!r}>"
@@ -56,16 +78,24 @@ class Challenge(Versioned, db.Model):
         return max(closing) if closing else None
 
 
-def current_challenge() -> Challenge | None:
-    """The défi being run, as the pilot chose it."""
-    return db.session.scalar(sa.select(Challenge).where(Challenge.is_current))
+def current_challenge(territory_id: int | None) -> Challenge | None:
+    """The défi the territory is running, as its pilot chose it (None for no territory)."""
+    if territory_id is None:
+        return None
+    return db.session.scalar(
+        sa.select(Challenge).where(Challenge.territory_id == territory_id, Challenge.is_current)
+    )
 
 
 def make_current(challenge: Challenge):
-    """Make this défi the one being run (and no other)."""
+    """Make this défi the one its territory runs (and no other of the territory)."""
     db.session.execute(
         sa.update(Challenge)
-        .where(Challenge.is_current, Challenge.id != challenge.id)
+        .where(
+            Challenge.territory_id == challenge.territory_id,
+            Challenge.is_current,
+            Challenge.id != challenge.id,
+        )
         .values(is_current=False)
     )
     challenge.is_current = True
@@ -197,10 +227,17 @@ class Household(Versioned, db.Model):
 
 
 class Structure(db.Model):
-    """A structure that accompanies foyers socially, e.g. MJEP d'Isbergues."""
+    """A structure that accompanies foyers socially, e.g. MJEP d'Isbergues.
+
+    Of one territory: the same name in two territories is two structures."""
+
+    __table_args__ = (sa.UniqueConstraint("territory_id", "name"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
+    territory_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
 
     def __repr__(self):
         return f"<Structure {self.name!r}>"

@@ -54,7 +54,7 @@ class StaffInvitationForm(FlaskForm):
         _l("Ou une nouvelle structure"),
         filters=[one_line],
         validators=[Length(max=120, message=_l("120 caractères au plus."))],
-        description=_l("Par exemple « MJEP d'Isbergues »."),
+        description=_l("Par exemple « Centre social des Tilleuls »."),
     )
     valid_days = ValidityField()
 
@@ -151,8 +151,12 @@ class ChallengeForm(FlaskForm):
     def validate_name(self, field):
         from defi.extensions import db
         from defi.models import Challenge
+        from defi.territories import my_territory_id
 
-        if db.session.scalar(sa.select(Challenge.id).where(Challenge.name == field.data)):
+        taken = sa.select(Challenge.id).where(
+            Challenge.territory_id == my_territory_id(), Challenge.name == field.data
+        )
+        if db.session.scalar(taken):
             raise ValidationError(_l("Un défi porte déjà ce nom."))
 
     def dates(self):

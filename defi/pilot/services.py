@@ -20,6 +20,7 @@ from defi.models import User
 from defi.models import Wave
 from defi.models import event_groups
 from defi.pilot.imports.write import IMPORT_STRUCTURE
+from defi.territories import my_territory_id
 
 
 def group_overview(challenge):
@@ -61,11 +62,14 @@ def group_overview(challenge):
 
 
 def staff():
-    """Every facilitator and referent, with what they lead."""
+    """Every facilitator and referent of the territory, with what they lead."""
     return db.session.execute(
         sa.select(User, Membership)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.role.in_(("facilitator", "referent")))
+        .where(
+            User.territory_id == my_territory_id(),
+            Membership.role.in_(("facilitator", "referent")),
+        )
         .order_by(Membership.role, User.username)
     ).all()
 
@@ -74,8 +78,14 @@ AUDIT_PAGE = 100
 
 
 def audit_events(before: int | None = None):
-    """A page of the staff audit trail, newest first: (events, id to ask for older ones)."""
-    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE + 1)
+    """A page of the territory's staff audit trail, newest first: (events, id to ask for older
+    ones)."""
+    query = (
+        sa.select(AuditEvent)
+        .where(AuditEvent.territory_id == my_territory_id())
+        .order_by(AuditEvent.id.desc())
+        .limit(AUDIT_PAGE + 1)
+    )
     if before is not None:
         query = query.where(AuditEvent.id < before)
     events = db.session.scalars(query).all()
@@ -84,11 +94,24 @@ def audit_events(before: int | None = None):
 
 
 def structures() -> list[Structure]:
-    """The structures a referent may be invited to: not the one of imported foyers, which no
-    referent follows (nobody would see that a new one reads their names)."""
+    """The territory's structures a referent may be invited to: not the one of imported
+    foyers, which no referent follows (nobody would see that a new one reads their names)."""
     return db.session.scalars(
-        sa.select(Structure).where(Structure.name != IMPORT_STRUCTURE).order_by(Structure.name)
+        sa.select(Structure)
+        .where(Structure.territory_id == my_territory_id(), Structure.name != IMPORT_STRUCTURE)
+        .order_by(Structure.name)
     ).all()
+
+
+def territory_structure(structure_id: int | None) -> Structure | None:
+    """The territory's structure of that id (None for another territory's, or none)."""
+    if not structure_id:
+        return None
+    return db.session.scalar(
+        sa.select(Structure).where(
+            Structure.id == structure_id, Structure.territory_id == my_territory_id()
+        )
+    )
 
 
 LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
@@ -102,8 +125,11 @@ def structure_key(name: str) -> str:
 
 
 def structure_name_taken(name: str) -> bool:
-    """Whether a structure has a name that reads the same (the import's one included)."""
-    names = db.session.scalars(sa.select(Structure.name)).all()
+    """Whether a structure of the territory has a name that reads the same (the import's one
+    included)."""
+    names = db.session.scalars(
+        sa.select(Structure.name).where(Structure.territory_id == my_territory_id())
+    ).all()
     return structure_key(name) in {structure_key(taken) for taken in names}
 
 
@@ -116,7 +142,11 @@ def get_staff_or_404(user_id: int) -> User:
     user = db.session.scalar(
         sa.select(User)
         .join(Membership, Membership.user_id == User.id)
-        .where(User.id == user_id, Membership.role.in_(("facilitator", "referent")))
+        .where(
+            User.id == user_id,
+            User.territory_id == my_territory_id(),
+            Membership.role.in_(("facilitator", "referent")),
+        )
     )
     if user is None:
         abort(404)

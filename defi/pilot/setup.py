@@ -19,12 +19,14 @@ from defi.models import Question
 from defi.models import Wave
 from defi.models.challenge import make_current
 from defi.questionnaire import seed_default_questions
+from defi.territories import my_territory_id
 
 
-def create_challenge(name: str, dates: list[tuple[date, date]]) -> Challenge:
-    """A new défi with its 2 or 3 waves and the source's questionnaire; it becomes the current
-    one (the pilot creates it to run it, and can choose another again)."""
-    challenge = Challenge(name=name)
+def create_challenge(territory_id: int, name: str, dates: list[tuple[date, date]]) -> Challenge:
+    """A new défi of the territory with its 2 or 3 waves and the source's questionnaire; it
+    becomes the territory's current one (the pilot creates it to run it, and can choose another
+    again)."""
+    challenge = Challenge(territory_id=territory_id, name=name)
     challenge.waves = [
         Wave(rank=rank, opens_on=opens, closes_on=closes)
         for rank, (opens, closes) in enumerate(dates, start=1)
@@ -37,8 +39,12 @@ def create_challenge(name: str, dates: list[tuple[date, date]]) -> Challenge:
 
 
 def challenges() -> list[Challenge]:
-    """Every défi, the latest first."""
-    return db.session.scalars(sa.select(Challenge).order_by(Challenge.id.desc())).all()
+    """Every défi of the pilot's territory, the latest first."""
+    return db.session.scalars(
+        sa.select(Challenge)
+        .where(Challenge.territory_id == my_territory_id())
+        .order_by(Challenge.id.desc())
+    ).all()
 
 
 def add_group(challenge: Challenge, name: str, sector: str, prefix: str) -> Group:
@@ -110,7 +116,7 @@ def start_next_challenge(previous: Challenge, name: str, actor=None) -> Challeng
     """Next year's défi from this one's settings: waves a year later, the same groups and
     facilitators (each new role written to the audit trail), the same questionnaire (which the
     pilot can then change)."""
-    challenge = Challenge(name=name, previous_id=previous.id)
+    challenge = Challenge(territory_id=previous.territory_id, name=name, previous_id=previous.id)
     challenge.waves = [
         Wave(
             rank=wave.rank, opens_on=_next_year(wave.opens_on), closes_on=_next_year(wave.closes_on)

@@ -37,8 +37,6 @@ from defi.households import get_or_create_structure
 from defi.htmx import render
 from defi.models import Challenge
 from defi.models import Group
-from defi.models import Structure
-from defi.models.challenge import current_challenge
 from defi.models.challenge import make_current
 from defi.pilot import bp
 from defi.pilot import setup
@@ -71,18 +69,22 @@ from defi.pilot.services import groups_of
 from defi.pilot.services import staff
 from defi.pilot.services import staff_membership
 from defi.pilot.services import structures
+from defi.pilot.services import territory_structure
 from defi.security import body_limit
+from defi.territories import my_current_challenge
+from defi.territories import my_territory_id
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _current_challenge():
-    """`current_challenge()` with its groups and waves, which the pilot's pages show: one query."""
+    """The territory's current défi with its groups and waves, which the pilot's pages show:
+    one query."""
     return db.session.scalar(
         sa.select(Challenge)
         .options(so.joinedload(Challenge.groups), so.joinedload(Challenge.waves))
-        .where(Challenge.is_current)
+        .where(Challenge.territory_id == my_territory_id(), Challenge.is_current)
     )
 
 
@@ -117,7 +119,7 @@ def index():
 @rerender_on_csrf_error
 def invite_staff():
     """Invite a facilitator or a referent and print the invitation."""
-    challenge = current_challenge()
+    challenge = my_current_challenge()
     form = _staff_form(challenge)
     if form.role.data != "facilitator":
         form.group_id.validate_choice = False
@@ -128,9 +130,9 @@ def invite_staff():
             invitation, code = issue_invitation("facilitator", current_user, group=group, days=days)
             recipient = group.name
         else:
-            structure = db.session.get(
-                Structure, form.structure_id.data
-            ) or get_or_create_structure(form.structure_name.data)
+            structure = territory_structure(form.structure_id.data) or get_or_create_structure(
+                form.structure_name.data, my_territory_id()
+            )
             invitation, code = issue_invitation(
                 "referent", current_user, structure=structure, days=days
             )
@@ -268,7 +270,7 @@ def import_entries():
     data, options = form.file.data.read(), form.options()
     _read_only()  # the file was read before the preview's transaction begins
     try:
-        plan = preview_import(data, **options)
+        plan = preview_import(data, **options, territory_id=my_territory_id())
     except ImportRejected as rejected:
         return _render_import(form, rejected)
     return _render_preview(plan, data, options)
@@ -286,7 +288,7 @@ def confirm_import():
             form.payload.data, form.token.data, current_user.id, MAX_IMPORT_BYTES
         )
         db.session.rollback()  # the write lock is taken once the file is read and checked
-        plan = preview_import(data, **options, lock=True)
+        plan = preview_import(data, **options, territory_id=my_territory_id(), lock=True)
     except ImportRejected as rejected:
         _read_only()
         return _render_import(_import_form(formdata=None, **options), rejected)
@@ -342,7 +344,7 @@ def _render_import(form, rejected=None):
     if form.challenge_name.data:
         name = form.challenge_name.data
         form.create_challenge.label.text = _("Créer un nouveau défi « %(name)s »", name=name)
-    names = db.session.scalars(sa.select(Challenge.name).order_by(Challenge.name)).all()
+    names = [challenge.name for challenge in sorted(setup.challenges(), key=lambda c: c.name)]
     return render_template(
         "pilot/import.html", form=form, rejected=rejected, challenges=names, header=HEADER
     )
@@ -352,7 +354,7 @@ def _render_preview(plan, data, options, changed=False):
     """What the import would do, and the form that confirms it (the file carried along)."""
     payload, token = seal(data, options, plan.summary(), current_user.id)
     form = ImportConfirmForm(formdata=None, payload=payload, token=token)
-    structure = db.session.get(Structure, plan.structure_id) if plan.structure_id else None
+    structure = territory_structure(plan.structure_id)
     return render_template(
         "pilot/import_preview.html",
         plan=plan,
@@ -414,14 +416,14 @@ def _render_setup(challenge, **forms):
 @bp.route("/parametres")
 def settings():
     """The défi's collectes, groups and questionnaire; a new défi; next year's from this one."""
-    return _render_setup(current_challenge())
+    return _render_setup(my_current_challenge())
 
 
 @bp.route("/defis/en-cours", methods=["POST"])
 @rerender_on_csrf_error
 def challenge_choose():
     """Choose the défi being run (an import of a past year's défi never changes it)."""
-    challenge = current_challenge()
+    challenge = my_current_challenge()
     form = _current_form(challenge, formdata=request.form)
     if form.validate_on_submit():
         chosen = db.session.get(Challenge, form.challenge_id.data)
@@ -438,7 +440,7 @@ def challenge_create():
     """Create a défi with its 2 or 3 collectes (and the source's questionnaire)."""
     form = ChallengeForm()
     if form.validate_on_submit():
-        setup.create_challenge(form.name.data, form.dates())
+        setup.create_challenge(my_territory_id(), form.name.data, form.dates())
         db.session.commit()
         flash(
             _(
@@ -448,14 +450,14 @@ def challenge_create():
             "success",
         )
         return redirect(url_for("pilot.settings"), 303)
-    return _render_setup(current_challenge(), challenge_form=form)
+    return _render_setup(my_current_challenge(), challenge_form=form)
 
 
 @bp.route("/collectes/<int:wave_id>", methods=["POST"])
 @rerender_on_csrf_error
 def wave_update(wave_id):
     """Change a collecte's dates, or open or close it by hand."""
-    challenge = current_challenge() or abort(404)
+    challenge = my_current_challenge() or abort(404)
     wave = next((w for w in challenge.waves if w.id == wave_id), None) or abort(404)
     form = WaveForm()
     if form.validate_on_submit():
@@ -471,7 +473,7 @@ def wave_update(wave_id):
 @rerender_on_csrf_error
 def group_create():
     """Add a group to the current défi."""
-    challenge = current_challenge() or abort(404)
+    challenge = my_current_challenge() or abort(404)
     form = GroupForm()
     if form.validate_on_submit():
         if any(group.name == form.name.data for group in challenge.groups):
@@ -491,7 +493,7 @@ def group_create():
 @rerender_on_csrf_error
 def question_edit(question_id):
     """Write or change a question of the questionnaire, until the first collecte opens."""
-    challenge = current_challenge() or abort(404)
+    challenge = my_current_challenge() or abort(404)
     question = None
     if question_id is not None:
         question = next((q for q in setup.questions_of(challenge) if q.id == question_id), None)
@@ -515,7 +517,7 @@ def question_edit(question_id):
 @bp.route("/questions/<int:question_id>/supprimer", methods=["POST"])
 def question_delete(question_id):
     """Remove a question, until the first collecte opens."""
-    challenge = current_challenge() or abort(404)
+    challenge = my_current_challenge() or abort(404)
     question = next((q for q in setup.questions_of(challenge) if q.id == question_id), None)
     if question is None:
         abort(404)
@@ -532,7 +534,7 @@ def question_delete(question_id):
 @rerender_on_csrf_error
 def next_challenge():
     """Start next year's défi from this one's settings."""
-    challenge = current_challenge() or abort(404)
+    challenge = my_current_challenge() or abort(404)
     form = NextChallengeForm()
     if form.validate_on_submit():
         setup.start_next_challenge(challenge, form.name.data, current_user)

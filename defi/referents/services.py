@@ -57,8 +57,8 @@ def my_structures():
 
 
 def open_groups():
-    """The groups of the current défi, where a referent may enrol a foyer."""
-    challenge = current_challenge()
+    """The groups of the territory's current défi, where a referent may enrol a foyer."""
+    challenge = current_challenge(current_user.territory_id)
     if challenge is None:
         return []
     return challenge.groups

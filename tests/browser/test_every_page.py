@@ -37,6 +37,7 @@ from werkzeug.routing import RequestRedirect
 
 from defi import create_app
 from defi.access import ANONYMOUS
+from defi.access import COORDINATOR
 from defi.access import FACILITATOR
 from defi.access import HOUSEHOLD
 from defi.access import PILOT
@@ -71,6 +72,7 @@ ACTORS = [
     ("facilitator", "animateur-est", {FACILITATOR}, r"/groupe/\d+$"),
     ("referent", "referent-mjep", {REFERENT}, r"/accompagnement/$"),
     ("pilot", "pilote", {PILOT}, r"/pilote/$"),
+    ("coordinator", "reseau", {COORDINATOR}, r"/reseau/$"),
 ]
 # The controls a finger taps, under 44 px: a link within a sentence is exempt (WCAG 2.5.5), and
 # a box or a radio button is tapped through its label.
@@ -196,6 +198,15 @@ TEMPLATES_OF = {
         "pilot/question.html",
         "pilot/report.html",
         "pilot/setup.html",
+    },
+    "coordinator": {
+        "accounts/details.html",
+        "accounts/invitation.html",
+        "accounts/login.html",
+        "accounts/password.html",
+        "network/challenge.html",
+        "network/comparison.html",
+        "network/index.html",
     },
 }
 # Far more than any role has (about 30): a crawler that runs away fails instead.
@@ -421,6 +432,15 @@ def answers_to_forms(crawl, page, base, actor):
         expect(page.locator("#flashes")).to_contain_text("Défi créé")
         crawl.run(page.url, again=True)
         import_pages(crawl, page, base)
+    elif actor == "coordinator":
+        # A new territory: the invitation of its first pilot, printed once.
+        page.goto(f"{base}/reseau/")
+        new = page.locator("details").filter(has_text="Créer un territoire")
+        new.locator("summary").click()
+        new.get_by_label("Nom du territoire").fill("Pays de l'Audomarois")
+        new.get_by_role("button", name="Créer le territoire et l'invitation").click()
+        expect(page.locator(".invitation-code")).to_be_visible()
+        crawl.check("territory-invitation")
 
 
 def import_pages(crawl, page, base):

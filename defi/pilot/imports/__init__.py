@@ -49,22 +49,26 @@ def preview_import(
     challenge_name: str | None,
     structure_id: int | None = None,
     *,
+    territory_id: int,
     create_challenge: bool = False,
     lock: bool = False,
 ) -> Plan:
     """Check the file and what the database holds; what importing it would do. Writes nothing.
 
-    `challenge_name` names an existing défi (None: the current one); a name that matches none
+    `challenge_name` names an existing défi of the territory `territory_id` (None: its current
+    one); a name that matches none
     is refused, with the closest names, unless `create_challenge` asks for a new défi. The
     foyers the file creates and says accompanied are attached to the structure
-    `structure_id`, which must exist; without one such a file is refused. Raises
+    `structure_id`, which must exist in the territory; without one such a file is refused. Raises
     ImportRejected with every problem found. `lock`: the plan is to be written in this
     transaction (`plan.make_plan`).
     """
     check_size(data)
     problems = Problems()
     rows = parse(data, problems)
-    plan = make_plan(rows, challenge_name, structure_id, create_challenge, problems, lock)
+    plan = make_plan(
+        rows, territory_id, challenge_name, structure_id, create_challenge, problems, lock
+    )
     problems.check()
     return plan
 
@@ -84,10 +88,16 @@ def import_entries(
     challenge_name: str | None,
     structure_id: int | None = None,
     *,
+    territory_id: int,
     create_challenge: bool = False,
 ) -> dict:
     """Check the file, then write it (`preview_import`, then `write_plan`)."""
     plan = preview_import(
-        data, challenge_name, structure_id, create_challenge=create_challenge, lock=True
+        data,
+        challenge_name,
+        structure_id,
+        territory_id=territory_id,
+        create_challenge=create_challenge,
+        lock=True,
     )
     return write_plan(plan)

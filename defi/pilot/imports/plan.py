@@ -30,7 +30,6 @@ from defi.models import Structure
 from defi.models.challenge import current_challenge
 from defi.pilot.imports.parse import ENTRY_COLUMNS
 from defi.pilot.imports.parse import QUESTION_COLUMNS
-from defi.pilot.imports.parse import Problems
 from defi.pilot.imports.parse import Row
 from defi.pilot.imports.parse import fold
 from defi.questionnaire import DEFAULT_QUESTIONS
@@ -70,6 +69,7 @@ class Asked:
 class Plan:
     """What writing the file would change; `rows` are the file's checked rows."""
 
+    territory_id: int
     challenge_name: str
     challenge: Challenge | None  # None: a new défi, created by the import
     structure_id: int | None
@@ -130,14 +130,16 @@ class Plan:
         }
 
 
-def make_plan(rows, challenge_name, structure_id, create_challenge, problems: Problems, lock=False):
+def make_plan(
+    rows, territory_id, challenge_name, structure_id, create_challenge, problems, lock=False
+):
     """The plan of an import of `rows`; what is wrong goes into `problems` (then no plan).
 
     `lock`: the plan is to be written in this transaction. The défi's row is then locked
     first (PostgreSQL; SQLite's writer holds the whole database already), so that two imports
     into it, two clicks on the same confirmation, are planned and written one after the other.
     """
-    challenge, name = find_challenge(challenge_name, create_challenge, problems)
+    challenge, name = find_challenge(territory_id, challenge_name, create_challenge, problems)
     if lock and challenge is not None:
         db.session.execute(
             sa.select(Challenge.id).where(Challenge.id == challenge.id).with_for_update()
@@ -151,26 +153,42 @@ def make_plan(rows, challenge_name, structure_id, create_challenge, problems: Pr
     new_groups = [name for name in dict.fromkeys(row.group for row in rows) if name not in groups]
     households = existing_households(challenge)
     new_households = check_households(rows, groups, households, problems)
-    check_accompaniments(challenge, rows, households, new_households, structure_id, problems)
+    check_accompaniments(
+        territory_id, challenge, rows, households, new_households, structure_id, problems
+    )
     if problems:
         return None
-    plan = Plan(name, challenge, structure_id, rows, groups, new_groups, households, new_households)
+    plan = Plan(
+        territory_id,
+        name,
+        challenge,
+        structure_id,
+        rows,
+        groups,
+        new_groups,
+        households,
+        new_households,
+    )
     compare_entries(plan)
     return plan
 
 
-def find_challenge(name, create, problems) -> tuple[Challenge | None, str]:
-    """The défi named (the current one if no name), or None for a new one if asked for."""
+def find_challenge(territory_id, name, create, problems) -> tuple[Challenge | None, str]:
+    """The territory's défi named (its current one if no name), or None for a new one if asked
+    for."""
     if not name:
-        challenge = current_challenge()
+        challenge = current_challenge(territory_id)
         if challenge is None:
             problems.add(None, None, _("Aucun défi en cours : indiquez le nom du défi."))
             return None, ""
         return challenge, challenge.name
-    challenge = db.session.scalar(sa.select(Challenge).where(Challenge.name == name))
+    ours = sa.select(Challenge).where(Challenge.territory_id == territory_id)
+    challenge = db.session.scalar(ours.where(Challenge.name == name))
     if challenge is not None:
         return challenge, name
-    names = db.session.scalars(sa.select(Challenge.name)).all()
+    names = db.session.scalars(
+        sa.select(Challenge.name).where(Challenge.territory_id == territory_id)
+    ).all()
     twins = [other for other in names if fold(other) == fold(name)]
     if twins:
         problems.add(
@@ -330,7 +348,9 @@ def check_households(rows, groups, households, problems) -> dict:
     return created
 
 
-def check_accompaniments(challenge, rows, households, created, structure_id, problems):
+def check_accompaniments(
+    territory_id, challenge, rows, households, created, structure_id, problems
+):
     """Refuse a change of whether a foyer is accompanied, and new accompanied foyers without
     the structure that accompanies them.
 
@@ -381,9 +401,8 @@ def check_accompaniments(challenge, rows, households, created, structure_id, pro
                 code=row.code,
             )
     first = next((row for row in created.values() if row.accompanied), None)
-    if first is not None and (
-        structure_id is None or db.session.get(Structure, structure_id) is None
-    ):
+    structure = db.session.get(Structure, structure_id) if structure_id is not None else None
+    if first is not None and (structure is None or structure.territory_id != territory_id):
         problems.add(
             first.line,
             "accompagne",

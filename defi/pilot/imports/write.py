@@ -46,7 +46,9 @@ BATCH = 10_000
 def carry_out(plan: Plan) -> dict:
     """Write what the plan says, in the current transaction; the relevés created, updated and
     unchanged."""
-    challenge = plan.challenge or create_challenge(plan.challenge_name, plan.rows)
+    challenge = plan.challenge or create_challenge(
+        plan.territory_id, plan.challenge_name, plan.rows
+    )
     groups = create_groups(challenge, plan.groups, plan.new_groups)
     households = create_households(challenge, groups, plan.households, plan.new_households)
     accompany_households(groups, households, plan.new_households, plan.structure_id)
@@ -54,12 +56,12 @@ def carry_out(plan: Plan) -> dict:
     return plan.counts
 
 
-def create_challenge(name, rows) -> Challenge:
-    """A past year's défi: 3 collectes closed by hand, the default questionnaire; the rows'
-    answers then name its questions' ids."""
+def create_challenge(territory_id, name, rows) -> Challenge:
+    """A past year's défi of the territory: 3 collectes closed by hand, the default
+    questionnaire; the rows' answers then name its questions' ids."""
     day = today()
     # The pilot can set the collectes' dates later.
-    challenge = Challenge(name=name)
+    challenge = Challenge(territory_id=territory_id, name=name)
     challenge.waves = [
         Wave(rank=rank, opens_on=day, closes_on=day, manual_state="closed")
         for rank in NEW_CHALLENGE_RANKS
