@@ -260,3 +260,24 @@ def test_a_network_without_a_defi_yet(app, client, auth):
     assert "Aucun territoire n'a encore de défi en cours" in page_text(empty)
     for url in FILES:
         assert client.get(url).status_code == 200, url
+
+
+def test_the_files_follow_the_figures(coordinator, client):
+    """Made once per version of the figures, a file is made anew when a relevé is sent."""
+    before = client.get(FILES[1]).data
+    assert client.get(FILES[1]).data == before
+    # One more foyer of Les Pousses sends the end wave: the total's count of it changes.
+    wave = db.session.scalar(
+        sa.select(Wave)
+        .join(Challenge)
+        .join(Territory)
+        .where(Territory.name == "Pays de Lumbres", Wave.rank == 3)
+    )
+    foyer = db.session.scalar(
+        sa.select(Household).where(Household.challenge_id == wave.challenge_id).limit(1)
+    )
+    db.session.add(Entry(household_id=foyer.id, wave_id=wave.id, status="submitted"))
+    db.session.commit()
+    after = client.get(FILES[1]).data
+    assert after != before
+    assert client.get("/reseau/export/comparaison.xlsx").status_code == 200

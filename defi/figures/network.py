@@ -65,6 +65,9 @@ class Network:
     current: frozenset
     publications: dict
     side_by_side: Publication
+    # The total's publication, kept per version of the figures (None without a current défi):
+    # what is made from every défi's figures is kept with it (`figures.derived`).
+    total: Publication | None = None
 
     def challenge(self, challenge_id):
         for _territory, challenges in self.territories:
@@ -89,7 +92,7 @@ def network(k: int | None = None) -> Network:
     if total is not None:
         tables[NETWORK], retention[NETWORK] = total.tables[ALL], total.retention[ALL]
     side_by_side = Publication(tables=tables, retention=retention, choices=[], decision=None)
-    return Network(territories, frozenset(c.id for c in current), publications, side_by_side)
+    return Network(territories, frozenset(c.id for c in current), publications, side_by_side, total)
 
 
 def _padded_table(table):

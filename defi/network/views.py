@@ -18,6 +18,7 @@ from defi.access import rerender_on_csrf_error
 from defi.accounts.services import issue_invitation
 from defi.accounts.views import invitation_page
 from defi.extensions import db
+from defi.figures import derived
 from defi.figures.export import network_tables
 from defi.figures.files import to_csv
 from defi.figures.files import to_xlsx
@@ -137,11 +138,24 @@ def challenge(challenge_id):
 @bp.route("/export/<any(comparaison, retention):table>.csv")
 def export_csv(table):
     """The network's comparison or retention, as CSV (UTF-8 with BOM, ';', decimal comma)."""
-    wanted = next(t for t in network_tables(network()) if t.name == table)
-    return _download(to_csv(wanted), "text/csv; charset=utf-8", f"reseau-{table}.csv")
+    data = _kept(network(), ("network-csv", table), lambda tables: to_csv(tables[table]))
+    return _download(data, "text/csv; charset=utf-8", f"reseau-{table}.csv")
 
 
 @bp.route("/export/comparaison.xlsx")
 def export_xlsx():
     """The network's comparison and retention, one sheet each."""
-    return _download(to_xlsx(network_tables(network())), XLSX, "reseau-comparaison.xlsx")
+    data = _kept(network(), ("network-xlsx",), lambda tables: to_xlsx(list(tables.values())))
+    return _download(data, XLSX, "reseau-comparaison.xlsx")
+
+
+def _kept(net, key, make):
+    """A file of every défi's figures, made once per version of them (with the total's
+    publication, which is kept as long as none of them changes)."""
+
+    def made():
+        return make({table.name: table for table in network_tables(net)})
+
+    # A territory renamed or a défi added changes no figure: they name the file's version too.
+    names = tuple((t.name, tuple(c.id for c in cs)) for t, cs in net.territories)
+    return made() if net.total is None else derived(net.total, (*key, names), made)
