@@ -45,21 +45,32 @@ def publication(challenge, k: int | None = None) -> Publication:
     what is published computes it afresh and keeps nothing (its change may yet roll back).
     """
     k = current_app.config["DEFI_MIN_COUNT"] if k is None else k
-    session = db.session
-    if session.info.get(cache.BUMPED):
-        return publish(challenge, k)
-    version = cache.current_version(session)
-    if version is None:
-        return publish(challenge, k)
     # A wave that closes by its date changes what is published without any write.
     key = (challenge.id, k, open_ranks(challenge, today()))
+    return kept_per_version(key, lambda: publish(challenge, k))
+
+
+def kept_per_version(key, make):
+    """`make()`, kept by this app under `key` for the version of what is published it was
+    made at: made again once the version changes. A request that has itself changed what is
+    published makes it afresh and keeps nothing (its change may yet roll back).
+
+    The version is read once per transaction (`cache.current_version`), however many things a
+    page asks for (the network's pages ask for every défi's publication).
+    """
+    session = db.session
+    if session.info.get(cache.BUMPED):
+        return make()
+    version = cache.current_version(session)
+    if version is None:
+        return make()
     kept = current_app.extensions.setdefault("defi_figures", {})
     found = kept.get(key)
     if found is not None and found[0] == version:
         return found[1]
-    published = publish(challenge, k)
-    kept[key] = (version, published)
-    return published
+    made = make()
+    kept[key] = (version, made)
+    return made
 
 
 def rendered(published: Publication, template: str, scope, **context) -> Markup:

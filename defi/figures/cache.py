@@ -25,13 +25,18 @@ PUBLISHED = frozenset({"household", "accompaniment", "group", "wave", "question"
 # A relevé's rows: they change what is published when their relevé is sent.
 ENTRY_ROWS = frozenset({"purchase", "weighing", "recipe", "producer", "answer"})
 BUMPED = "figures_version_bumped"
+VERSION_READ = "figures_version_read"
 
 
 _VERSION = sa.select(FiguresVersion.version).where(FiguresVersion.id == 1)  # every page reads it
 
 
 def current_version(session) -> int | None:
-    return session.scalar(_VERSION)
+    """The version of what is published, read once per transaction of the session (a commit
+    or a rollback forgets it: the next read sees what was committed since)."""
+    if VERSION_READ not in session.info:
+        session.info[VERSION_READ] = session.scalar(_VERSION)
+    return session.info[VERSION_READ]
 
 
 def touch(session):
@@ -40,6 +45,7 @@ def touch(session):
     The row is made again if it is missing (a database emptied by hand): a missing row would
     leave every page computing the figures afresh, and a cache never told of a change.
     """
+    session.info.pop(VERSION_READ, None)
     table = FiguresVersion.__table__
     connection = session.connection()
     bumped = connection.execute(
@@ -94,6 +100,11 @@ def _on_execute(state):
 
 def _forget(session, *_args):
     session.info.pop(BUMPED, None)
+
+
+def _transaction_ended(session, transaction):
+    if transaction.parent is None:  # the outermost: what comes next may see other commits
+        session.info.pop(VERSION_READ, None)
     session.info.pop("figures_pending", None)
 
 
@@ -106,3 +117,4 @@ def init_listeners():
     sa.event.listen(so.Session, "do_orm_execute", _on_execute)
     sa.event.listen(so.Session, "after_commit", _forget)
     sa.event.listen(so.Session, "after_soft_rollback", _forget)
+    sa.event.listen(so.Session, "after_transaction_end", _transaction_ended)

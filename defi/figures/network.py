@@ -24,7 +24,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from defi.extensions import db
-from defi.figures import cache
+from defi.figures import kept_per_version
 from defi.figures import publication
 from defi.figures.disclosure import PROTECT
 from defi.figures.sums import sums_for
@@ -131,20 +131,9 @@ def _territories():
 
 
 def _kept_total(current, k, parts) -> Publication:
-    """`_total`, computed once per version of what is published (as `figures.publication`)."""
-    session = db.session
-    version = cache.current_version(session)
-    if session.info.get(cache.BUMPED) or version is None:
-        return _total(current, k, parts)
-    day = today()
-    key = ("network", k, tuple((c.id, open_ranks(c, day)) for c in current))
-    kept = current_app.extensions.setdefault("defi_figures", {})
-    found = kept.get(key)
-    if found is not None and found[0] == version:
-        return found[1]
-    total = _total(current, k, parts)
-    kept[key] = (version, total)
-    return total
+    """`_total`, made once per version of what is published (as `figures.publication`)."""
+    key = ("network", k, tuple((c.id, open_ranks(c, today())) for c in current))
+    return kept_per_version(key, lambda: _total(current, k, parts))
 
 
 def _total(current, k, parts) -> Publication:
