@@ -89,8 +89,16 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
         sqlite = connection.dialect.name == "sqlite"
+        # SQLite's DDL is transactional (the engine's BEGIN holds it, `database.py`); Alembic
+        # would otherwise commit each revision apart, and a run refused or failed half-way
+        # would leave its first revisions done.
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            **({"transactional_ddl": True} if sqlite else {}),
+            **conf_args,
+        )
         if sqlite:
             # A migration in batch mode rebuilds a table (copy, drop, rename): with foreign keys
             # on, dropping a parent table deletes every row that refers to it (ON DELETE
