@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from defi.extensions import db
+from defi.figures import cache as figures_cache
 from defi.models import Challenge
 from defi.models import Entry
 from defi.models import Household
@@ -151,12 +152,13 @@ def erase_household(household: Household):
     """Delete the foyer and everything of it: accounts, relevés and their rows, attendance,
     invitations, accompaniment (the database cascades from the foyer's row). Its code is
     kept apart, alone, so that it is never given to another foyer."""
-    household_id, code = household.id, household.code
+    household_id, code, challenge_id = household.id, household.code, household.challenge_id
     db.session.expunge_all()
     if db.session.get(RetiredCode, code) is None:
         db.session.add(RetiredCode(code=code))
-    db.session.execute(sa.delete(User).where(User.household_id == household_id))
-    db.session.execute(sa.delete(Household).where(Household.id == household_id))
+    with figures_cache.changing(db.session, challenge_id):  # its défi's figures alone
+        db.session.execute(sa.delete(User).where(User.household_id == household_id))
+        db.session.execute(sa.delete(Household).where(Household.id == household_id))
     db.session.flush()
 
 

@@ -199,8 +199,8 @@ class PostgresDemos:
                     sa.text("SELECT setval(:name, :value, :called)"),
                     {"name": name, "value": last_value, "called": is_called},
                 )
-            # As load_demo's flush does (`cache.touch`): the row is made again if a browser
-            # test's teardown emptied its table too.
+            # Every défi's figures changed, as `cache.touch` says it without a défi: the row is
+            # made again if a browser test's teardown emptied its table too.
             connection.execute(
                 sa.text(
                     "INSERT INTO figures_version (id, version) VALUES (1, 1)"

@@ -42,34 +42,32 @@ def publication(challenge, k: int | None = None) -> Publication:
 
     Each app keeps, per défi and K, the publication of the version it read last
     (`cache.py`): pages read it rather than recompute it. A request that has itself changed
-    what is published computes it afresh and keeps nothing (its change may yet roll back).
+    what the défi publishes computes it afresh and keeps nothing (its change may yet roll back).
     """
     k = current_app.config["DEFI_MIN_COUNT"] if k is None else k
     # A wave that closes by its date changes what is published without any write.
     key = (challenge.id, k, open_ranks(challenge, today()))
-    return kept_per_version(key, lambda: publish(challenge, k))
+    return kept_per_version(key, [challenge.id], lambda: publish(challenge, k))
 
 
-def kept_per_version(key, make):
-    """`make()`, kept by this app under `key` for the version of what is published it was
-    made at: made again once the version changes. A request that has itself changed what is
-    published makes it afresh and keeps nothing (its change may yet roll back).
+def kept_per_version(key, challenge_ids, make):
+    """`make()`, kept by this app under `key` for the versions of what these défis publish it
+    was made at: made again once one of them changes. A request that has itself changed what
+    one of them publishes makes it afresh and keeps nothing (its change may yet roll back).
 
-    The version is read once per transaction (`cache.current_version`), however many things a
+    The versions are read once per transaction (`cache.read_versions`), however many things a
     page asks for (the network's pages ask for every défi's publication).
     """
     session = db.session
-    if session.info.get(cache.BUMPED):
+    if cache.changed(session, challenge_ids):
         return make()
-    version = cache.current_version(session)
-    if version is None:
-        return make()
+    versions = tuple(cache.read_versions(session, challenge_ids).values())
     kept = current_app.extensions.setdefault("defi_figures", {})
     found = kept.get(key)
-    if found is not None and found[0] == version:
+    if found is not None and found[0] == versions:
         return found[1]
     made = make()
-    kept[key] = (version, made)
+    kept[key] = (versions, made)
     return made
 
 

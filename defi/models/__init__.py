@@ -26,6 +26,7 @@ from defi.models.collecte import Question
 from defi.models.collecte import Recipe
 from defi.models.collecte import Reminder
 from defi.models.collecte import Weighing
+from defi.models.figures import ChallengeFiguresVersion
 from defi.models.figures import FiguresVersion
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Attendance",
     "AuditEvent",
     "Challenge",
+    "ChallengeFiguresVersion",
     "Choice",
     "Entry",
     "EntryChange",

@@ -14,8 +14,6 @@ every BATCH rows, or a COPY on PostgreSQL. A file of more than MAX_IMPORT_ROWS r
 before it is even decoded, and the rows of an accepted one are held compactly.
 """
 
-from defi.extensions import db
-from defi.figures import cache as figures_cache
 from defi.pilot.imports.parse import HEADER
 from defi.pilot.imports.parse import MAX_IMPORT_ROWS
 from defi.pilot.imports.parse import MAX_PROBLEMS
@@ -76,11 +74,7 @@ def preview_import(
 def write_plan(plan: Plan) -> dict:
     """Write what the plan says, in the current transaction (the caller commits); returns the
     created, updated and unchanged relevé counts."""
-    counts = carry_out(plan)
-    if counts["created"] or counts["updated"]:
-        # PostgreSQL's COPY goes round the session: say here that the figures changed.
-        figures_cache.touch(db.session)
-    return counts
+    return carry_out(plan)  # which bumps the défi's figures' version
 
 
 def import_entries(

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from defi.extensions import db
+from defi.figures import cache as figures_cache
 from defi.formatting import gettext as _
 from defi.formatting import today
 from defi.households import ANONYMOUS_LABELS
@@ -46,13 +47,18 @@ BATCH = 10_000
 def carry_out(plan: Plan) -> dict:
     """Write what the plan says, in the current transaction; the relevés created, updated and
     unchanged."""
+    changes = not plan.changes_nothing
     challenge = plan.challenge or create_challenge(
         plan.territory_id, plan.challenge_name, plan.rows
     )
-    groups = create_groups(challenge, plan.groups, plan.new_groups)
-    households = create_households(challenge, groups, plan.households, plan.new_households)
-    accompany_households(groups, households, plan.new_households, plan.structure_id)
-    write_entries(plan, challenge, households)
+    # The statements below change this défi alone: its figures' version, not every défi's.
+    with figures_cache.changing(db.session, challenge.id):
+        groups = create_groups(challenge, plan.groups, plan.new_groups)
+        households = create_households(challenge, groups, plan.households, plan.new_households)
+        accompany_households(groups, households, plan.new_households, plan.structure_id)
+        write_entries(plan, challenge, households)
+        if changes:  # PostgreSQL's COPY goes round the session: say here that figures changed
+            figures_cache.touch(db.session, [challenge.id])
     return plan.counts
 
 
