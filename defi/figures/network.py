@@ -24,6 +24,8 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from defi.extensions import db
+from defi.figures import cache
+from defi.figures import derived
 from defi.figures import kept_per_version
 from defi.figures import publication
 from defi.figures.disclosure import PROTECT
@@ -83,6 +85,7 @@ def network(k: int | None = None) -> Network:
     k = current_app.config["DEFI_MIN_COUNT"] if k is None else k
     territories = _territories()
     challenges = [challenge for _territory, cs in territories for challenge in cs]
+    cache.read_versions(db.session, [challenge.id for challenge in challenges])  # at once
     publications = {challenge.id: publication(challenge, k) for challenge in challenges}
     current = [challenge for challenge in challenges if challenge.is_current]
     parts = {defi_scope(c.id): publications[c.id] for c in current}
@@ -133,18 +136,24 @@ def _territories():
 def _kept_total(current, k, parts) -> Publication:
     """`_total`, made once per version of what is published (as `figures.publication`)."""
     key = ("network", k, tuple((c.id, open_ranks(c, today())) for c in current))
-    return kept_per_version(key, lambda: _total(current, k, parts))
+    return kept_per_version(key, [c.id for c in current], lambda: _total(current, k, parts))
 
 
 def _total(current, k, parts) -> Publication:
-    """The current défis' foyers together, every figure hidden unless each part shows it."""
+    """The current défis' foyers together, every figure hidden unless each part shows it.
+
+    Each défi's relevés are read once per version of its figures, kept with its publication:
+    after a relevé sent in one défi, only that défi's are read again.
+    """
     rows, sums, enrolled, group_ids = [], {}, [], []
     for challenge in current:
-        found = submitted_rows(challenge.id)
+        part = parts[defi_scope(challenge.id)]
+        found, its_sums, its_enrolled = derived(
+            part, ("network", "read"), lambda c=challenge: _read(c)
+        )
         rows += found
-        if found:
-            sums |= sums_for(submitted(challenge.id))
-        enrolled += enrolled_rows(challenge)
+        sums |= its_sums
+        enrolled += its_enrolled
         group_ids += [group.id for group in challenge.groups]
     total = build(
         ranks=list(RANKS),
@@ -158,6 +167,12 @@ def _total(current, k, parts) -> Publication:
         decided=False,
     )
     return hide_total(total, list(parts.values()))
+
+
+def _read(challenge):
+    """(submitted rows, their sums, enrolled rows) of the défi, as `tables.publish` reads them."""
+    rows = submitted_rows(challenge.id)
+    return rows, sums_for(submitted(challenge.id)) if rows else {}, enrolled_rows(challenge)
 
 
 def hide_total(total: Publication, parts: list) -> Publication:

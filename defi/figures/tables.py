@@ -218,7 +218,7 @@ def build(
     for rank in ranks[1:]:
         by_wave[rank].pair_with(by_wave[ranks[0]], keys)
 
-    builder = _Builder(scopes, by_wave, ranks, structures)
+    builder = _Builder(scopes, by_wave, ranks, structures, deciding=decided)
     raw = {scope: {} for scope in scopes}
     for key in keys:
         for scope in scopes:
@@ -308,9 +308,11 @@ class _Builder:
     of classes, as a group's is.
     """
 
-    def __init__(self, scopes, by_wave, ranks, structures):
+    def __init__(self, scopes, by_wave, ranks, structures, deciding=True):
         self.scopes, self.by_wave, self.ranks = scopes, by_wave, ranks
         self.structures = structures
+        # False: the cells alone, no disclosure item (`build(..., decided=False)`).
+        self.deciding = deciding
         self.items: list[Item] = []
         self.weights: dict = {}
         # The count of foyers of every set published: {(set, scope, subgroup): [figures]}.
@@ -319,6 +321,9 @@ class _Builder:
         self.kind_of: dict = {}  # frozenset of household ids → its kind number
 
     def add_indicator(self, key, raw):
+        if not self.deciding:
+            self._add_cells(key, raw)
+            return
         first_rank = self.ranks[0]
         holders = {}  # rank → positions with a value
         paired = {}  # rank → positions of this wave whose foyer has a value at the first wave
@@ -371,6 +376,16 @@ class _Builder:
                     )
                     self._item(change, (key, first_rank), pair_first, ("change", scope, subgroup))
                     self.counts[(paired_kind, scope, subgroup)].append(change)
+
+    def _add_cells(self, key, raw):
+        """The indicator's cells, and nothing for the disclosure step."""
+        for rank in self.ranks:
+            wave = self.by_wave[rank]
+            holders = [i for i, value in enumerate(wave.values[key]) if value is not None]
+            for scope, group_ids in self.scopes.items():
+                for subgroup in SUBGROUPS:
+                    positions = _members(wave, holders, group_ids, subgroup)
+                    raw[scope][key][rank][subgroup] = self._cell(key, wave, positions)
 
     def _classes(self, variable, wave, positions, flags):
         """{(variable, group, accompanied, structure, flags): number of foyers} of the
@@ -429,8 +444,10 @@ class _Builder:
         sent = {
             rank: {h for h in self.by_wave[rank].households if h in side} for rank in self.ranks
         }
-        kinds = {"enrolled": self._kind(frozenset(side))}
-        kinds.update({rank: self._kind(frozenset(sent[rank])) for rank in self.ranks})
+        kinds = {}
+        if self.deciding:
+            kinds = {"enrolled": self._kind(frozenset(side))}
+            kinds.update({rank: self._kind(frozenset(sent[rank])) for rank in self.ranks})
         result = {}
         for scope, group_ids in self.scopes.items():
             result[scope] = {}
@@ -446,10 +463,11 @@ class _Builder:
                     submitted={rank: len(members & sent[rank]) for rank in self.ranks},
                 )
                 result[scope][subgroup] = counts
-                for column in ("enrolled", *self.ranks):
+                for column in kinds:
                     figure = ("r", scope, subgroup, column)
                     self.counts[(kinds[column], scope, subgroup)].append(figure)
-        self._add_counts(group_of, side)
+        if self.deciding:
+            self._add_counts(group_of, side)
         return result
 
     def _add_counts(self, group_of, side):
