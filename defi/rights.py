@@ -153,9 +153,13 @@ def erase_household(household: Household):
     invitations, accompaniment (the database cascades from the foyer's row). Its code is
     kept apart, alone, so that it is never given to another foyer."""
     household_id, code, challenge_id = household.id, household.code, household.challenge_id
+    territory_id = db.session.get(Challenge, challenge_id).territory_id
     db.session.expunge_all()
-    if db.session.get(RetiredCode, code) is None:
-        db.session.add(RetiredCode(code=code))
+    retired = sa.select(RetiredCode.id).where(
+        RetiredCode.territory_id == territory_id, RetiredCode.code == code
+    )
+    if db.session.scalar(retired) is None:
+        db.session.add(RetiredCode(territory_id=territory_id, code=code))
     with figures_cache.changing(db.session, challenge_id):  # its défi's figures alone
         db.session.execute(sa.delete(User).where(User.household_id == household_id))
         db.session.execute(sa.delete(Household).where(Household.id == household_id))

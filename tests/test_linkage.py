@@ -80,7 +80,8 @@ def test_an_erased_foyers_code_is_never_given_again(demo, monkeypatch):
     erased = victim.code
     erase_household(victim)
     db.session.commit()
-    assert db.session.get(RetiredCode, erased) is not None
+    retired = db.session.scalars(sa.select(RetiredCode).where(RetiredCode.code == erased)).all()
+    assert [r.territory_id for r in retired] == [territory_id()]
     # The draw gives the erased code first, then one already in use, then a free one.
     taken = demo_code("EST-04")
     drawn = iter([erased, taken, "EST-2222"])
@@ -106,6 +107,49 @@ def test_an_import_refuses_an_erased_foyers_code(demo):
     db.session.rollback()
     assert "effacé" in refused.value.message and refused.value.message.startswith("Ligne 2")
     assert db.session.scalar(sa.select(Household).where(Household.code == erased)) is None
+
+
+def test_another_territory_s_erasure_is_none_of_an_import_s_business(demo, monkeypatch):
+    """A code erased in one territory: an import of another territory takes it as any new
+    code (its refusal would tell the erasure), a code retired before codes had a territory is
+    refused in every territory, and a drawn code is never one retired anywhere."""
+    from defi.demo import SECOND_TERRITORY
+    from defi.models import Territory
+    from defi.pilot.imports import HEADER
+
+    victim = db.session.scalar(sa.select(Household).where(Household.code == demo_code("EST-03")))
+    erased = victim.code
+    erase_household(victim)
+    db.session.add(RetiredCode(territory_id=None, code="OLD-0001"))
+    db.session.commit()
+    second = db.session.scalar(sa.select(Territory.id).where(Territory.name == SECOND_TERRITORY))
+
+    def imported(code):
+        line = f"{code};Les Radis;non;1;3;14;84,50;10;20;42;;1,2;1;2;;;\n"
+        return import_entries(
+            ";".join(HEADER).encode() + b"\n" + line.encode(),
+            "Défi 2019",
+            territory_id=second,
+            create_challenge=True,
+        )
+
+    assert imported(erased)["created"] == 1
+    db.session.commit()
+    with pytest.raises(ImportRejected) as refused:
+        imported("OLD-0001")
+    db.session.rollback()
+    assert "effacé" in refused.value.message
+    # Erased in the second territory too: retired there as well, one row each.
+    erase_household(db.session.scalar(sa.select(Household).where(Household.code == erased)))
+    db.session.commit()
+    retired = db.session.scalars(
+        sa.select(RetiredCode.territory_id).where(RetiredCode.code == erased)
+    )
+    assert sorted(retired) == sorted([territory_id(), second])
+    # A drawn code skips a code retired in any territory, as one in use.
+    drawn = iter(["OLD-0001", erased, "EST-2222"])
+    monkeypatch.setattr(households, "draw_code", lambda prefix, used, choice=None: next(drawn))
+    assert households.new_household_code(group("EST")) == "EST-2222"
 
 
 def test_the_import_gives_its_new_foyers_random_ids(app):

@@ -234,23 +234,76 @@ def _migrate_down_and_up_with_the_demo(app):
     )
 
 
+def _migrated(url, migrate):
+    """`migrate(app)` on an app of the database at `url`, its connections closed after."""
+    app = create_app(make_config(url))
+    with app.app_context():
+        try:
+            migrate(app)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def test_migrations_keep_every_row_on_sqlite(tmp_path):
     # A rebuilt table (Alembic's batch mode) once cascaded: the demo lost every wave, group,
     # foyer and relevé on `make run` after an upgrade.
-    app = create_app(make_config(f"sqlite:///{tmp_path / 'data.db'}"))
-    with app.app_context():
-        try:
-            _migrate_down_and_up_with_the_demo(app)
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+    _migrated(f"sqlite:///{tmp_path / 'data.db'}", _migrate_down_and_up_with_the_demo)
 
 
 def test_migrations_keep_every_row_on_postgresql(postgres_migrations_url):
-    app = create_app(make_config(postgres_migrations_url))
-    with app.app_context():
-        try:
-            _migrate_down_and_up_with_the_demo(app)
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+    _migrated(postgres_migrations_url, _migrate_down_and_up_with_the_demo)
+
+
+# The revision before the retired codes had a territory.
+BEFORE_RETIRED_CODE_TERRITORY = "81c26402c977"
+
+
+def _retired_codes_through_their_territory_revision(app):
+    """Codes retired before they had a territory: of the territory where there is one, of
+    every territory (None) where there are several; one row per code again below it."""
+    flask_migrate.upgrade(revision=BEFORE_RETIRED_CODE_TERRITORY)
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO territory (name, created_at) VALUES ('A', :at)"),
+            {"at": "2026-01-01 00:00:00"},
+        )
+        connection.execute(
+            sa.text("INSERT INTO retired_code (code, retired_at) VALUES ('EST-ZZZZ', :at)"),
+            {"at": "2026-01-02 00:00:00"},
+        )
+    flask_migrate.upgrade()
+    _assert_schema_is_the_models()
+    read = sa.text("SELECT territory_id, code FROM retired_code ORDER BY territory_id")
+    with db.engine.begin() as connection:
+        (one,) = connection.execute(sa.text("SELECT id FROM territory")).scalars().all()
+        assert connection.execute(read).all() == [(one, "EST-ZZZZ")]
+        connection.execute(
+            sa.text("INSERT INTO territory (name, created_at) VALUES ('B', :at)"),
+            {"at": "2026-01-01 00:00:00"},
+        )
+        two = connection.execute(sa.text("SELECT id FROM territory WHERE name = 'B'")).scalar()
+        connection.execute(
+            sa.text(
+                "INSERT INTO retired_code (territory_id, code, retired_at)"
+                " VALUES (:t, 'EST-ZZZZ', :at)"
+            ),
+            {"t": two, "at": "2026-01-03 00:00:00"},
+        )
+    flask_migrate.downgrade(revision=BEFORE_RETIRED_CODE_TERRITORY)
+    with db.engine.begin() as connection:
+        rows = connection.execute(sa.text("SELECT code FROM retired_code")).scalars().all()
+        assert rows == ["EST-ZZZZ"]
+    flask_migrate.upgrade()
+    with db.engine.begin() as connection:
+        assert connection.execute(read).all() == [(None, "EST-ZZZZ")]  # two territories
+
+
+def test_retired_codes_get_their_territory_on_sqlite(tmp_path):
+    _migrated(
+        f"sqlite:///{tmp_path / 'retired.db'}", _retired_codes_through_their_territory_revision
+    )
+
+
+def test_retired_codes_get_their_territory_on_postgresql(postgres_migrations_url):
+    _migrated(postgres_migrations_url, _retired_codes_through_their_territory_revision)

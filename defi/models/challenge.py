@@ -244,9 +244,21 @@ class Structure(db.Model):
 
 
 class RetiredCode(db.Model):
-    """The code of an erased foyer: never given again (QUALITY.md, no linkage)."""
+    """The code of an erased foyer: never given again (QUALITY.md, no linkage).
 
-    code: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    Of the territory the foyer was in (None: retired before codes had a territory, of every
+    territory). A code drawn for a new foyer is never one retired anywhere; a code an import
+    names is refused where it was retired in the import's own territory alone: another
+    territory's erasures are none of its pilot's business.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("territory_id", "code"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    territory_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("territory.id", ondelete="CASCADE")
+    )
+    code: so.Mapped[str] = so.mapped_column(sa.String(20), index=True)
     retired_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     def __repr__(self):

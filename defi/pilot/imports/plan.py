@@ -152,7 +152,7 @@ def make_plan(
         groups = dict(db.session.execute(statement).all())
     new_groups = [name for name in dict.fromkeys(row.group for row in rows) if name not in groups]
     households = existing_households(challenge)
-    new_households = check_households(rows, groups, households, problems)
+    new_households = check_households(territory_id, rows, groups, households, problems)
     check_accompaniments(
         territory_id, challenge, rows, households, new_households, structure_id, problems
     )
@@ -319,9 +319,9 @@ def existing_households(challenge) -> dict:
     return {code: (id_, group_id) for code, id_, group_id in stream(statement)}
 
 
-def check_households(rows, groups, households, problems) -> dict:
-    """{code: first row} of the foyers to create; a foyer in two groups, or named by an erased
-    foyer's code, is a problem."""
+def check_households(territory_id, rows, groups, households, problems) -> dict:
+    """{code: first row} of the foyers to create; a foyer in two groups, or named by the code
+    of a foyer erased in the territory, is a problem."""
     created = {}
     for row in rows:
         if row.code in households:
@@ -334,7 +334,14 @@ def check_households(rows, groups, households, problems) -> dict:
     if created:
         retired = set(
             db.session.scalars(
-                sa.select(RetiredCode.code).where(RetiredCode.code.in_(list(created)))
+                sa.select(RetiredCode.code).where(
+                    RetiredCode.code.in_(list(created)),
+                    # Retired before codes had a territory: of every territory.
+                    sa.or_(
+                        RetiredCode.territory_id == territory_id,
+                        RetiredCode.territory_id.is_(None),
+                    ),
+                )
             )
         )
         for row in rows:
