@@ -188,6 +188,31 @@ network_strategy = st.lists(
 )
 
 
+@pytest.mark.parametrize("check", ["form", "form and service"])
+def test_a_territory_made_meanwhile_by_another_request(coordinator, client, monkeypatch, check):
+    """The name was free when the form was checked, not when the territory is written (the
+    service's own check, then the database's unique name): the French message, the typing
+    kept, no territory and no invitation made."""
+    import defi.network.forms
+    import defi.territories
+
+    monkeypatch.setattr(defi.territories, "territory_like", lambda name: None)
+    if check == "form and service":  # the service's check sees it: TerritoryError
+        monkeypatch.undo()
+        monkeypatch.setattr(defi.network.forms, "ValidationError", type("Never", (Exception,), {}))
+        monkeypatch.setattr(
+            defi.network.forms.TerritoryForm, "validate_name", lambda self, field: None
+        )
+    invitations = db.session.scalar(sa.select(sa.func.count(Invitation.id)))
+    twin = client.post("/reseau/territoires", data={"name": "Pays de Lumbres", "valid_days": "14"})
+    assert twin.status_code == 200
+    assert "Un territoire porte déjà ce nom." in page_text(twin)
+    assert 'value="Pays de Lumbres"' in twin.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(Territory.id))) == 2
+    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == invitations
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(network_strategy)
 def test_no_set_of_fewer_than_k_foyers_is_told_by_the_network(territories):

@@ -7,6 +7,7 @@ total of the current défis, shown where each défi shows its own (`figures.netw
 
 from types import SimpleNamespace
 
+import sqlalchemy as sa
 from flask import abort
 from flask import current_app
 from flask import render_template
@@ -38,6 +39,7 @@ from defi.pilot.comparison import indicator_catalogue
 from defi.pilot.comparison import retention_rows
 from defi.pilot.views import XLSX
 from defi.pilot.views import _download
+from defi.territories import TerritoryError
 from defi.territories import create_territory
 
 # The network compares défis wave by wave: start, middle, end.
@@ -69,7 +71,13 @@ def territory_create():
     form = TerritoryForm()
     if not form.validate_on_submit():
         return _render_index(form)
-    territory = create_territory(form.name.data)
+    try:
+        with db.session.begin_nested():
+            territory = create_territory(form.name.data)
+    except (TerritoryError, sa.exc.IntegrityError):
+        # Made meanwhile by another request, after this form was checked.
+        form.name.errors.append(_("Un territoire porte déjà ce nom."))
+        return _render_index(form)
     invitation, code = issue_invitation(
         "pilot", current_user, territory_id=territory.id, days=form.valid_days.data
     )
