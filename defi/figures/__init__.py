@@ -59,6 +59,8 @@ def kept_per_version(key, challenge_ids, make):
     page asks for (the network's pages ask for every défi's publication).
     """
     session = db.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # what this request changed is noted (`cache.changed`) before it is read
     if cache.changed(session, challenge_ids):
         return make()
     versions = tuple(cache.read_versions(session, challenge_ids).values())

@@ -8,9 +8,16 @@ défi is not known bumps the install's version (`FiguresVersion`), and with it e
 INSERT, UPDATE or DELETE statement sent through the session outside `changing`, a row whose
 défi cannot be found, `touch` without a défi.
 
+The listeners note what the transaction changes (`changed`); the versions are bumped once,
+when the outermost transaction commits, in one statement (`_before_commit`): a version row is
+locked only for the commit, after every row the transaction changed, in one order (the install's,
+then the défis' by id), so two transactions never wait for each other's version rows. A
+savepoint released or rolled back keeps what was noted; a rollback of the transaction forgets it.
+
 A page asks for a défi's publication with the versions it reads, the install's and the défi's:
-a worker computes it once per pair and keeps it (`figures.publication`). A relevé sent in one
-territory leaves every other défi's figures as they were kept. A draft being typed changes
+a worker computes it once per pair and keeps it (`figures.publication`). A request that has
+changed what a défi publishes computes its figures afresh and keeps nothing. A relevé sent in
+one territory leaves every other défi's figures as they were kept. A draft being typed changes
 nothing published and bumps nothing. Figures are never stale: the versions are read in the
 request, before the figures and after the commit that changed them.
 """
@@ -26,7 +33,7 @@ from sqlalchemy.dialects import sqlite
 from defi.models import ChallengeFiguresVersion
 from defi.models import Entry
 from defi.models import FiguresVersion
-from defi.models import Group
+from defi.models import Household
 from defi.models import Question
 from defi.models import Wave
 
@@ -35,14 +42,15 @@ PUBLISHED = frozenset({"household", "accompaniment", "group", "wave", "question"
 # A relevé's rows: they change what is published when their relevé is sent.
 ENTRY_ROWS = frozenset({"purchase", "weighing", "recipe", "producer", "answer"})
 # How a row reaches its défi: the row it belongs to, by (foreign key, model, relationship).
+# A row never moves to another défi: its défi is the one it belongs to now.
 PARENT = {
-    "accompaniment": ("group_id", Group, "group"),
+    "accompaniment": ("household_id", Household, "household"),
     "choice": ("question_id", Question, "question"),
     "entry": ("wave_id", Wave, "wave"),
 } | dict.fromkeys(ENTRY_ROWS, ("entry_id", Entry, "entry"))
 
-EVERY = "every"  # bumped: every défi (the install's version)
-BUMPED = "figures_version_bumped"  # {défi id} or EVERY, bumped in this transaction
+EVERY = "every"  # changed: every défi (the install's version)
+BUMPED = "figures_version_bumped"  # {défi id} or EVERY, changed in this transaction
 VERSIONS_READ = "figures_versions_read"  # {défi id: (install's, défi's)} read in it
 PENDING = "figures_pending"  # what the flush under way changes
 SCOPE = "figures_scope"  # the défi of the statements sent in `changing`
@@ -79,43 +87,51 @@ def read_versions(session, challenge_ids) -> dict:
 
 
 def changed(session, challenge_ids) -> bool:
-    """Whether this transaction has itself changed what one of these défis publishes."""
+    """Whether this transaction has itself changed what one of these défis publishes (what the
+    session holds and has not flushed yet is not known here: flush it first)."""
     bumped = session.info.get(BUMPED)
     return bumped is not None and (bumped == EVERY or not bumped.isdisjoint(challenge_ids))
 
 
 def touch(session, challenge_ids=None):
-    """Bump the versions of these défis, or the install's (every défi's) without any, in the
-    session's transaction: for writes the listeners do not see (PostgreSQL's COPY).
+    """Note that these défis' figures change, or every défi's without any: their versions are
+    bumped when the transaction commits. For writes the listeners do not see (PostgreSQL's
+    COPY)."""
+    if challenge_ids is None:
+        session.info[BUMPED] = EVERY
+        return
+    bumped = session.info.setdefault(BUMPED, set())
+    if bumped != EVERY:
+        bumped.update(challenge_ids)
+
+
+def _before_commit(session):
+    """Bump the versions of what the transaction changed, once, before it commits.
 
     A défi's row is made at its first change; the install's is made again if it is missing (a
     database emptied by hand), at 1, where its reading was 0.
     """
-    session.info.pop(VERSIONS_READ, None)
+    if session.in_nested_transaction():
+        return  # a savepoint released: its changes are the transaction's, bumped with it
+    session.flush()  # the flush's changes are noted before the bump, not after it
+    bumped = session.info.pop(BUMPED, None)
+    if not bumped:
+        return
     connection = session.connection()
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    if challenge_ids is None:
-        table = FiguresVersion.__table__
-        bumped = connection.execute(
-            sa.update(table).where(table.c.id == 1).values(version=table.c.version + 1)
-        )
-        if bumped.rowcount == 0:
-            connection.execute(insert(table).values(id=1, version=1).on_conflict_do_nothing())
-        session.info[BUMPED] = EVERY
-        return
-    ids = sorted(set(challenge_ids))  # one order for every transaction: no deadlock
-    if not ids:
-        return
-    table = ChallengeFiguresVersion.__table__
-    statement = insert(table).values([{"challenge_id": id_, "version": 1} for id_ in ids])
+    if bumped == EVERY:
+        table, rows, key = FiguresVersion.__table__, [{"id": 1, "version": 1}], "id"
+    else:
+        table, key = ChallengeFiguresVersion.__table__, "challenge_id"
+        # One order for every transaction: two never wait for each other's rows.
+        rows = [{"challenge_id": id_, "version": 1} for id_ in sorted(bumped)]
+    statement = insert(table).values(rows)
     connection.execute(
         statement.on_conflict_do_update(
-            index_elements=[table.c.challenge_id], set_={"version": table.c.version + 1}
+            index_elements=[table.c[key]], set_={"version": table.c.version + 1}
         )
     )
-    bumped = session.info.setdefault(BUMPED, set())
-    if bumped != EVERY:
-        bumped.update(ids)
+    session.info.pop(VERSIONS_READ, None)
 
 
 @contextlib.contextmanager
@@ -186,12 +202,7 @@ def _after_flush(session, _context):
     ids, later = pending
     with session.no_autoflush:
         found = [_challenge_of(session, obj) for obj in later]
-    if None in found:
-        touch(session)  # a row whose défi cannot be found: every défi
-        return
-    bumped = session.info.get(BUMPED, set())
-    if bumped != EVERY:
-        touch(session, ids.union(found) - bumped)
+    touch(session, None if None in found else ids.union(found))  # unknown: every défi
 
 
 def _on_execute(state):
@@ -202,22 +213,15 @@ def _on_execute(state):
     name = getattr(table, "name", None)
     watched = name in PUBLISHED or name in ENTRY_ROWS or name == "entry"
     watched = watched or (name == "challenge" and not state.is_update)
-    if not watched or state.session.info.get(BUMPED) == EVERY:
-        return
-    scope = state.session.info.get(SCOPE)
-    if scope is None:
-        touch(state.session)
-    elif scope not in state.session.info.get(BUMPED, ()):
-        touch(state.session, [scope])
-
-
-def _forget(session, *_args):
-    session.info.pop(BUMPED, None)
+    if watched:
+        scope = state.session.info.get(SCOPE)
+        touch(state.session, None if scope is None else [scope])
 
 
 def _transaction_ended(session, transaction):
     if transaction.parent is None:  # the outermost: what comes next may see other commits
         session.info.pop(VERSIONS_READ, None)
+        session.info.pop(BUMPED, None)  # bumped by the commit, or rolled back
     session.info.pop(PENDING, None)
 
 
@@ -228,6 +232,5 @@ def init_listeners():
     sa.event.listen(so.Session, "before_flush", _before_flush)
     sa.event.listen(so.Session, "after_flush", _after_flush)
     sa.event.listen(so.Session, "do_orm_execute", _on_execute)
-    sa.event.listen(so.Session, "after_commit", _forget)
-    sa.event.listen(so.Session, "after_soft_rollback", _forget)
+    sa.event.listen(so.Session, "before_commit", _before_commit)
     sa.event.listen(so.Session, "after_transaction_end", _transaction_ended)
