@@ -426,6 +426,13 @@ def enrol_accompanied(client, auth, group, name="Famille Accompagnée"):
     return response
 
 
+def demo_wave(rank: int):
+    """The demo défi's collecte of this rank: the second demo territory's défi has its own,
+    so a collecte is never looked for by its rank alone."""
+    challenge = db.session.scalar(DEMO_QUERY)
+    return next(wave for wave in challenge.waves if wave.rank == rank)
+
+
 def territory_id() -> int:
     """The id of the first territory (the demo's Béthune-Bruay when the demo is loaded), made
     if there is none: for tests that create défis or structures of their own."""

@@ -26,6 +26,7 @@ from defi.models import User
 from defi.models import Wave
 from defi.models import Weighing
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 
 ACTORS = {
     "anonymous": None,
@@ -165,7 +166,7 @@ def sample_args(rule, entries):
         ),
         "token": "jeton-inconnu",
         "table": "comparaison",
-        "wave_id": db.session.scalar(sa.select(Wave.id).where(Wave.rank == 3)),
+        "wave_id": demo_wave(3).id,
         "question_id": db.session.scalar(sa.select(Question.id).order_by(Question.id.desc())),
         # The MJEP referent's own access (not one it may take back), and no invitation.
         "membership_id": db.session.scalar(

@@ -18,6 +18,7 @@ from defi.models import Recipe
 from defi.models import Wave
 from defi.models import Weighing
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 from tests.conftest import page_text
 
 HTMX = {"HX-Request": "true"}
@@ -655,7 +656,7 @@ def test_home_shows_sections_and_own_figures_beside_the_group(foyer, client):
     assert "groupe connu à la clôture de la collecte" in html
     assert ">Envoyer<" not in html
     # Closed: one relevé is not enough to show a figure.
-    end = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    end = demo_wave(3)
     end.manual_state = "closed"
     db.session.commit()
     html = page_text(client.get("/collecte/"))

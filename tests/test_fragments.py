@@ -19,8 +19,8 @@ from defi.groups.services import withdraw
 from defi.models import Entry
 from defi.models import Group
 from defi.models import Household
-from defi.models import Wave
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 
 TOKEN = re.compile(r'(<input [^>]*name="csrf_token"[^>]*value=")[^"]+"')
 DATA_CSRF = re.compile(r'data-csrf="[^"]+"')
@@ -102,7 +102,7 @@ def test_the_roster_read_back_is_the_roster_rendered_afresh(app, est, client, mo
 
     target = household("EST-03")
     accompanied = household("EST-05")
-    wave = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    wave = demo_wave(3)
     changes = [
         lambda: setattr(target, "display_name", "Famille Renommée"),
         lambda: setattr(target, "code", "EST-ZZZZ"),

@@ -17,6 +17,7 @@ from defi.models import Purchase
 from defi.models import User
 from defi.models import Wave
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 from tests.conftest import page_text
 
 HTMX = {"HX-Request": "true"}
@@ -152,7 +153,7 @@ def test_facilitator_cannot_edit_or_withdraw_an_accompanied_foyer(facilitator, c
 
 def test_who_has_not_filled_the_open_wave(facilitator, client):
     # Two named foyers and one accompanied foyer send the end wave.
-    wave = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    wave = demo_wave(3)
     for code in (demo_code("EST-01"), demo_code("EST-02"), demo_code("EST-05")):
         db.session.add(Entry(household=household(code), wave=wave, status="submitted"))
     db.session.commit()

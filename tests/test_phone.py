@@ -20,6 +20,7 @@ from defi.models import Recipe
 from defi.models import Wave
 from defi.models import Weighing
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 from tests.conftest import page_text
 
 HTMX = {"HX-Request": "true"}
@@ -188,7 +189,7 @@ def test_an_undo_posted_twice_adds_one_row(foyer, client):
 
 
 def test_an_add_to_a_closed_collecte_says_why(foyer, client):
-    wave = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    wave = demo_wave(3)
     wave.manual_state = "closed"
     db.session.commit()
     _listing, add, fields, model, _values = ROWS["purchase"]

@@ -32,6 +32,7 @@ from defi.referents.services import FollowUp
 from defi.referents.services import WaveState
 from defi.referents.services import joined_rank_of
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 from tests.conftest import enrol_accompanied
 from tests.conftest import new_household
 from tests.conftest import page_text
@@ -51,7 +52,7 @@ def household(name) -> Household:
 
 
 def wave(rank) -> Wave:
-    return db.session.scalar(sa.select(Wave).where(Wave.rank == rank))
+    return demo_wave(rank)
 
 
 def entry(name, rank) -> Entry | None:
@@ -241,7 +242,7 @@ def test_a_foyer_enrolled_now_has_its_first_waves_before_its_arrival(demo, clien
 
 def test_the_bulk_joined_rank_is_the_collecte_one(demo, client, auth, app):
     enrol_accompanied(client, auth, household("EST-05").group, name="Famille Nouvelle")
-    waves = db.session.scalars(sa.select(Wave).order_by(Wave.rank)).all()
+    waves = [demo_wave(rank) for rank in (1, 2, 3)]
     foyers = [household(name) for name in MJEP_FOYERS + NOEUX_FOYERS] + [new_household("EST")]
     for foyer in foyers:
         entries = {found.wave_id: found for found in db.session.scalars(

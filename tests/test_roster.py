@@ -31,6 +31,7 @@ from defi.models import Recipe
 from defi.models import User
 from defi.models import Wave
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 from tests.conftest import page_text
 
 HTMX = {"HX-Request": "true"}
@@ -49,7 +50,7 @@ def household(name):
 
 
 def wave(rank):
-    return db.session.scalar(sa.select(Wave).where(Wave.rank == rank))
+    return demo_wave(rank)
 
 
 def entry_of(target, rank):

@@ -23,10 +23,10 @@ from defi.models import Entry
 from defi.models import Group
 from defi.models import Household
 from defi.models import Structure
-from defi.models import Wave
 from defi.paging import FOYERS_PER_PAGE
 from defi.producers import fold
 from tests.conftest import demo_code
+from tests.conftest import demo_wave
 
 NAMED_CARD = re.compile(r'<h3 id="foyer-(\d+)">')
 LABEL_CARD = re.compile(r'<h3 id="label-\d+">(?:<a [^>]*>)?([^<]+)')
@@ -271,7 +271,7 @@ def test_a_roster_page_reads_the_rows_of_its_foyers_only(est, client):
 
     small = run()
     grow(est, 120)
-    wave3 = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    wave3 = demo_wave(3)
     for household in db.session.scalars(sa.select(Household).where(Household.group_id == est.id)):
         if not db.session.scalar(
             sa.select(Entry.id).where(Entry.household_id == household.id, Entry.wave_id == wave3.id)

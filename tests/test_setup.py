@@ -11,7 +11,7 @@ from defi.models import Challenge
 from defi.models import Group
 from defi.models import Membership
 from defi.models import Question
-from defi.models import Wave
+from tests.conftest import demo_wave
 from tests.conftest import page_text
 
 
@@ -153,7 +153,7 @@ def test_questionnaire_is_editable_until_the_first_collecte_opens(pilot, client,
 
 
 def test_a_collecte_can_be_closed_by_hand(pilot, client):
-    wave = db.session.scalar(sa.select(Wave).where(Wave.rank == 3))
+    wave = demo_wave(3)
     assert wave.is_open(date.today())
     response = client.post(
         f"/pilote/collectes/{wave.id}",
