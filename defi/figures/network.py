@@ -29,7 +29,6 @@ from defi.figures import derived
 from defi.figures import kept_per_version
 from defi.figures import publication
 from defi.figures.disclosure import PROTECT
-from defi.figures.sums import sums_for
 from defi.figures.tables import ALL
 from defi.figures.tables import OPEN
 from defi.figures.tables import SUBGROUPS
@@ -37,10 +36,8 @@ from defi.figures.tables import Cell
 from defi.figures.tables import Publication
 from defi.figures.tables import Retention
 from defi.figures.tables import build
-from defi.figures.tables import enrolled_rows
 from defi.figures.tables import open_ranks
-from defi.figures.tables import submitted
-from defi.figures.tables import submitted_rows
+from defi.figures.tables import read_releves
 from defi.formatting import today
 from defi.models import Challenge
 from defi.models import Territory
@@ -66,7 +63,7 @@ class Network:
     territories: list
     current: frozenset
     publications: dict
-    side_by_side: Publication
+    side_by_side: Publication | None  # None: asked without the current défis together
     # The total's publication, kept per version of the figures (None without a current défi):
     # what is made from every défi's figures is kept with it (`figures.derived`).
     total: Publication | None = None
@@ -79,15 +76,20 @@ class Network:
         return None
 
 
-def network(k: int | None = None) -> Network:
+def network(k: int | None = None, *, together: bool = True) -> Network:
     """The network's figures (K: DEFI_MIN_COUNT unless given). Each défi's publication is the
-    one its pilot's pages read, computed once per version of what is published."""
+    one its pilot's pages read, computed once per version of what is published. `together`
+    False: without the current défis side by side and their total (pages that show défis one
+    by one need not compute the total again after a change)."""
     k = current_app.config["DEFI_MIN_COUNT"] if k is None else k
     territories = _territories()
     challenges = [challenge for _territory, cs in territories for challenge in cs]
     cache.read_versions(db.session, [challenge.id for challenge in challenges])  # at once
     publications = {challenge.id: publication(challenge, k) for challenge in challenges}
     current = [challenge for challenge in challenges if challenge.is_current]
+    current_ids = frozenset(c.id for c in current)
+    if not together:
+        return Network(territories, current_ids, publications, side_by_side=None)
     parts = {defi_scope(c.id): publications[c.id] for c in current}
     total = _kept_total(current, k, parts) if current else None
     tables = {scope: _padded_table(part.tables[ALL]) for scope, part in parts.items()}
@@ -95,7 +97,7 @@ def network(k: int | None = None) -> Network:
     if total is not None:
         tables[NETWORK], retention[NETWORK] = total.tables[ALL], total.retention[ALL]
     side_by_side = Publication(tables=tables, retention=retention, choices=[], decision=None)
-    return Network(territories, frozenset(c.id for c in current), publications, side_by_side, total)
+    return Network(territories, current_ids, publications, side_by_side, total)
 
 
 def _padded_table(table):
@@ -149,7 +151,7 @@ def _total(current, k, parts) -> Publication:
     for challenge in current:
         part = parts[defi_scope(challenge.id)]
         found, its_sums, its_enrolled = derived(
-            part, ("network", "read"), lambda c=challenge: _read(c)
+            part, ("network", "read"), lambda c=challenge: read_releves(c)
         )
         rows += found
         sums |= its_sums
@@ -167,12 +169,6 @@ def _total(current, k, parts) -> Publication:
         decided=False,
     )
     return hide_total(total, list(parts.values()))
-
-
-def _read(challenge):
-    """(submitted rows, their sums, enrolled rows) of the défi, as `tables.publish` reads them."""
-    rows = submitted_rows(challenge.id)
-    return rows, sums_for(submitted(challenge.id)) if rows else {}, enrolled_rows(challenge)
 
 
 def hide_total(total: Publication, parts: list) -> Publication:

@@ -160,16 +160,23 @@ def open_ranks(challenge, day) -> frozenset:
     return frozenset(wave.rank for wave in challenge.waves if wave.is_open(day))
 
 
+def read_releves(challenge):
+    """(submitted rows, their EntrySums by entry id, enrolled rows): what the défi's figures are
+    made of (`build`)."""
+    rows = submitted_rows(challenge.id)
+    return rows, sums_for(submitted(challenge.id)) if rows else {}, enrolled_rows(challenge)
+
+
 def publish(challenge, k, day=None) -> Publication:
     """The défi's tables and retention, every figure through one disclosure decision."""
-    rows = submitted_rows(challenge.id)
+    rows, sums, enrolled = read_releves(challenge)
     return build(
         ranks=[wave.rank for wave in challenge.waves],
         group_ids=[group.id for group in challenge.groups],
         choices=question_choices(challenge.id),
         rows=rows,
-        sums=sums_for(submitted(challenge.id)) if rows else {},
-        enrolled=enrolled_rows(challenge),
+        sums=sums,
+        enrolled=enrolled,
         k=k,
         withheld_ranks=open_ranks(challenge, day or today()),
         structures=structures_of(challenge),

@@ -53,7 +53,7 @@ def index():
 
 
 def _render_index(form):
-    net = network()
+    net = network(together=False)
     rows = []
     for territory, challenges in net.territories:
         defis = []
@@ -121,7 +121,7 @@ def comparison():
 @bp.route("/defis/<int:challenge_id>")
 def challenge(challenge_id):
     """One défi of a territory: each group and all groups, for one indicator."""
-    net = network()
+    net = network(together=False)
     found = net.challenge(challenge_id) or abort(404)
     territory = next(t for t, challenges in net.territories if found in challenges)
     catalogue = indicator_catalogue([])
